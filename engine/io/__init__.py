@@ -1,0 +1,1 @@
+"""Media in and out: decoding videos and images, encoding MP4."""

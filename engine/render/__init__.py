@@ -1,0 +1,1 @@
+"""Renderers behind one interface: the instant CPU renderer and the diffusion (DiT) renderer."""

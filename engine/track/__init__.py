@@ -1,0 +1,1 @@
+"""Whole-body landmark tracking (MediaPipe Holistic, offline, from the installed package)."""
