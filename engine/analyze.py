@@ -1,0 +1,64 @@
+"""Track a video (or a still photo, as a one-frame clip) into a TrackedClip, with the on-disk cache."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.cache import clip_cache_path, file_hash
+from engine.errors import MediaError
+from engine.jobs import CancelToken, Job, Progress
+from engine.io.image import is_image_path, load_image
+from engine.render.base import Reference
+from engine.tokens.clipfile import TrackedClip, load_clip, save_clip
+from engine.tokens.encode import encode_clip
+from engine.track.config import TrackerConfig
+from engine.track.tracker import track_image, track_video
+from engine.track.types import ClipLandmarks
+
+
+def track_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), cancel: CancelToken | None = None,
+               use_cache: bool = True) -> Job[TrackedClip]:
+    """Tracked clip for `path`: from the cache when this content was tracked with these settings."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path.name}: no such file")
+    content = file_hash(path)
+    cached = clip_cache_path(content, config.key())
+    if use_cache and cached.exists():
+        try:
+            clip = load_clip(cached)
+            yield Progress(len(clip), len(clip), "Loaded tracking from cache")
+            return clip
+        except MediaError:
+            cached.unlink(missing_ok=True)  # stale or damaged cache entry: track again
+    if is_image_path(path):
+        rgb = load_image(path)
+        fl = track_image(rgb, config, name=path.name)
+        lm = ClipLandmarks.stack([fl])
+        times, fps, warnings = np.zeros(1), 25.0, []
+        if fl.people_found > 1:
+            warnings.append(f"{fl.people_found} people in frame: tracking the largest")
+        yield Progress(1, 1, "Tracked photo")
+    else:
+        result = yield from track_video(path, config, cancel)
+        lm, times, fps, warnings = result.landmarks, result.times, result.fps, result.warnings
+    tokens, neutral = encode_clip(lm)
+    clip = TrackedClip(tokens=tokens, landmarks=lm, times=times, fps=fps, face_neutral=neutral,
+                       source_name=path.name, source_hash=content, tracker=config.key(), warnings=warnings)
+    if use_cache:
+        try:
+            save_clip(clip, cached)
+        except OSError:
+            pass  # a read-only or full cache folder only costs speed next time
+    return clip
+
+
+def load_reference(path: str | Path, config: TrackerConfig = TrackerConfig()) -> Reference:
+    """A reference photo, tracked. Raises MediaError / NoPersonError with a one-line message."""
+    path = Path(path)
+    if not is_image_path(path):
+        raise MediaError(f"{path.name}: not an image (use PNG, JPEG, WebP, BMP or TIFF)")
+    rgb = load_image(path)
+    fl = track_image(rgb, config, name=path.name)
+    return Reference(rgb=rgb, landmarks=fl, name=path.stem)

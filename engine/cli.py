@@ -1,0 +1,129 @@
+"""Command line: `unimotion track|inspect|render`. Errors are one line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.errors import Cancelled, UserFacingError
+from engine.jobs import CancelToken, Progress, drain
+
+
+class ProgressBar:
+    """A one-line terminal progress bar (stderr), quiet when stderr is not a terminal."""
+
+    def __init__(self, label: str, stream=sys.stderr) -> None:
+        self.label, self.stream = label, stream
+        self.tty = stream.isatty()
+        self._last = ""
+
+    def __call__(self, p: Progress) -> None:
+        if p.total:
+            frac = min(1.0, p.done / p.total)
+            bar = "#" * int(frac * 30)
+            line = f"\r{self.label} [{bar:<30}] {p.done}/{p.total}"
+        else:
+            line = f"\r{self.label} {p.done}"
+        if self.tty and line != self._last:
+            self.stream.write(line)
+            self.stream.flush()
+            self._last = line
+
+    def finish(self, message: str = "") -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * (len(self._last) + 2) + "\r")
+        if message:
+            self.stream.write(message + "\n")
+        self.stream.flush()
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from engine.analyze import track_clip
+    from engine.tokens.clipfile import save_clip
+    from engine.track.config import TrackerConfig
+
+    cfg = TrackerConfig(max_side=args.max_side, smooth=not args.no_smooth,
+                        one_euro_min_cutoff=args.min_cutoff, one_euro_beta=args.beta)
+    bar = ProgressBar(f"Tracking {Path(args.video).name}")
+    clip = drain(track_clip(args.video, cfg, CancelToken(), use_cache=not args.no_cache), bar)
+    bar.finish()
+    out = Path(args.output or Path(args.video).with_suffix(".npz").name)
+    save_clip(clip, out)
+    for w in clip.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"{out}: {len(clip)} frames at {clip.fps:.2f} fps, {clip.size[0]}x{clip.size[1]}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from engine.inspect import describe
+    from engine.tokens.clipfile import load_clip
+
+    print(describe(load_clip(args.clip), channels=args.channels))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from engine.render.run import render_to_file
+
+    bar = ProgressBar("Rendering")
+    result = drain(render_to_file(args.ref, args.drive, args.output, size=args.size,
+                                  side_by_side=args.side_by_side, renderer=args.renderer,
+                                  steps=args.steps, checkpoint=args.checkpoint, cancel=CancelToken()), bar)
+    bar.finish()
+    print(f"{result.path}: {result.frames} frames, {result.duration_s:.2f} s"
+          + (", with audio" if result.has_audio else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="unimotion", description="UniMotion engine: track motion tokens, render.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("track", help="track a video (or photo) into a token file (.npz)")
+    t.add_argument("video")
+    t.add_argument("-o", "--output", help="token file to write (default: VIDEO name with .npz)")
+    t.add_argument("--max-side", type=int, default=1280, help="downscale frames to this long side for tracking")
+    t.add_argument("--no-smooth", action="store_true", help="turn off the One-Euro jitter filter")
+    t.add_argument("--min-cutoff", type=float, default=1.5, help="One-Euro min cutoff (Hz); lower = smoother")
+    t.add_argument("--beta", type=float, default=0.3, help="One-Euro speed coefficient; higher = less lag")
+    t.add_argument("--no-cache", action="store_true", help="ignore and do not write the tracking cache")
+    t.set_defaults(func=cmd_track)
+
+    i = sub.add_parser("inspect", help="print a token file's groups, channels, ranges and gaps")
+    i.add_argument("clip")
+    i.add_argument("--channels", action="store_true", help="list every channel with its range")
+    i.set_defaults(func=cmd_inspect)
+
+    r = sub.add_parser("render", help="animate a photo with a driving video (or token file) into an MP4")
+    r.add_argument("--ref", required=True, help="reference photo")
+    r.add_argument("--drive", required=True, help="driving video, or a token file from `track`")
+    r.add_argument("-o", "--output", required=True)
+    r.add_argument("--size", type=int, default=None, help="long side of the output in px (default: photo's)")
+    r.add_argument("--side-by-side", action="store_true", help="driving | result layout")
+    r.add_argument("--renderer", choices=("instant", "dit"), default="instant")
+    r.add_argument("--steps", type=int, default=20, help="diffusion steps (dit renderer)")
+    r.add_argument("--checkpoint", default=None, help="generator checkpoint (dit renderer)")
+    r.set_defaults(func=cmd_render)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engine.runtime import setup
+
+    args = build_parser().parse_args(argv)
+    setup()
+    try:
+        return int(args.func(args) or 0)
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0  # output piped into `head` and friends
+    except (Cancelled, KeyboardInterrupt):
+        print("\ncancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Body token: pelvis orientation plus unit bone directions in the pelvis frame (no bone lengths)."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.tokens.geometry import frame_from_axes, euler_yxz, normalize, rot_yxz, to_cam, to_px
+from engine.tokens.schema import BODY_BONES, CHANNELS
+from engine.track import landmarks as L
+
+_REST = np.array([c.neutral for c in CHANNELS["body"]], np.float64)[3:].reshape(-1, 3)
+VIS_LOW, VIS_HIGH = 0.2, 0.6  # below VIS_LOW a limb is unseen and falls back to rest; blend up to VIS_HIGH
+
+
+def virtual_points(p: np.ndarray) -> dict[object, np.ndarray]:
+    """Body points by index plus the midpoints the bone table names."""
+    pts: dict[object, np.ndarray] = {i: p[i] for i in range(p.shape[0])}
+    pts["hip_c"] = (p[L.L_HIP] + p[L.R_HIP]) / 2
+    pts["shoulder_c"] = (p[L.L_SHOULDER] + p[L.R_SHOULDER]) / 2
+    pts["l_hand_c"] = (p[L.L_PINKY] + p[L.L_INDEX]) / 2
+    pts["r_hand_c"] = (p[L.R_PINKY] + p[L.R_INDEX]) / 2
+    return pts
+
+
+def _vis(conf: np.ndarray, key: object) -> float:
+    if isinstance(key, int):
+        return float(conf[key])
+    parts = {"hip_c": (L.L_HIP, L.R_HIP), "shoulder_c": (L.L_SHOULDER, L.R_SHOULDER),
+             "l_hand_c": (L.L_PINKY, L.L_INDEX), "r_hand_c": (L.R_PINKY, L.R_INDEX)}[key]
+    return float(min(conf[i] for i in parts))
+
+
+def pelvis_frame(cam: dict[object, np.ndarray]) -> np.ndarray:
+    return frame_from_axes(cam[L.L_HIP] - cam[L.R_HIP], cam["shoulder_c"] - cam["hip_c"])
+
+
+def encode_body_frame(body_world: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """(33, 3) metric world landmarks + (33,) visibility -> body token vector (3 + 3 * bones).
+
+    Directions come from MediaPipe's metric 3D skeleton, whose bone lengths stay steady across frames
+    (image-space depth is far noisier), so a direction means the same pose in every frame.
+    """
+    cam = virtual_points(to_cam(body_world))
+    r = pelvis_frame(cam)
+    out = [euler_yxz(r)]
+    for b, (_, parent, child) in enumerate(BODY_BONES):
+        d = r.T @ normalize(cam[child] - cam[parent])
+        w = np.clip((_vis(conf, child) - VIS_LOW) / (VIS_HIGH - VIS_LOW), 0.0, 1.0)
+        out.append(normalize(w * d + (1 - w) * _REST[b]))
+    return np.concatenate(out).astype(np.float32)
+
+
+def bone_lengths(body_world: np.ndarray) -> np.ndarray:
+    """(bones,) 3D lengths of one frame's skeleton, in its units (metres for world landmarks)."""
+    cam = virtual_points(to_cam(body_world))
+    return np.array([np.linalg.norm(cam[c] - cam[p]) for _, p, c in BODY_BONES])
+
+
+def apply_body_frame(token: np.ndarray, lengths: np.ndarray, root_px: np.ndarray, scale: float = 1.0
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Forward kinematics: token + the rig's bone lengths (px) -> (33, 3) px, pelvis centre at root_px.
+
+    Returns the points and the virtual points (for attaching hands and the head).
+    """
+    r = rot_yxz(*token[:3])
+    dirs = normalize(token[3:].reshape(-1, 3).astype(np.float64))
+    cam: dict[object, np.ndarray] = {"hip_c": to_cam(root_px)}
+    for b, (_, parent, child) in enumerate(BODY_BONES):
+        cam[child] = cam[parent] + scale * lengths[b] * (r @ dirs[b])
+    out = np.full((L.N_BODY, 3), np.nan)
+    for k, v in cam.items():
+        if isinstance(k, int):
+            out[k] = to_px(v)
+    virt = {k: to_px(v) for k, v in cam.items() if isinstance(k, str)}
+    return out, virt
+
+
+FIT_POINTS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)  # the joints seen in most framings
+
+
+def px_per_metre(body_px: np.ndarray, body_world: np.ndarray, conf: np.ndarray | None = None) -> float:
+    """Scale of the orthographic projection of the metric skeleton onto the image (least squares)."""
+    idx = [i for i in FIT_POINTS if conf is None or conf[i] > 0.5] or list(FIT_POINTS)
+    w = body_world[idx, :2].astype(np.float64)
+    p = body_px[idx, :2].astype(np.float64)
+    wc, pc = w - w.mean(0), p - p.mean(0)
+    return float((wc * pc).sum() / max((wc * wc).sum(), 1e-9))
+
+
+def body_scale(body_px: np.ndarray, body_world: np.ndarray, conf: np.ndarray | None = None) -> float:
+    """Torso length in px (metric torso times the projection scale): the unit for placement."""
+    cam = virtual_points(to_cam(body_world))
+    return float(np.linalg.norm(cam["shoulder_c"] - cam["hip_c"])) * px_per_metre(body_px, body_world, conf)

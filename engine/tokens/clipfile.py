@@ -1,0 +1,110 @@
+"""The tracked-clip file: tokens, placement, confidences, landmarks, timing and provenance. No pickle.
+
+Layout (format_version 1): an .npz of plain numeric arrays plus one `meta` entry holding UTF-8 JSON:
+  meta                 JSON: format_version, fps, width, height, source_name, source_hash, tracker, warnings,
+                       channels (per group: name, unit, neutral), engine_version
+  tokens/<group>       (T, C) float32, channels as listed in meta.channels[group]
+  confidence/<group>   (T,) float32, 0 = not tracked in that frame (values then hold the nearest frame)
+  placement            (T, 3) float32: dx, dy (first-frame torso lengths), scale
+  times                (T,) float64 seconds (variable frame rate preserved)
+  face_neutral         (E,) float64: the performer's raw expression neutral
+  landmarks/<array>    the ClipLandmarks arrays (px; NaN where missing)
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine import __version__
+from engine.errors import MediaError
+from engine.tokens.schema import CHANNELS, GROUP_NAMES, TOKEN_FORMAT_VERSION, MotionTokens, TokenGroup
+from engine.track.types import ClipLandmarks
+
+
+@dataclass
+class TrackedClip:
+    tokens: MotionTokens
+    landmarks: ClipLandmarks
+    times: np.ndarray
+    fps: float
+    face_neutral: np.ndarray
+    source_name: str = ""
+    source_hash: str = ""
+    tracker: str = ""  # the TrackerConfig it was tracked with, as JSON
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.landmarks.width, self.landmarks.height
+
+
+def save_clip(clip: TrackedClip, path: str | Path) -> None:
+    """Write atomically: a crash mid-write never leaves a broken file where a good one was."""
+    path = Path(path)
+    meta = {
+        "format_version": TOKEN_FORMAT_VERSION,
+        "engine_version": __version__,
+        "fps": clip.fps,
+        "width": clip.landmarks.width,
+        "height": clip.landmarks.height,
+        "source_name": clip.source_name,
+        "source_hash": clip.source_hash,
+        "tracker": clip.tracker,
+        "warnings": clip.warnings,
+        "channels": {g: [{"name": c.name, "unit": c.unit, "neutral": c.neutral} for c in CHANNELS[g]]
+                     for g in GROUP_NAMES},
+    }
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+              "placement": clip.tokens.placement, "times": clip.times.astype(np.float64),
+              "face_neutral": np.asarray(clip.face_neutral, np.float64)}
+    for g, grp in clip.tokens.groups().items():
+        arrays[f"tokens/{g}"] = grp.values
+        arrays[f"confidence/{g}"] = grp.confidence
+    for k in ClipLandmarks.ARRAYS:
+        arrays[f"landmarks/{k}"] = getattr(clip.landmarks, k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_clip(path: str | Path) -> TrackedClip:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            version = meta.get("format_version")
+            if version != TOKEN_FORMAT_VERSION:
+                raise MediaError(f"{path.name}: token file format {version}, this version reads "
+                                 f"{TOKEN_FORMAT_VERSION}")
+            for g in GROUP_NAMES:
+                names = [c["name"] for c in meta["channels"][g]]
+                if names != [c.name for c in CHANNELS[g]]:
+                    raise MediaError(f"{path.name}: channels of {g} do not match this version")
+            tokens = MotionTokens(**{g: TokenGroup(g, z[f"tokens/{g}"], z[f"confidence/{g}"])
+                                     for g in GROUP_NAMES}, placement=z["placement"])
+            lm = ClipLandmarks(width=int(meta["width"]), height=int(meta["height"]),
+                               **{k: z[f"landmarks/{k}"] for k in ClipLandmarks.ARRAYS})
+            return TrackedClip(tokens=tokens, landmarks=lm, times=z["times"], fps=float(meta["fps"]),
+                               face_neutral=z["face_neutral"], source_name=meta.get("source_name", ""),
+                               source_hash=meta.get("source_hash", ""), tracker=meta.get("tracker", ""),
+                               warnings=list(meta.get("warnings", [])))
+    except MediaError:
+        raise
+    except FileNotFoundError:
+        raise MediaError(f"{path.name}: no such file") from None
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise MediaError(f"{path.name}: not a UniMotion token file ({type(exc).__name__})") from None

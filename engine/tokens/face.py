@@ -1,0 +1,141 @@
+"""Face token: head rotation plus expression measures normalised by the performer's own face size.
+
+Expression channels are raw measures minus the performer's neutral (see `estimate_neutral`), so a wide
+face, a long face or a big face with the same expression give the same token.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.tokens.geometry import euler_yxz, frame_from_axes, rot_yxz, to_cam, to_px
+from engine.track import landmarks as L
+
+# The expression part of the face token, in channel order after head.yaw/pitch/roll.
+EXPRESSION = ("eyelid.l", "eyelid.r", "gaze.l.x", "gaze.l.y", "gaze.r.x", "gaze.r.y", "brow.l", "brow.r",
+              "jaw_open", "mouth_width", "smile.l", "smile.r", "lip_upper")
+JAW_NEUTRAL_PERCENTILE = 5  # a closed mouth is the jaw's neutral; most other measures use the median
+
+BROW_L_LOW = (276, 283, 282, 295, 285)
+BROW_R_LOW = (46, 53, 52, 65, 55)
+LIPS = sorted({i for e in ((61, 146), (146, 91), (91, 181), (181, 84), (84, 17), (17, 314), (314, 405),
+                            (405, 321), (321, 375), (375, 291), (61, 185), (185, 40), (40, 39), (39, 37),
+                            (37, 0), (0, 267), (267, 269), (269, 270), (270, 409), (409, 291), (78, 95),
+                            (95, 88), (88, 178), (178, 87), (87, 14), (14, 317), (317, 402), (402, 318),
+                            (318, 324), (324, 308), (78, 191), (191, 80), (80, 81), (81, 82), (82, 13),
+                            (13, 312), (312, 311), (311, 310), (310, 415), (415, 308)) for i in e})
+
+
+@dataclass(frozen=True)
+class FaceMetrics:
+    size_w: float  # face width, px
+    size_h: float  # forehead to chin, px
+
+
+def head_frame(cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rotation, centre) of the head from face points in camera frame."""
+    r = frame_from_axes(cam[L.FACE_SIDE_L] - cam[L.FACE_SIDE_R], cam[L.FACE_FOREHEAD] - cam[L.FACE_CHIN])
+    return r, cam[:468].mean(axis=0)
+
+
+def local_face(face_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Face points in the head's own frame (px units), with the rotation and centre used."""
+    cam = to_cam(face_px)
+    r, c = head_frame(cam)
+    return (cam - c) @ r, r, c
+
+
+def raw_expression(face_px: np.ndarray) -> np.ndarray:
+    """Un-neutralised expression measures of one face, in EXPRESSION order."""
+    loc, _, _ = local_face(face_px)
+    d = lambda a, b: float(np.linalg.norm(loc[a] - loc[b]))  # noqa: E731
+    fw, fh = d(L.FACE_SIDE_L, L.FACE_SIDE_R), d(L.FACE_FOREHEAD, L.FACE_CHIN)
+    out = []
+    for up, lo, inner, outer in (L.EYE_L, L.EYE_R):
+        out.append(d(up, lo) / max(d(inner, outer), 1e-6))
+    for eye, iris in ((L.EYE_L, L.IRIS_L), (L.EYE_R, L.IRIS_R)):
+        ew = max(d(eye[2], eye[3]), 1e-6)
+        centre = (loc[eye[2]] + loc[eye[3]]) / 2
+        off = (loc[iris[0]] - centre) / ew
+        out.extend([off[0], off[1]])
+    for brow, eye in ((L.BROW_L + BROW_L_LOW, L.EYE_L), (L.BROW_R + BROW_R_LOW, L.EYE_R)):
+        out.append((loc[list(brow), 1].mean() - loc[eye[0], 1]) / fh)
+    out.append(d(L.LIP_UPPER_INNER, L.LIP_LOWER_INNER) / fh)
+    out.append(d(L.MOUTH_CORNER_L, L.MOUTH_CORNER_R) / fw)
+    lip_c = (loc[L.LIP_UPPER_INNER, 1] + loc[L.LIP_LOWER_INNER, 1]) / 2
+    out.append((loc[L.MOUTH_CORNER_L, 1] - lip_c) / fh)
+    out.append((loc[L.MOUTH_CORNER_R, 1] - lip_c) / fh)
+    out.append(d(L.FACE_NOSE_TIP, L.LIP_UPPER_OUTER) / fh)
+    return np.asarray(out, np.float64)
+
+
+def estimate_neutral(raw: np.ndarray) -> np.ndarray:
+    """The performer's neutral from a clip's (T, E) raw measures: median, closed-mouth percentile for the jaw."""
+    ok = np.isfinite(raw).all(axis=1)
+    if not ok.any():
+        return np.full(raw.shape[1], np.nan)
+    neutral = np.median(raw[ok], axis=0)
+    j = EXPRESSION.index("jaw_open")
+    neutral[j] = np.percentile(raw[ok, j], JAW_NEUTRAL_PERCENTILE)
+    return neutral
+
+
+def encode_face_frame(face_px: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """(478, 3) px -> face token (head yaw/pitch/roll, expression minus neutral)."""
+    cam = to_cam(face_px)
+    r, _ = head_frame(cam)
+    return np.concatenate([euler_yxz(r), raw_expression(face_px) - neutral]).astype(np.float32)
+
+
+def _bump(values: np.ndarray, centre: float, width: float) -> np.ndarray:
+    return np.exp(-((values - centre) / max(width, 1e-6)) ** 2)
+
+
+def deform_expression(loc: np.ndarray, expr: np.ndarray) -> np.ndarray:
+    """Move a rig's face points (its own head frame, px) by expression deltas, scaled by its own face size.
+
+    Each channel drives its region of the canonical face mesh; the renderer's dense face warp follows.
+    """
+    out = loc.copy()
+    e = dict(zip(EXPRESSION, expr))
+    fw = np.linalg.norm(loc[L.FACE_SIDE_L] - loc[L.FACE_SIDE_R])
+    fh = np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN])
+    for side, eye, upper, lower, iris in (("l", L.EYE_L, L.EYE_L_UPPER, L.EYE_L_LOWER, L.IRIS_L),
+                                          ("r", L.EYE_R, L.EYE_R_UPPER, L.EYE_R_LOWER, L.IRIS_R)):
+        ew = np.linalg.norm(loc[eye[2]] - loc[eye[3]])
+        gap = loc[eye[0], 1] - loc[eye[1], 1]
+        change = max(e[f"eyelid.{side}"] * ew, -gap)  # a lid cannot close past the lower lid
+        ex = loc[list(upper), 0]
+        w = _bump(ex, loc[eye[0], 0], ew / 2.5)
+        out[list(upper), 1] += 0.8 * change * w
+        out[list(lower), 1] -= 0.2 * change * _bump(loc[list(lower), 0], loc[eye[1], 0], ew / 2.5)
+        out[list(iris), 0] += e[f"gaze.{side}.x"] * ew
+        out[list(iris), 1] += e[f"gaze.{side}.y"] * ew
+    for side, brow in (("l", L.BROW_L + BROW_L_LOW), ("r", L.BROW_R + BROW_R_LOW)):
+        out[list(brow), 1] += e[f"brow.{side}"] * fh
+    lips = np.array(LIPS)
+    lip_c = (loc[L.LIP_UPPER_INNER] + loc[L.LIP_LOWER_INNER]) / 2
+    upper_y = loc[L.LIP_UPPER_INNER, 1]
+    # Jaw: everything below the upper lip drops with it, fading out sideways towards the ears.
+    below = np.clip((upper_y - loc[:468, 1]) / (0.04 * fh), 0.0, 1.0)
+    side_fade = np.clip(1.0 - np.abs(loc[:468, 0] - lip_c[0]) / (0.55 * fw), 0.0, 1.0) ** 0.5
+    out[:468, 1] -= e["jaw_open"] * fh * below * side_fade
+    half = max(np.linalg.norm(loc[L.MOUTH_CORNER_L] - loc[L.MOUTH_CORNER_R]) / 2, 1e-6)
+    rel = (loc[lips, 0] - lip_c[0]) / half
+    out[lips, 0] += rel * e["mouth_width"] * fw / 2
+    for side, corner, sign in (("l", L.MOUTH_CORNER_L, 1.0), ("r", L.MOUTH_CORNER_R, -1.0)):
+        w = np.clip(sign * rel, 0.0, 1.0) ** 2
+        out[lips, 1] += e[f"smile.{side}"] * fh * w
+    upper = lips[loc[lips, 1] >= lip_c[1]]
+    out[upper, 1] -= e["lip_upper"] * fh
+    return out
+
+
+def apply_face_frame(token: np.ndarray, rig_local: np.ndarray, centre_px: np.ndarray, scale: float = 1.0
+                     ) -> np.ndarray:
+    """Face token + the rig's neutral face (head frame) -> (478, 3) px around `centre_px`."""
+    loc = deform_expression(rig_local, token[3:].astype(np.float64)) * scale
+    r = rot_yxz(*token[:3])
+    cam = loc @ r.T + to_cam(centre_px)
+    return to_px(cam)

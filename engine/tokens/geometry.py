@@ -1,0 +1,71 @@
+"""Small rotation and frame helpers shared by the token encoders and the retargeter.
+
+Camera frame: X right, Y up, Z towards the camera (right-handed). Image px (x right, y down, z away)
+map to it by flipping y and z.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-8
+
+
+def to_cam(px: np.ndarray) -> np.ndarray:
+    out = np.array(px, dtype=np.float64, copy=True)
+    out[..., 1] *= -1
+    out[..., 2] *= -1
+    return out
+
+
+def to_px(cam: np.ndarray) -> np.ndarray:
+    return to_cam(cam)  # the flip is its own inverse
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, EPS)
+
+
+def frame_from_axes(x_hint: np.ndarray, y_hint: np.ndarray) -> np.ndarray:
+    """Rotation matrix with columns (ex, ey, ez): ey along y_hint, ex along x_hint made orthogonal."""
+    ey = normalize(y_hint)
+    ex = normalize(x_hint - np.dot(x_hint, ey) * ey)
+    ez = np.cross(ex, ey)
+    return np.stack([ex, ey, ez], axis=1)
+
+
+def euler_yxz(r: np.ndarray) -> np.ndarray:
+    """(yaw, pitch, roll) in degrees with R = Ry(yaw) @ Rx(pitch) @ Rz(roll).
+
+    yaw + turns the frame's forward (Z) towards +X; pitch + tips forward down; roll + turns X towards +Y.
+    """
+    pitch = np.arcsin(np.clip(-r[1, 2], -1.0, 1.0))
+    yaw = np.arctan2(r[0, 2], r[2, 2])
+    roll = np.arctan2(r[1, 0], r[1, 1])
+    return np.degrees([yaw, pitch, roll])
+
+
+def rot_yxz(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    a, b, c = np.radians([yaw, pitch, roll])
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def rotate_about(v: np.ndarray, axis: np.ndarray, angle_deg: float) -> np.ndarray:
+    """Rodrigues rotation of v about a unit axis."""
+    th = np.radians(angle_deg)
+    k = normalize(axis)
+    return v * np.cos(th) + np.cross(k, v) * np.sin(th) + k * np.dot(k, v) * (1 - np.cos(th))
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = normalize(a), normalize(b)
+    return float(np.degrees(np.arccos(np.clip(np.dot(a, b), -1.0, 1.0))))
+
+
+def mirror_x(points: np.ndarray) -> np.ndarray:
+    out = np.array(points, dtype=np.float64, copy=True)
+    out[..., 0] *= -1
+    return out

@@ -1,0 +1,76 @@
+"""apply(tokens, rig): the rig's person in the driver's pose, as landmarks in the rig's image pixels."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.tokens import body as B
+from engine.tokens import face as F
+from engine.tokens import hands as Hd
+from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, to_cam
+from engine.tokens.rig import Rig
+from engine.tokens.schema import MotionTokens
+from engine.track import landmarks as L
+from engine.track.types import FrameLandmarks
+
+RELAXED_FLEX = 12.0  # degrees of curl per joint for a hand the driver does not show
+
+
+def _relaxed_hand_token(forearm_dir_px: np.ndarray, side: str) -> np.ndarray:
+    """A hand hanging on from the forearm, fingers loosely curled: for a hand missing in the driver."""
+    d = to_cam(forearm_dir_px[None])[0]
+    if side == "left":
+        d[0] *= -1
+    r = frame_from_axes(np.cross(d, [0.0, 0.0, 1.0]) if abs(d[2]) < 0.99 else np.array([1.0, 0, 0]), d)
+    tok = list(euler_yxz(r))
+    for f, spread in zip(range(5), (40.0, 8.0, 0.0, -8.0, -16.0)):
+        tok += [spread, RELAXED_FLEX, RELAXED_FLEX, RELAXED_FLEX]
+    return np.asarray(tok, np.float32)
+
+
+def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
+    """Frame `t` of `tokens` retargeted onto `rig`: its proportions, the driver's motion."""
+    dx, dy, s = (float(v) for v in tokens.placement[t])
+    out = FrameLandmarks(width=rig.width, height=rig.height)
+    shift = np.array([dx * rig.scale, dy * rig.scale, 0.0])
+
+    body_tok = tokens.body.values[t] if tokens.body.confidence[t] > 0 else rig.body_token
+    body_px, virt = B.apply_body_frame(body_tok, rig.bone_lengths, rig.root_px + shift, s)
+    body_px = body_px + rig.body_residual * s
+    if rig.has_body:
+        out.body, out.body_conf = body_px.astype(np.float32), np.ones(L.N_BODY, np.float32)
+        out.body_world = np.full((L.N_BODY, 3), np.nan, np.float32)
+
+    if rig.has_face:
+        face_tok = tokens.face.values[t] if tokens.face.confidence[t] > 0 else rig.face_token
+        centre = (body_px[L.NOSE] + rig.nose_to_face * s) if rig.has_body else rig.face_centre_px + shift
+        face = F.apply_face_frame(face_tok, rig.face_local, centre, s)
+        out.face, out.face_conf = face.astype(np.float32), np.ones(L.N_FACE, np.float32)
+        if rig.has_body:
+            _head_points_from_face(out.body, face)
+
+    for side, wrist_i, elbow_i in (("left", L.L_WRIST, L.L_ELBOW), ("right", L.R_WRIST, L.R_ELBOW)):
+        grp = tokens.group(f"{side}_hand")
+        hs = rig.hands[side]
+        if grp.confidence[t] > 0:
+            tok = grp.values[t]
+        else:
+            tok = _relaxed_hand_token(normalize(body_px[wrist_i] - body_px[elbow_i]), side)
+        hand = Hd.apply_hand_frame(tok, hs.palm, hs.segments, body_px[wrist_i], side, s)
+        hand[:, 2] += body_px[wrist_i, 2]
+        setattr(out, f"{side}_hand", hand.astype(np.float32))
+        setattr(out, f"{side}_hand_conf", np.full(L.N_HAND, max(float(grp.confidence[t]), 0.3), np.float32))
+        if rig.has_body:
+            pinky, index, thumb = ((L.L_PINKY, L.L_INDEX, L.L_THUMB) if side == "left"
+                                   else (L.R_PINKY, L.R_INDEX, L.R_THUMB))
+            out.body[pinky], out.body[index], out.body[thumb] = hand[17], hand[5], hand[3]
+    return out
+
+
+def _head_points_from_face(body: np.ndarray, face: np.ndarray) -> None:
+    """Body points 1-10 (eyes, ears, mouth) where the retargeted face puts them."""
+    body[L.L_EYE] = face[L.IRIS_L[0]]
+    body[L.R_EYE] = face[L.IRIS_R[0]]
+    body[1], body[3] = face[L.EYE_L[2]], face[L.EYE_L[3]]
+    body[4], body[6] = face[L.EYE_R[2]], face[L.EYE_R[3]]
+    body[L.L_EAR], body[L.R_EAR] = face[L.FACE_SIDE_L], face[L.FACE_SIDE_R]
+    body[L.MOUTH_L], body[L.MOUTH_R] = face[L.MOUTH_CORNER_L], face[L.MOUTH_CORNER_R]

@@ -1,0 +1,108 @@
+"""A rig: one person's proportions (bone lengths, face shape, hand shape) read off a photo or a frame."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.errors import NoPersonError
+from engine.tokens import body as B
+from engine.tokens import face as F
+from engine.tokens import hands as Hd
+from engine.tokens.geometry import euler_yxz
+from engine.track import landmarks as L
+from engine.track.types import FrameLandmarks
+
+FACE_TO_TORSO = 2.2  # torso length over face height, to size a body the photo does not show
+# Rest body token used when a rig has no tracked body (a face-only photo): standing, arms down.
+_BODY_REST = np.array([c.neutral for c in __import__("engine.tokens.schema", fromlist=["CHANNELS"]).CHANNELS["body"]],
+                      np.float32)
+# Bone lengths of a generic person in torso lengths (BODY_BONES order), for a face-only photo.
+GENERIC_LENGTHS = np.array([1.0, 0.55, 0.4, 0.4, 0.55, 0.48, 0.2, 0.55, 0.48, 0.2, 0.2, 0.2, 0.85, 0.8,
+                            0.3, 0.12, 0.85, 0.8, 0.3, 0.12])
+
+
+@dataclass
+class HandShape:
+    palm: np.ndarray  # (6, 3) palm points in the palm frame, px
+    segments: np.ndarray  # (5, 3) finger segment lengths, px
+    from_photo: bool  # False: the generic template sized from the forearm
+
+
+@dataclass
+class Rig:
+    width: int
+    height: int
+    has_body: bool
+    has_face: bool
+    root_px: np.ndarray  # pelvis centre (3,)
+    scale: float  # torso length px: the unit of placement
+    bone_lengths: np.ndarray  # (bones,) px
+    body_token: np.ndarray  # the photo's own pose as a body token
+    face_local: np.ndarray | None  # (478, 3) neutral face in its head frame, px
+    face_centre_px: np.ndarray | None
+    face_token: np.ndarray | None  # the photo's own head rotation, zero expression
+    nose_to_face: np.ndarray  # face centre minus body nose, px
+    body_residual: np.ndarray  # (33, 3) photo joints minus the skeleton's own forward kinematics, px
+    hands: dict[str, HandShape] = field(default_factory=dict)
+    source: FrameLandmarks | None = None
+
+    @classmethod
+    def from_landmarks(cls, fl: FrameLandmarks, lengths_from: np.ndarray | None = None) -> "Rig":
+        """Build from one frame. `lengths_from` (T, 33, 3) px, if given, takes median bone lengths over a
+        clip, which is steadier than one frame's."""
+        has_body, has_face = fl.has("body"), fl.has("face")
+        if not has_body and not has_face:
+            raise NoPersonError("no person found to build a rig from")
+        face_local = face_centre = face_token = None
+        face_h = None
+        if has_face:
+            loc, r, c = F.local_face(fl.face)
+            face_local = loc
+            from engine.tokens.geometry import to_px
+            face_centre = to_px(c)
+            face_token = np.concatenate([euler_yxz(r), np.zeros(len(F.EXPRESSION))]).astype(np.float32)
+            face_h = float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))
+        residual = np.zeros((L.N_BODY, 3))
+        if has_body and not np.isfinite(fl.body_world).all():
+            has_body = False  # a body without its metric skeleton cannot be posed
+            if not has_face:
+                raise NoPersonError("the body found has no 3D skeleton to build a rig from")
+        if has_body:
+            k = B.px_per_metre(fl.body, fl.body_world, fl.body_conf)
+            if lengths_from is not None:
+                ok = np.isfinite(lengths_from).all(axis=(1, 2))
+                lengths = np.median(np.stack([B.bone_lengths(p) for p in lengths_from[ok]]), axis=0) * k
+            else:
+                lengths = B.bone_lengths(fl.body_world) * k
+            body_token = B.encode_body_frame(fl.body_world, fl.body_conf)
+            root = B.virtual_points(fl.body)["hip_c"]
+            scale = float(lengths[0])
+            nose_to_face = (face_centre - fl.body[L.NOSE]) if has_face else np.zeros(3)
+            # The metric skeleton projects onto the photo only approximately; keep the difference so the
+            # photo's own pose lands exactly on the photo's own joints.
+            fk, _ = B.apply_body_frame(body_token, lengths, root)
+            residual = np.where(np.isfinite(fk), fl.body - fk, 0.0)
+            residual[:, 2] = 0.0
+        else:
+            scale = FACE_TO_TORSO * face_h
+            lengths = GENERIC_LENGTHS * scale
+            body_token = _BODY_REST.copy()
+            nose_to_face = np.zeros(3)
+            # Hang an unseen body below the face: the pelvis one torso plus a neck below the face centre.
+            root = face_centre + np.array([0.0, scale * (1.0 + GENERIC_LENGTHS[1]), 0.0])
+        hands = {}
+        forearm = float(lengths[5])
+        for side in ("left", "right"):
+            pts = getattr(fl, f"{side}_hand")
+            if fl.has(f"{side}_hand"):
+                palm, seg = Hd.hand_shape(pts, side)
+                hands[side] = HandShape(palm, seg, True)
+            else:
+                palm, seg = Hd.template_shape(forearm)
+                hands[side] = HandShape(palm, seg, False)
+        return cls(width=fl.width, height=fl.height, has_body=has_body, has_face=has_face,
+                   root_px=np.asarray(root, np.float64), scale=scale, bone_lengths=np.asarray(lengths),
+                   body_token=body_token, face_local=face_local, face_centre_px=face_centre,
+                   face_token=face_token, nose_to_face=np.asarray(nose_to_face), body_residual=residual,
+                   hands=hands, source=fl)

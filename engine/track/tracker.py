@@ -1,0 +1,104 @@
+"""Track a whole clip (streaming) or a still image into landmarks in source pixels."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import NoPersonError
+from engine.jobs import CancelToken, Job, Progress
+from engine.track.config import TrackerConfig
+from engine.track.filters import fill_gaps, one_euro
+from engine.track.holistic import HolisticTracker
+from engine.track.types import GROUPS, ClipLandmarks, FrameLandmarks
+
+
+@dataclass
+class TrackResult:
+    landmarks: ClipLandmarks
+    times: np.ndarray  # (T,) seconds, from the container's timestamps (variable frame rate kept)
+    fps: float
+    people_max: int  # the most faces seen at once in the sampled frames
+    warnings: list[str] = field(default_factory=list)
+
+
+def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb
+    s = max_side / max(h, w)
+    return cv2.resize(rgb, (int(round(w * s)), int(round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _crop_around(face: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int]:
+    """A region for one person given their face box: about 2.5 face widths either side, full height below."""
+    x0, y0, x1, y1 = face
+    fw = max(x1 - x0, 1)
+    cx = (x0 + x1) / 2
+    return (max(0, int(cx - 2.8 * fw)), max(0, int(y0 - 1.0 * fw)), min(w, int(cx + 2.8 * fw)), h)
+
+
+def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(),
+                cancel: CancelToken | None = None) -> Job[TrackResult]:
+    """Decode and track frame by frame, yielding Progress; returns the post-processed TrackResult."""
+    from engine.io.video import iter_frames, probe
+
+    info = probe(path)
+    total = info.frame_count_hint
+    frames: list[FrameLandmarks] = []
+    times: list[float] = []
+    people_max = 0
+    crop = None
+    check_every = max(1, int(round(config.people_check_every_s * info.fps)))
+    with HolisticTracker(config, video_mode=True) as tracker:
+        for vf in iter_frames(path):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            small = _downscale(vf.rgb, config.max_side)
+            if vf.index % check_every == 0:
+                faces = tracker.count_people(small)
+                people_max = max(people_max, len(faces))
+                if len(faces) > 1 and crop is None:
+                    crop = _crop_around(faces[0], small.shape[1], small.shape[0])
+            fl = tracker.process(small, vf.rgb.shape[1], vf.rgb.shape[0], crop=crop)
+            frames.append(fl)
+            times.append(vf.time_s)
+            yield Progress(vf.index + 1, total, f"Tracking frame {vf.index + 1}" + (f"/{total}" if total else ""))
+    result = TrackResult(ClipLandmarks.stack(frames), np.asarray(times, np.float64), info.fps, people_max)
+    if not any(result.landmarks.present(g).any() for g in ("body", "face")):
+        raise NoPersonError(f"{Path(path).name}: no person found in any frame")
+    if people_max > 1:
+        result.warnings.append(f"{people_max} people in frame: tracking the largest")
+    postprocess(result.landmarks, result.times, config)
+    return result
+
+
+def postprocess(lm: ClipLandmarks, times: np.ndarray, config: TrackerConfig) -> None:
+    """Fill short gaps, then One-Euro smooth each group in place."""
+    scale = float(max(lm.width, lm.height))
+    for g in GROUPS:
+        pts, cf = fill_gaps(getattr(lm, g), getattr(lm, f"{g}_conf"), config.max_gap_frames)
+        if config.smooth and len(times) > 1:
+            pts = one_euro(pts, times, config.one_euro_min_cutoff, config.one_euro_beta,
+                           config.one_euro_d_cutoff, scale=scale / 1000.0)
+        setattr(lm, g, pts.astype(np.float32))
+        setattr(lm, f"{g}_conf", cf.astype(np.float32))
+    bw, _ = fill_gaps(lm.body_world, lm.body_conf, config.max_gap_frames)
+    lm.body_world = bw.astype(np.float32)
+
+
+def track_image(rgb: np.ndarray, config: TrackerConfig = TrackerConfig(), require_person: bool = True,
+                name: str = "photo") -> FrameLandmarks:
+    """Landmarks of a still photo (static mode: no temporal tracking). Raises NoPersonError if empty."""
+    small = _downscale(rgb, config.max_side)
+    with HolisticTracker(config, video_mode=False) as tracker:
+        faces = tracker.count_people(small)
+        crop = _crop_around(faces[0], small.shape[1], small.shape[0]) if len(faces) > 1 else None
+        fl = tracker.process(small, rgb.shape[1], rgb.shape[0], crop=crop)
+    fl.people_found = max(len(faces), fl.people_found)
+    if require_person and not (fl.has("body") or fl.has("face")):
+        raise NoPersonError(f"{name}: no person found in the photo")
+    return fl
