@@ -28,6 +28,8 @@ def track_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), cancel
     if use_cache and cached.exists():
         try:
             clip = load_clip(cached)
+            # The cache holds landmarks; tokens are re-encoded (cheap) so encoder changes never go stale.
+            clip.tokens, clip.face_neutral = encode_clip(clip.landmarks)
             yield Progress(len(clip), len(clip), "Loaded tracking from cache")
             return clip
         except MediaError:

@@ -71,7 +71,30 @@ def apply_body_frame(token: np.ndarray, lengths: np.ndarray, root_px: np.ndarray
         if isinstance(k, int):
             out[k] = to_px(v)
     virt = {k: to_px(v) for k, v in cam.items() if isinstance(k, str)}
+    # Points the bone table does not reach: the head's sides sit at the nose and the hand's knuckles at
+    # the hand centre until the face and hand tokens place them properly.
+    for i in range(1, 11):
+        out[i] = out[L.NOSE]
+    out[[L.L_PINKY, L.L_INDEX, L.L_THUMB]] = virt["l_hand_c"]
+    out[[L.R_PINKY, L.R_INDEX, L.R_THUMB]] = virt["r_hand_c"]
     return out, virt
+
+
+RESIDUAL_FADE_DEG = 25.0  # how far a bone may turn from the photo's pose before its correction fades out
+
+
+def residual_weights(token: np.ndarray, rest_token: np.ndarray) -> np.ndarray:
+    """(33,) weights for a rig's photo-vs-skeleton correction: 1 in the photo's own pose, fading as each
+    bone (and the chain above it) turns away, so far-off poses keep exact bone lengths."""
+    d = normalize(token[3:].reshape(-1, 3).astype(np.float64))
+    d0 = normalize(rest_token[3:].reshape(-1, 3).astype(np.float64))
+    ang = np.degrees(np.arccos(np.clip((d * d0).sum(1), -1, 1)))
+    torso = np.abs(np.asarray(token[:3], float) - np.asarray(rest_token[:3], float)).max()
+    w_node: dict[object, float] = {"hip_c": float(np.exp(-(torso / RESIDUAL_FADE_DEG) ** 2))}
+    for b, (_, parent, child) in enumerate(BODY_BONES):
+        w_node[child] = w_node[parent] * float(np.exp(-(ang[b] / RESIDUAL_FADE_DEG) ** 2))
+    w = np.array([w_node.get(i, w_node[0]) for i in range(L.N_BODY)])
+    return w
 
 
 FIT_POINTS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)  # the joints seen in most framings

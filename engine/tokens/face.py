@@ -70,14 +70,23 @@ def raw_expression(face_px: np.ndarray) -> np.ndarray:
     return np.asarray(out, np.float64)
 
 
+REST_JAW_PERCENTILE = 30  # frames with the mouth this closed or more count as "at rest"
+
+
 def estimate_neutral(raw: np.ndarray) -> np.ndarray:
-    """The performer's neutral from a clip's (T, E) raw measures: median, closed-mouth percentile for the jaw."""
+    """The performer's neutral from a clip's (T, E) raw measures.
+
+    A face at rest has its mouth closed: the neutral is the median over the most closed-mouth frames
+    (so a long grin or a talk does not shift it), and the jaw's own neutral is a low percentile.
+    """
     ok = np.isfinite(raw).all(axis=1)
     if not ok.any():
         return np.full(raw.shape[1], np.nan)
-    neutral = np.median(raw[ok], axis=0)
     j = EXPRESSION.index("jaw_open")
-    neutral[j] = np.percentile(raw[ok, j], JAW_NEUTRAL_PERCENTILE)
+    vals = raw[ok]
+    rest = vals[vals[:, j] <= np.percentile(vals[:, j], REST_JAW_PERCENTILE)]
+    neutral = np.median(rest, axis=0)
+    neutral[j] = np.percentile(vals[:, j], JAW_NEUTRAL_PERCENTILE)
     return neutral
 
 

@@ -35,7 +35,7 @@ def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
 
     body_tok = tokens.body.values[t] if tokens.body.confidence[t] > 0 else rig.body_token
     body_px, virt = B.apply_body_frame(body_tok, rig.bone_lengths, rig.root_px + shift, s)
-    body_px = body_px + rig.body_residual * s
+    body_px = body_px + rig.body_residual * s * B.residual_weights(body_tok, rig.body_token)[:, None]
     if rig.has_body:
         out.body, out.body_conf = body_px.astype(np.float32), np.ones(L.N_BODY, np.float32)
         out.body_world = np.full((L.N_BODY, 3), np.nan, np.float32)

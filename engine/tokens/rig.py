@@ -48,9 +48,11 @@ class Rig:
     source: FrameLandmarks | None = None
 
     @classmethod
-    def from_landmarks(cls, fl: FrameLandmarks, lengths_from: np.ndarray | None = None) -> "Rig":
-        """Build from one frame. `lengths_from` (T, 33, 3) px, if given, takes median bone lengths over a
-        clip, which is steadier than one frame's."""
+    def from_landmarks(cls, fl: FrameLandmarks, lengths_from: np.ndarray | None = None,
+                       hands_from: dict[str, np.ndarray] | None = None) -> "Rig":
+        """Build from one frame. `lengths_from` (T, 33, 3) metric world landmarks and `hands_from`
+        ({side: (T, 21, 3) px}), if given, take median proportions over a clip, steadier than one frame's
+        (single-frame depth is noisy)."""
         has_body, has_face = fl.has("body"), fl.has("face")
         if not has_body and not has_face:
             raise NoPersonError("no person found to build a rig from")
@@ -95,7 +97,14 @@ class Rig:
         forearm = float(lengths[5])
         for side in ("left", "right"):
             pts = getattr(fl, f"{side}_hand")
-            if fl.has(f"{side}_hand"):
+            many = hands_from.get(side) if hands_from else None
+            ok = np.isfinite(many).all(axis=(1, 2)) if many is not None else None
+            if ok is not None and ok.any():
+                shapes = [Hd.hand_shape(p, side) for p in many[ok]]
+                palm = np.median(np.stack([s[0] for s in shapes]), axis=0)
+                seg = np.median(np.stack([s[1] for s in shapes]), axis=0)
+                hands[side] = HandShape(palm, seg, True)
+            elif fl.has(f"{side}_hand"):
                 palm, seg = Hd.hand_shape(pts, side)
                 hands[side] = HandShape(palm, seg, True)
             else:

@@ -1,0 +1,107 @@
+"""Checkpoints: weights in safetensors, the UniMotionConfig as JSON (inside the file's metadata, and beside it
+as <name>.json for people), checked on load.
+
+No trained checkpoint exists yet: training on real data is a later issue.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from engine.errors import UserFacingError
+from engine.models.config import UniMotionConfig, config_diff
+from engine.models.unimotion import UniMotion
+
+CHECKPOINT_FORMAT = "unimotion"
+CHECKPOINT_VERSION = 1
+MAX_LISTED = 5  # how many mismatches an error message lists
+
+
+class CheckpointError(UserFacingError):
+    """A checkpoint that is missing, unreadable, or does not fit the expected model."""
+
+
+def config_sidecar(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_checkpoint(path: str | Path, model: UniMotion, extra: dict[str, str] | None = None) -> Path:
+    """Write model weights + config. Returns the .safetensors path (the suffix is added if missing)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    text = model.config.to_json()
+    meta = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_VERSION), "config": text}
+    save_file(state, str(path), metadata={**(extra or {}), **meta})
+    config_sidecar(path).write_text(text + "\n")
+    return path
+
+
+def read_checkpoint_config(path: str | Path) -> UniMotionConfig:
+    """The config stored in a checkpoint (cross-checked against its .json sidecar when one exists)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No DiT checkpoint at {path}. No trained UniMotion checkpoint has been released "
+                              "yet; train one (engine.train) or use the instant renderer.")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error types for a truncated or foreign file
+        raise CheckpointError(f"{path.name} is not a readable safetensors checkpoint ({exc})") from exc
+    if meta.get("format") != CHECKPOINT_FORMAT or "config" not in meta:
+        raise CheckpointError(f"{path.name} is not a UniMotion checkpoint (no config in its metadata)")
+    if int(meta.get("format_version", -1)) != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path.name}: checkpoint format_version {meta.get('format_version')} is not "
+                              f"supported (this engine reads {CHECKPOINT_VERSION})")
+    try:
+        config = UniMotionConfig.from_json(meta["config"])
+    except ValueError as exc:
+        raise CheckpointError(f"{path.name}: invalid config: {exc}") from exc
+    sidecar = config_sidecar(path)
+    if sidecar.is_file():
+        try:
+            side = UniMotionConfig.from_json(sidecar.read_text())
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{sidecar.name}: invalid config: {exc}") from exc
+        diffs = config_diff(config, side)
+        if diffs:
+            raise CheckpointError(f"{sidecar.name} does not match the config inside {path.name}: "
+                                  + "; ".join(diffs[:MAX_LISTED]))
+    return config
+
+
+def load_checkpoint(path: str | Path, expected: UniMotionConfig | None = None, *,
+                    device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> UniMotion:
+    """Build the model from the checkpoint's config and load its weights.
+
+    expected: when given, the checkpoint's config must match it (preset name and training knobs aside);
+    otherwise CheckpointError lists the differing fields. Weights that do not fit the config (missing,
+    unexpected or wrongly shaped tensors) also raise CheckpointError."""
+    from safetensors.torch import load_file
+
+    config = read_checkpoint_config(path)
+    if expected is not None:
+        diffs = config_diff(expected, config)
+        if diffs:
+            raise CheckpointError(f"{Path(path).name} was saved with a different model config "
+                                  f"(expected != checkpoint): " + "; ".join(diffs[:MAX_LISTED]))
+    model = UniMotion(config)
+    state = load_file(str(path))
+    own = model.state_dict()
+    problems = [f"missing {k}" for k in own if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in own]
+    problems += [f"{k}: shape {tuple(state[k].shape)} != {tuple(v.shape)}"
+                 for k, v in own.items() if k in state and state[k].shape != v.shape]
+    if problems:
+        raise CheckpointError(f"{Path(path).name}: weights do not fit its config ({len(problems)} problems): "
+                              + "; ".join(problems[:MAX_LISTED]))
+    model.load_state_dict(state)
+    return model.to(device=device, dtype=dtype).eval()

@@ -1,0 +1,1 @@
+"""The studio's document: project state, the non-destructive edit layer, project files. No Qt."""

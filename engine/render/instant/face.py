@@ -1,0 +1,194 @@
+"""Dense face warp over MediaPipe's 478-point face mesh, with a mouth interior and moving eyes.
+
+The face layer is piecewise-affine over the canonical mesh's triangles (rebuilt from the tessellation's
+edges), so lids, brows, jaw and lips follow their landmarks exactly. The mesh has holes at the eyes and the
+mouth: the eyes are filled by a fan around the iris centre (so the iris follows the gaze), and a mouth opened
+wider than in the photo gets a strip of synthetic interior (upper teeth under the upper lip, a dark cavity,
+a dim tongue) drawn beneath the lips, instead of stretched lips. A photo whose mouth is already open lends
+its own mouth interior to the strip. Around the face, the face's non-rigid motion (a jaw drop) spreads onto
+the hair and neck vertices of the body mesh with a smooth falloff, so the chin does not tear from the neck.
+"""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from engine.track import landmarks as L
+
+# Inner lip contours, corner to corner (MediaPipe face mesh indices; FACEMESH_LIPS's inner rings).
+LIP_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIP_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+# Eye openings as closed rings (outer corner, upper lid, inner corner, lower lid back).
+EYE_RING_R = (33,) + L.EYE_R_UPPER + (133,) + tuple(reversed(L.EYE_R_LOWER))
+EYE_RING_L = (263,) + L.EYE_L_UPPER + (362,) + tuple(reversed(L.EYE_L_LOWER))
+IRIS_CENTRE_R, IRIS_CENTRE_L = L.IRIS_R[0], L.IRIS_L[0]
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
+             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+MOUTH_TEX_SIZE = (96, 48)  # (w, h) of the mouth interior texture
+MOUTH_ROWS_V = (0.0, 0.34, 0.8, 1.0)  # texture rows: upper lip, teeth edge, tongue edge, lower lip
+LOWER_TEETH_SHARE = 0.2  # the lower band takes at most this share of the gap
+UPPER_TEETH_SHARE = 0.45  # the teeth band takes at most this share of the gap
+OPEN_PHOTO_GAP = 0.035  # a photo mouth gaping more than this (face heights) lends its own interior
+OPEN_MARGIN_PX = 0.75  # the strip is drawn once the target gap beats the photo's by this much
+TEETH_RGB = np.array([236, 230, 216], np.float32)
+CAVITY_RGB = np.array([46, 18, 22], np.float32)
+TONGUE_RGB = np.array([120, 52, 58], np.float32)
+
+
+@lru_cache(maxsize=1)
+def face_triangles() -> np.ndarray:
+    """(T, 3) triangles of the canonical face mesh, rebuilt from FACEMESH_TESSELATION's edges: every
+    3-clique of edges, less the two spurious cliques whose three edges all border three cliques."""
+    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
+
+    edges = {tuple(sorted(e)) for e in FACEMESH_TESSELATION}
+    adj = collections.defaultdict(set)
+    for a, b in edges:
+        adj[a].add(b)
+        adj[b].add(a)
+    tris = {tuple(sorted((a, b, c))) for a, b in edges for c in adj[a] & adj[b]}
+    count = collections.Counter(e for t in tris for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])))
+    keep = [t for t in sorted(tris) if not all(count[e] >= 3 for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])))]
+    return np.array(keep, np.int32)
+
+
+def _fan(ring: tuple[int, ...], centre: int) -> np.ndarray:
+    return np.array([(centre, ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))], np.int32)
+
+
+def synthetic_mouth(skin_rgb: np.ndarray) -> np.ndarray:
+    """A plausible mouth interior (RGB uint8, MOUTH_TEX_SIZE): teeth, cavity, tongue, dark corners,
+    lit like the face (skin_rgb is the face's median colour)."""
+    w, h = MOUTH_TEX_SIZE
+    v = (np.arange(h) + 0.5)[:, None] / h
+    u = (np.arange(w) + 0.5)[None, :] / w
+    light = float(np.clip(skin_rgb.mean() / 170.0, 0.35, 1.15))
+    v1, v2 = MOUTH_ROWS_V[1], MOUTH_ROWS_V[2]
+    img = np.zeros((h, w, 3), np.float32)
+    teeth = v < v1
+    shade = 0.78 + 0.22 * np.clip((v1 - v) / v1, 0, 1)  # teeth darken towards their edge
+    gaps = 1.0 - 0.18 * (np.abs(np.sin(np.pi * (u - 0.5) * 8.0)) < 0.12)  # faint gaps between teeth
+    img[...] = CAVITY_RGB
+    img = np.where(teeth[..., None], (TEETH_RGB * (shade * gaps)[..., None]), img)
+    tongue = v > v2
+    img = np.where(tongue[..., None], TONGUE_RGB * (0.7 + 0.3 * (v - v2) / (1 - v2))[..., None], img)
+    corners = np.clip(1.0 - ((u - 0.5) / 0.5) ** 4, 0.15, 1.0)  # dark mouth corners
+    img = img * (corners[..., None] * light)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def mouth_grid(face: np.ndarray, teeth_px: float) -> np.ndarray:
+    """(4, 11, 2) strip vertices inside the lips: upper lip, teeth edge, tongue edge, lower lip."""
+    up = face[list(LIP_INNER_UPPER), :2]
+    lo = face[list(LIP_INNER_LOWER), :2]
+    d = lo - up
+    gap = np.hypot(d[:, 0], d[:, 1])[:, None] + 1e-6
+    r1 = up + d * np.minimum(UPPER_TEETH_SHARE, teeth_px / gap)
+    r2 = lo - d * np.minimum(LOWER_TEETH_SHARE, 0.5 * teeth_px / gap)
+    return np.stack([up, r1, r2, lo])
+
+
+def _grid_tris(rows: int, cols: int) -> np.ndarray:
+    t = []
+    for r in range(rows - 1):
+        for c in range(cols - 1):
+            a, b, cc, d = r * cols + c, r * cols + c + 1, (r + 1) * cols + c, (r + 1) * cols + c + 1
+            t += [(a, b, d), (a, d, cc)]
+    return np.array(t, np.int32)
+
+
+def mouth_gap(face: np.ndarray) -> float:
+    up = face[list(LIP_INNER_UPPER[2:-2]), :2]
+    lo = face[list(LIP_INNER_LOWER[2:-2]), :2]
+    return float(np.hypot(*(lo - up).T).mean())
+
+
+@dataclass
+class FaceLayer:
+    """Per-photo face data (work px): source points, triangles, the mouth texture and its grid."""
+
+    src: np.ndarray  # (478, 2)
+    tris: np.ndarray  # (T, 3) mesh triangles + eye fans
+    face_height: float
+    src_gap: float
+    teeth_px: float
+    mouth_tex: np.ndarray  # (h, w, 3) uint8
+    oval_w: np.ndarray | None = None  # (V_body, 36) spread of the oval's residual onto body vertices
+
+    @classmethod
+    def build(cls, face_px: np.ndarray, rgb: np.ndarray, teeth_height: float) -> "FaceLayer":
+        src = face_px[:, :2].astype(np.float64)
+        tris = np.concatenate([face_triangles(), _fan(EYE_RING_R, IRIS_CENTRE_R), _fan(EYE_RING_L, IRIS_CENTRE_L)])
+        fh = float(np.linalg.norm(src[L.FACE_CHIN] - src[L.FACE_FOREHEAD]))
+        teeth_px = teeth_height * fh
+        gap = mouth_gap(src)
+        if gap > OPEN_PHOTO_GAP * fh:  # the photo shows its own mouth interior: use it
+            tex = _photo_mouth(rgb, mouth_grid(src, teeth_px))
+        else:
+            hull = cv2.convexHull(np.round(src[list(FACE_OVAL)]).astype(np.int32))
+            m = np.zeros(rgb.shape[:2], np.uint8)
+            cv2.fillConvexPoly(m, hull, 1)
+            skin = np.median(rgb[m > 0], axis=0) if m.any() else np.array([170, 140, 120])
+            tex = synthetic_mouth(np.asarray(skin, np.float32))
+        return cls(src, tris, fh, gap, teeth_px, tex)
+
+    def spread_weights(self, verts: np.ndarray, head_weight: np.ndarray, sigma_fh: float) -> None:
+        """Precompute how the oval's residual motion reaches body vertices (Gaussian, faded by distance
+        and by how much of the vertex belongs to the head)."""
+        oval = self.src[list(FACE_OVAL)]
+        sig = sigma_fh * self.face_height
+        d2 = ((verts[:, None, :] - oval[None]) ** 2).sum(-1)
+        g = np.exp(-d2 / (2 * (0.5 * sig) ** 2)) + 1e-12
+        g /= g.sum(1, keepdims=True)
+        fade = np.exp(-d2.min(1) / (2 * sig * sig)) * head_weight
+        self.oval_w = g * fade[:, None]
+
+    def residual_field(self, tgt: np.ndarray, head_m: np.ndarray) -> np.ndarray:
+        """(V_body, 2) displacement of body vertices from the face's non-rigid motion."""
+        if self.oval_w is None:
+            return 0.0
+        oval = list(FACE_OVAL)
+        rigid = self.src[oval] @ head_m[:, :2].T + head_m[:, 2]
+        return self.oval_w @ (tgt[oval] - rigid)
+
+    def frame(self, tgt: np.ndarray, mouth_offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dst (T, 3, 2), src (T, 3, 2), is_mouth (T,)) for one frame; the mouth strip (when open
+        wider than in the photo) comes first so the lips are drawn over it. mouth_offset: the mouth
+        texture's origin in the source atlas (work px)."""
+        dst = [tgt[self.tris]]
+        src = [self.src[self.tris]]
+        mouth = [np.zeros(len(self.tris), bool)]
+        if mouth_gap(tgt) > self.src_gap + OPEN_MARGIN_PX:
+            grid = mouth_grid(tgt, self.teeth_px * self._scale(tgt)).reshape(-1, 2)
+            tw, th = MOUTH_TEX_SIZE
+            us = np.linspace(0.5, tw - 0.5, len(LIP_INNER_UPPER))
+            vs = np.array(MOUTH_ROWS_V) * (th - 1.0) + 0.5
+            uv = np.stack(np.meshgrid(us, vs), -1).reshape(-1, 2) + mouth_offset
+            gt = _grid_tris(len(MOUTH_ROWS_V), len(LIP_INNER_UPPER))
+            dst.insert(0, grid[gt])
+            src.insert(0, uv[gt])
+            mouth.insert(0, np.ones(len(gt), bool))
+        return np.concatenate(dst), np.concatenate(src), np.concatenate(mouth)
+
+    def _scale(self, tgt: np.ndarray) -> float:
+        fh = float(np.linalg.norm(tgt[L.FACE_CHIN] - tgt[L.FACE_FOREHEAD]))
+        return fh / max(self.face_height, 1e-6)
+
+
+def _photo_mouth(rgb: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Resample the photo's open mouth into the canonical strip layout (so a wider opening reuses it)."""
+    tw, th = MOUTH_TEX_SIZE
+    rows_v = np.array(MOUTH_ROWS_V) * (th - 1)
+    cols_u = np.linspace(0, tw - 1, grid.shape[1])
+    mx = np.empty((th, tw), np.float32)
+    my = np.empty((th, tw), np.float32)
+    gx = np.array([np.interp(np.arange(tw), cols_u, grid[r, :, 0]) for r in range(grid.shape[0])])
+    gy = np.array([np.interp(np.arange(tw), cols_u, grid[r, :, 1]) for r in range(grid.shape[0])])
+    for x in range(tw):
+        mx[:, x] = np.interp(np.arange(th), rows_v, gx[:, x])
+        my[:, x] = np.interp(np.arange(th), rows_v, gy[:, x])
+    return cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -1,0 +1,288 @@
+"""The triangulated silhouette: which pixels belong to which mesh piece, vertices, triangles, skin weights.
+
+The person is cut into pieces that may slide over each other: the body (torso, head, legs) and each arm
+(with its hand). An arm lying against the torso in the photo can then lift away without dragging the
+torso's side with it. A hidden "fill" piece under each arm, where it covered the torso, carries torso
+texture inpainted from around the arm, so the torso has no hole where the arm used to be.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay, cKDTree
+
+from engine.render.instant.config import WarpConfig
+from engine.render.instant.skeleton import PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM, Skeleton, points
+from engine.track import landmarks as L
+
+LABEL_BG, LABEL_BODY, LABEL_L_ARM, LABEL_R_ARM = 0, 1, 2, 3
+PIECE_LABEL = {PIECE_BODY: LABEL_BODY, PIECE_L_ARM: LABEL_L_ARM, PIECE_R_ARM: LABEL_R_ARM}
+LABEL_MAX_SIDE = 384  # the piece labels are computed at this resolution, then upsampled
+TORSO_INSIDE_ND = 0.5  # normalised distance the torso polygon claims for pixels inside it
+TORSO_EDGE_U = 0.3  # ... growing by 1 per this many body units outside it
+SHOULDER_OVERLAP_U = 0.2  # body and arm pieces both keep a disc this size around the shoulder joint
+FILL_GROW_U = 0.05  # the under-arm fill reaches this far beyond the arm, so the seam has no crack
+INTERIOR_MARGIN = 0.55  # interior samples keep this many spacings from the outline
+TRI_PROBES = np.array([[1, 1, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1], [4, 1, 1], [1, 4, 1], [1, 1, 4]], np.float64)
+TRI_PROBES = TRI_PROBES / TRI_PROBES.sum(1, keepdims=True)  # barycentric probes a kept triangle must pass
+
+
+@dataclass
+class Piece:
+    """One mesh piece: rest vertices (V, 2) in work px, triangles (T, 3), and which atlas layer it samples."""
+
+    name: str
+    verts: np.ndarray
+    tris: np.ndarray
+    layer: str  # "photo" or "fill"
+    joint_verts: np.ndarray  # vertex indices placed on joints (strong ARAP handles)
+    joint_keys: list[str]
+
+
+def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, B) distances from points (N, 2) to segments a (B, 2) -> b (B, 2)."""
+    d = b - a
+    dd = np.maximum((d * d).sum(1), 1e-12)
+    t = np.clip(((p[:, None, :] - a[None]) * d[None]).sum(-1) / dd, 0.0, 1.0)
+    q = a[None] + t[..., None] * d[None]
+    return np.sqrt(((p[:, None, :] - q) ** 2).sum(-1))
+
+
+def torso_quad(sk: Skeleton) -> np.ndarray | None:
+    p, c = points(sk.source, [f"b{i}" for i in (L.L_SHOULDER, L.R_SHOULDER, L.R_HIP, L.L_HIP)], sk.scale)
+    return p[:, :2] if c.min() >= 0.5 else None
+
+
+def piece_labels(sk: Skeleton, alpha: np.ndarray, hand_masks: dict[str, np.ndarray],
+                 config: WarpConfig) -> np.ndarray:
+    """uint8 label map (work size): background, body, left arm, right arm."""
+    h, w = alpha.shape
+    s = min(1.0, LABEL_MAX_SIDE / max(h, w))
+    lw, lh = max(4, int(round(w * s))), max(4, int(round(h * s)))
+    person = cv2.resize(alpha, (lw, lh), interpolation=cv2.INTER_LINEAR) > 0.02
+    ys, xs = np.nonzero(person)
+    pix = (np.stack([xs, ys], 1) + 0.5) / s
+    nd = segment_distance(pix, sk.src_a, sk.src_b) / sk.radius[None]
+    score = {}
+    for piece in (PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM):
+        sel = sk.pieces == piece
+        score[piece] = nd[:, sel].min(1) if sel.any() else np.full(len(pix), np.inf)
+        if piece != PIECE_BODY:
+            score[piece] = score[piece] * config.arm_priority
+    quad = torso_quad(sk)
+    if quad is not None:
+        dq = _poly_distance(quad, pix, (lw, lh), s)
+        score[PIECE_BODY] = np.minimum(score[PIECE_BODY], TORSO_INSIDE_ND + np.maximum(-dq, 0.0) / (TORSO_EDGE_U * sk.u))
+    lab_small = np.zeros((lh, lw), np.uint8)
+    best = np.argmin(np.stack([score[PIECE_BODY], score[PIECE_L_ARM], score[PIECE_R_ARM]], 1), 1)
+    lab_small[ys, xs] = best + 1
+    lab = cv2.resize(lab_small, (w, h), interpolation=cv2.INTER_NEAREST)
+    lab[alpha <= 0.02] = LABEL_BG
+    for prefix, m in hand_masks.items():
+        lab[(m > 0) & (alpha > 0.02)] = LABEL_L_ARM if prefix == "lh" else LABEL_R_ARM
+    for label, piece in ((LABEL_L_ARM, PIECE_L_ARM), (LABEL_R_ARM, PIECE_R_ARM)):
+        _keep_anchored(lab, label, sk, piece)
+    return lab
+
+
+def _poly_distance(quad: np.ndarray, pix: np.ndarray, small_size: tuple[int, int], s: float) -> np.ndarray:
+    """Signed distance (+ inside) from pixels to a polygon, via a distance transform at label resolution."""
+    lw, lh = small_size
+    m = np.zeros((lh, lw), np.uint8)
+    cv2.fillConvexPoly(m, np.round(quad * s).astype(np.int32), 1)
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
+    xi = np.clip((pix[:, 0] * s).astype(int), 0, lw - 1)
+    yi = np.clip((pix[:, 1] * s).astype(int), 0, lh - 1)
+    return (inside[yi, xi] - outside[yi, xi]) / s
+
+
+def _keep_anchored(lab: np.ndarray, label: int, sk: Skeleton, piece: str) -> None:
+    """Arm-labelled blobs not touching the arm's own bones go back to the body."""
+    m = (lab == label).astype(np.uint8)
+    if not m.any():
+        return
+    n, cc = cv2.connectedComponents(m, connectivity=8)
+    bones = np.nonzero(sk.pieces == piece)[0]
+    h, w = lab.shape
+    hit = set()
+    for i in bones:
+        for t in np.linspace(0.0, 1.0, 9):
+            x, y = np.round(sk.src_a[i] + t * (sk.src_b[i] - sk.src_a[i])).astype(int)
+            if 0 <= x < w and 0 <= y < h and cc[y, x] > 0:
+                hit.add(int(cc[y, x]))
+    for c in range(1, n):
+        if c not in hit:
+            lab[cc == c] = LABEL_BODY
+
+
+def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
+    """uint8 masks per mesh piece, overlapping at the shoulders; plus the under-arm fill regions."""
+    person = (lab > 0).astype(np.uint8)
+    regions = {}
+    arms = np.zeros_like(person)
+    for piece, shoulder in ((PIECE_L_ARM, "b11"), (PIECE_R_ARM, "b12")):
+        m = (lab == PIECE_LABEL[piece]).astype(np.uint8)
+        if m.sum() < 16:
+            continue
+        (p,), _ = points(sk.source, [shoulder], sk.scale)
+        disc = np.zeros_like(m)
+        cv2.circle(disc, (int(round(p[0])), int(round(p[1]))), max(2, int(SHOULDER_OVERLAP_U * sk.u)), 1, -1)
+        regions[piece] = np.maximum(m, disc & person)
+        arms |= m & (1 - disc)
+    body = person & (1 - arms)
+    if body.sum() >= 16:
+        regions[PIECE_BODY] = body
+    quad = torso_quad(sk)
+    if quad is not None and arms.any():
+        hull = np.zeros_like(person)
+        cv2.fillConvexPoly(hull, np.round(quad).astype(np.int32), 1)
+        k = max(1, int(FILL_GROW_U * sk.u))
+        grown = cv2.dilate(arms, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+        fill = grown & hull & (alpha > 0.5).astype(np.uint8)
+        if fill.sum() >= 16:
+            regions["fill"] = fill
+    return regions
+
+
+def _resample(contour: np.ndarray, spacing_at) -> np.ndarray:
+    """Points along a closed contour (N, 2), one per local spacing of arc length."""
+    c = contour.reshape(-1, 2).astype(np.float64)
+    nxt = np.roll(c, -1, axis=0)
+    seg = np.hypot(*(nxt - c).T)
+    t = np.concatenate([[0.0], np.cumsum(seg / spacing_at(c))])
+    n = int(np.floor(t[-1]))
+    if n < 3:
+        return np.zeros((0, 2))
+    want = np.arange(n) + 0.5 * (t[-1] - n)
+    x = np.interp(want, t, np.concatenate([c[:, 0], c[:1, 0]]))
+    y = np.interp(want, t, np.concatenate([c[:, 1], c[:1, 1]]))
+    return np.stack([x, y], 1)
+
+
+def _grid(region: np.ndarray, spacing: float, margin: float) -> np.ndarray:
+    """Hexagonal grid points inside `region` at least `margin` px from its outline."""
+    h, w = region.shape
+    dist = cv2.distanceTransform(region, cv2.DIST_L2, 5)
+    ys = np.arange(spacing / 2, h, spacing * 0.866)
+    pts = []
+    for r, y in enumerate(ys):
+        xs = np.arange(spacing / 2 + (spacing / 2 if r % 2 else 0.0), w, spacing)
+        pts.append(np.stack([xs, np.full_like(xs, y)], 1))
+    if not pts:
+        return np.zeros((0, 2))
+    p = np.concatenate(pts)
+    keep = dist[p[:, 1].astype(int), p[:, 0].astype(int)] >= margin
+    return p[keep]
+
+
+def build_piece(name: str, region: np.ndarray, spacing: float, layer: str, extra: np.ndarray,
+                joints: dict[str, np.ndarray], fine: np.ndarray | None = None,
+                fine_spacing: float | None = None) -> Piece | None:
+    """Triangulate a region: outline samples, interior grid, joint points and extra points (finger samples).
+    `fine` marks where `fine_spacing` applies instead of `spacing` (the hands)."""
+    h, w = region.shape
+    fine_spacing = fine_spacing or spacing
+
+    def spacing_at(p: np.ndarray) -> np.ndarray:
+        if fine is None:
+            return np.full(len(p), spacing)
+        xi = np.clip(p[:, 0].astype(int), 0, w - 1)
+        yi = np.clip(p[:, 1].astype(int), 0, h - 1)
+        return np.where(fine[yi, xi] > 0, fine_spacing, spacing)
+
+    contours, _ = cv2.findContours(region, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    outline = [_resample(c, spacing_at) for c in contours if cv2.contourArea(c) >= spacing * spacing * 0.5]
+    outline = [o for o in outline if len(o)]
+    if not outline:
+        return None
+    pts = [np.concatenate(outline)]
+    coarse = region if fine is None else region & (1 - fine)
+    pts.append(_grid(coarse, spacing, INTERIOR_MARGIN * spacing))
+    if fine is not None and fine.any():
+        pts.append(_grid(region & fine, fine_spacing, INTERIOR_MARGIN * fine_spacing))
+    inside = region_contains(region, extra) if len(extra) else np.zeros(0, bool)
+    special = [extra[inside]] if len(extra) else []
+    jkeys = [k for k, p in joints.items() if region_contains(region, p[None])[0]]
+    special.insert(0, np.array([joints[k] for k in jkeys]).reshape(-1, 2))
+    base = np.concatenate(pts)
+    spec = np.concatenate(special)
+    if len(spec) and len(base):  # base samples crowding a special point give way to it
+        d, _ = cKDTree(spec).query(base)
+        base = base[d > 0.45 * spacing_at(base)]
+    allp = np.concatenate([spec, base])
+    allp = _dedupe(allp, 0.6)
+    if len(allp) < 3:
+        return None
+    try:
+        tri = Delaunay(allp).simplices
+    except Exception:  # degenerate point sets (all collinear): no mesh for this piece
+        return None
+    probe = np.einsum("kj,tjd->tkd", TRI_PROBES, allp[tri])
+    grown = cv2.dilate(region, np.ones((3, 3), np.uint8))
+    xi = np.clip(np.round(probe[..., 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.round(probe[..., 1]).astype(int), 0, h - 1)
+    keep = grown[yi, xi].all(axis=1)
+    a, b, c = (allp[tri[:, i]] for i in range(3))
+    area = 0.5 * np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
+    keep &= area > 0.05
+    tri = tri[keep]
+    if not len(tri):
+        return None
+    used = np.unique(tri)
+    remap = -np.ones(len(allp), np.int64)
+    remap[used] = np.arange(len(used))
+    verts = allp[used]
+    tris = remap[tri]
+    nj = len(jkeys)
+    jv = remap[:nj]
+    ok = jv >= 0
+    return Piece(name, verts, tris.astype(np.int32), layer, jv[ok], [k for k, o in zip(jkeys, ok) if o])
+
+
+def region_contains(region: np.ndarray, p: np.ndarray) -> np.ndarray:
+    h, w = region.shape
+    p = np.asarray(p, np.float64).reshape(-1, 2)
+    fin = np.isfinite(p).all(1)
+    xi = np.clip(np.nan_to_num(p[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.nan_to_num(p[:, 1]).astype(int), 0, h - 1)
+    inb = fin & (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
+    return inb & (region[yi, xi] > 0)
+
+
+def _dedupe(p: np.ndarray, tol: float) -> np.ndarray:
+    """Drop points closer than `tol` to an earlier point (keeps the first: joints come first)."""
+    tree = cKDTree(p)
+    drop = np.zeros(len(p), bool)
+    for i, j in sorted(tree.query_pairs(tol)):
+        if not drop[i]:
+            drop[j] = True
+    return p[~drop]
+
+
+def skin_weights(verts: np.ndarray, sk: Skeleton, allowed: np.ndarray, config: WarpConfig) -> np.ndarray:
+    """(V, B) weights: inverse normalised distance to each allowed bone, sharpened, top-k, rows sum to 1."""
+    nd = segment_distance(verts, sk.src_a, sk.src_b) / sk.radius[None]
+    w = (nd + config.skin_eps) ** (-config.skin_power)
+    w[:, ~allowed] = 0.0
+    k = min(config.skin_top_k, w.shape[1])
+    if k < w.shape[1]:
+        cut = np.partition(w, -k, axis=1)[:, -k][:, None]
+        w[w < cut] = 0.0
+    s = w.sum(1, keepdims=True)
+    bad = s[:, 0] <= 0
+    if bad.any():  # a vertex no allowed bone reaches: the nearest bone of any piece takes it
+        w[bad, np.argmin(nd[bad], 1)] = 1.0
+        s = w.sum(1, keepdims=True)
+    return w / s
+
+
+def mesh_spacing(sk: Skeleton, person_area: float, config: WarpConfig) -> float:
+    """Triangle edge length: a share of the body unit, grown until the mesh fits the vertex budget."""
+    s = max(config.mesh_spacing_min_px, config.mesh_spacing_u * sk.u)
+    est = person_area / (0.866 * s * s)
+    if est > config.mesh_max_vertices:
+        s *= np.sqrt(est / config.mesh_max_vertices)
+    return float(s)

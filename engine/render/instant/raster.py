@@ -1,0 +1,91 @@
+"""Rasterise a deformed triangle soup into a backward map and sample the source atlas with one remap.
+
+Each output pixel needs the source position it shows. Triangles are drawn, in depth order (far first),
+as their ids into an int32 buffer with OpenCV's convex-polygon fill (sub-pixel vertices); each triangle's
+output-to-source map is affine, so the map is six coefficient planes gathered by id, evaluated over the
+covered box only. Pixels no triangle covers map outside the atlas, where it is transparent.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SUBPIXEL_BITS = 4  # vertex precision handed to cv2.fillConvexPoly
+OUTSIDE = -16.0  # source coordinate of uncovered pixels: off the atlas (transparent border)
+
+
+def affine_table(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """(T + 1, 6) float32 rows [a, b, c, d, e, f] with src = (a x + b y + c, d x + e y + f) per triangle
+    dst (T, 3, 2) -> src (T, 3, 2); the last row maps everything off the atlas. Degenerate triangles map
+    to their source centroid."""
+    t = len(dst)
+    p0, p1, p2 = dst[:, 0], dst[:, 1], dst[:, 2]
+    e1, e2 = p1 - p0, p2 - p0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-9
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    # barycentric (l1, l2) of (x, y): l1 = (e2y (x - x0) - e2x (y - y0)) / det, l2 = (-e1y (x - x0) + e1x (y - y0)) / det
+    l1 = np.stack([e2[:, 1], -e2[:, 0]], 1) * inv_det[:, None]
+    l2 = np.stack([-e1[:, 1], e1[:, 0]], 1) * inv_det[:, None]
+    s0, s1, s2 = src[:, 0], src[:, 1], src[:, 2]
+    f1, f2 = s1 - s0, s2 - s0  # src = s0 + l1 f1 + l2 f2
+    lin = f1[:, :, None] * l1[:, None, :] + f2[:, :, None] * l2[:, None, :]  # (T, 2, 2)
+    off = s0 - np.einsum("tij,tj->ti", lin, p0)
+    lin[~ok] = 0.0
+    off[~ok] = src[~ok].mean(1)
+    table = np.empty((t + 1, 6), np.float32)
+    table[:t, 0:2], table[:t, 2] = lin[:, 0], off[:, 0]
+    table[:t, 3:5], table[:t, 5] = lin[:, 1], off[:, 1]
+    table[t] = (0.0, 0.0, OUTSIDE, 0.0, 0.0, OUTSIDE)
+    return table
+
+
+def rasterise_ids(dst: np.ndarray, order: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple]:
+    """int32 id buffer (h, w), -1 where empty, drawing triangles `order` first to last; and the covered
+    box (x0, y0, x1, y1)."""
+    w, h = size
+    ids = np.full((h, w), -1, np.int32)
+    pts = np.round(dst * (1 << SUBPIXEL_BITS)).astype(np.int32)
+    lo = dst.reshape(-1, 2).min(0)
+    hi = dst.reshape(-1, 2).max(0)
+    x0, y0 = max(0, int(np.floor(lo[0]))), max(0, int(np.floor(lo[1])))
+    x1, y1 = min(w, int(np.ceil(hi[0])) + 1), min(h, int(np.ceil(hi[1])) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return ids, (0, 0, 0, 0)
+    # cull triangles wholly outside the frame before the Python-level loop
+    tlo, thi = dst.min(1), dst.max(1)
+    vis = (thi[:, 0] >= 0) & (thi[:, 1] >= 0) & (tlo[:, 0] < w) & (tlo[:, 1] < h)
+    fill = cv2.fillConvexPoly
+    for i in order[vis[order]].tolist():
+        fill(ids, pts[i], i, cv2.LINE_8, SUBPIXEL_BITS)
+    return ids, (x0, y0, x1, y1)
+
+
+def backward_map(ids: np.ndarray, box: tuple, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(map_x, map_y) float32 over the box, from the id buffer and the per-triangle affine table."""
+    x0, y0, x1, y1 = box
+    sub = ids[y0:y1, x0:x1]
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    col = table.T  # (6, T + 1); id -1 picks the last (off-atlas) row
+    mx = np.take(col[0], sub) * xs
+    mx += np.take(col[1], sub) * ys
+    mx += np.take(col[2], sub)
+    my = np.take(col[3], sub) * xs
+    my += np.take(col[4], sub) * ys
+    my += np.take(col[5], sub)
+    return mx, my
+
+
+def composite(canvas: np.ndarray, atlas: np.ndarray, mx: np.ndarray, my: np.ndarray, box: tuple) -> np.ndarray:
+    """Sample the RGBA atlas through the map and lay it over a copy of the canvas inside the box."""
+    out = canvas.copy()
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return out
+    fg = cv2.remap(atlas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    a = fg[..., 3:4].astype(np.uint16)
+    bg = out[y0:y1, x0:x1].astype(np.uint16)
+    blended = (fg[..., :3].astype(np.uint16) * a + bg * (255 - a) + 127) // 255
+    out[y0:y1, x0:x1] = blended.astype(np.uint8)
+    return out

@@ -1,0 +1,166 @@
+"""InstantRenderer: the CPU mesh-warp renderer behind engine.render.base.Renderer.
+
+    renderer = InstantRenderer()
+    rgb = renderer.warp(reference, target_landmarks, (512, 512))      # one frame from target landmarks
+    for fr in renderer.render(reference, motion, range(len(motion))):  # tokens -> retarget -> warp
+        ...
+
+Per photo (cached by Reference.key): matte, plate, mesh, skin weights, ARAP factorisation (analysis.py).
+Per frame: bone transforms, skinning, one ARAP back-substitution, the face layer, rasterising triangle ids,
+one remap and an alpha blend over the plate (raster.py).
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from engine.jobs import CancelToken
+from engine.render.base import Reference, RenderedFrame, Renderer, output_size
+from engine.render.instant.analysis import PhotoAnalysis, analyse
+from engine.render.instant.config import WarpConfig
+from engine.render.instant.raster import affine_table, backward_map, composite, rasterise_ids
+from engine.tokens.schema import MotionTokens
+from engine.track.types import FrameLandmarks
+
+MINIFY_BELOW = 0.8  # output scales below this sample a pre-shrunk atlas (no aliasing from remap)
+
+
+@dataclass
+class _Sized:
+    """Per (photo, output size): the letterboxed plate canvas, the work -> output mapping, the atlas."""
+
+    canvas: np.ndarray
+    scale: np.ndarray  # (2,) output px per work px
+    offset: np.ndarray  # (2,)
+    atlas: np.ndarray
+    atlas_scale: float
+
+
+class InstantRenderer(Renderer):
+    """Animate a photo by warping a skinned, as-rigid-as-possible triangle mesh of the person."""
+
+    name = "instant"
+
+    def __init__(self, config: WarpConfig | None = None) -> None:
+        self.config = config or WarpConfig()
+        self._cache: OrderedDict[str, PhotoAnalysis] = OrderedDict()
+        self._rigs: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    # ---- per photo ----
+    def analysis(self, reference: Reference) -> PhotoAnalysis:
+        """The cached per-photo analysis (computed on first use; raises NoPersonError)."""
+        with self._lock:
+            hit = self._cache.get(reference.key)
+            if hit is not None:
+                self._cache.move_to_end(reference.key)
+                return hit
+        result = analyse(reference.key, reference.rgb, reference.landmarks, self.config)
+        with self._lock:
+            self._cache[reference.key] = result
+            while len(self._cache) > self.config.cache_size:
+                old, _ = self._cache.popitem(last=False)
+                self._rigs.pop(old, None)
+        return result
+
+    def forget(self, reference: Reference | None = None) -> None:
+        """Drop cached analyses (one reference's, or all)."""
+        with self._lock:
+            if reference is None:
+                self._cache.clear()
+                self._rigs.clear()
+            else:
+                self._cache.pop(reference.key, None)
+                self._rigs.pop(reference.key, None)
+
+    def _sized(self, an: PhotoAnalysis, size: tuple[int, int]) -> _Sized:
+        hit = an.sized.get(size)
+        if hit is not None:
+            return hit
+        w, h = size
+        ww, wh = an.work_size
+        s = min(w / ww, h / wh)
+        pw, ph = max(1, int(round(ww * s))), max(1, int(round(wh * s)))
+        ox, oy = (w - pw) // 2, (h - ph) // 2
+        canvas = np.empty((h, w, 3), np.uint8)
+        canvas[:] = an.canvas_colour
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        canvas[oy:oy + ph, ox:ox + pw] = cv2.resize(an.plate, (pw, ph), interpolation=interp)
+        f = 1.0
+        atlas = an.atlas
+        if s < MINIFY_BELOW:
+            f = s
+            ah, aw = an.atlas.shape[:2]
+            atlas = cv2.resize(an.atlas, (max(1, int(round(aw * f))), max(1, int(round(ah * f)))),
+                               interpolation=cv2.INTER_AREA)
+        sized = _Sized(canvas, np.array([pw / ww, ph / wh]), np.array([ox, oy], np.float64), atlas, f)
+        if len(an.sized) >= 4:
+            an.sized.pop(next(iter(an.sized)))
+        an.sized[size] = sized
+        return sized
+
+    # ---- per frame ----
+    def warp(self, reference: Reference, target: FrameLandmarks,
+             size: tuple[int, int] | int | None = None) -> np.ndarray:
+        """The reference person posed at `target` (landmarks in the reference photo's pixels), as an
+        RGB uint8 frame of `size` ((w, h), a long side, or None for the photo's size), letterboxed on
+        the background plate's colour when the aspect differs."""
+        an = self.analysis(reference)
+        out_size = output_size(reference, size)
+        sz = self._sized(an, out_size)
+        target = _to_reference_pixels(target, reference)
+        fr = an.deform(target)
+        # work px -> output px; pixel centres: out = (work + 0.5) * scale - 0.5 + offset
+        dst = (fr.dst + 0.5) * sz.scale - 0.5 + sz.offset
+        src = (fr.src + 0.5) * sz.atlas_scale - 0.5
+        table = affine_table(dst, src)
+        ids, box = rasterise_ids(dst, fr.order, out_size)
+        if box[2] <= box[0]:
+            return sz.canvas.copy()
+        mx, my = backward_map(ids, box, table)
+        return composite(sz.canvas, sz.atlas, mx, my, box)
+
+    def render(self, reference: Reference, motion: MotionTokens, indices: Sequence[int], *,
+               size: tuple[int, int] | None = None, cancel: CancelToken | None = None) -> Iterator[RenderedFrame]:
+        """Retarget each frame's tokens onto the reference (engine.tokens.retarget) and warp."""
+        from engine.tokens import retarget  # lazy: retargeting belongs to the tokens package
+
+        rig = self._rig(reference)
+        out = output_size(reference, size)
+        self.analysis(reference)
+        for i in indices:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            target = retarget.apply(motion.frame(int(i)), rig)
+            yield RenderedFrame(int(i), self.warp(reference, target, out))
+
+    def _rig(self, reference: Reference):
+        from engine.tokens.rig import Rig
+
+        with self._lock:
+            rig = self._rigs.get(reference.key)
+        if rig is None:
+            rig = Rig.from_landmarks(reference.landmarks)
+            with self._lock:
+                self._rigs[reference.key] = rig
+        return rig
+
+
+def _to_reference_pixels(target: FrameLandmarks, reference: Reference) -> FrameLandmarks:
+    w, h = reference.size
+    if (target.width, target.height) == (w, h) or target.width <= 0 or target.height <= 0:
+        return target
+    sx, sy = w / target.width, h / target.height
+    out = target.copy()
+    out.width, out.height = w, h
+    for g in ("body", "face", "left_hand", "right_hand"):
+        p = getattr(out, g)
+        p[:, 0] *= sx
+        p[:, 1] *= sy
+        p[:, 2] *= sx
+    return out

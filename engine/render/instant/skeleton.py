@@ -1,0 +1,262 @@
+"""The 2D skeleton the mesh is skinned to: bones between landmark points, and per-frame bone transforms.
+
+Points are named by keys: "b<i>" a body landmark, "lh<i>" / "rh<i>" a left / right hand landmark, and a few
+virtual points (midpoints) named below. A bone maps its source segment onto its target segment with a
+rotation, a stretch along the bone and the body's overall scale across it (so a limb pointing at the camera
+gets shorter, not thinner). The head is fitted as a whole (a similarity over the rigid face points).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.render.instant.config import WarpConfig
+from engine.track import landmarks as L
+from engine.track.types import FrameLandmarks
+
+PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM = "body", "l_arm", "r_arm"
+PIECES = (PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM)
+MIN_CONF = 0.5  # body landmarks below this visibility do not anchor bones (MediaPipe guesses them)
+FRAME_MARGIN = 0.25  # a bone endpoint may lie this far outside the photo (fraction of its size)
+
+# Virtual points: the mean of these body landmarks.
+VIRTUAL = {
+    "hip_c": (L.L_HIP, L.R_HIP),
+    "shoulder_c": (L.L_SHOULDER, L.R_SHOULDER),
+    "mouth_c": (L.MOUTH_L, L.MOUTH_R),
+    "eye_c": (L.L_EYE, L.R_EYE),
+    "l_hand_c": (L.L_INDEX, L.L_PINKY),
+    "r_hand_c": (L.R_INDEX, L.R_PINKY),
+}
+HEAD_TOP_REACH = 3.0  # the crown lies this many mouth-to-eye distances above the mouth (hair included)
+# Face-mesh points that move with the skull (no jaw, lips, lids or brows): the head's similarity fit.
+FACE_RIGID = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 33, 133, 362, 263, 234, 454, 127, 356, 93, 323)
+BODY_HEAD_POINTS = tuple(range(0, 9))
+HAIR_REACH = 0.45  # with a face mesh the head bone runs chin -> forehead, extended this much for the hair
+HEAD_RADIUS_FACE = 0.55  # ... and its radius is this fraction of the face width  # nose, eyes, ears: the head fit when there is no face mesh
+
+
+@dataclass(frozen=True)
+class BoneSpec:
+    name: str
+    a: str  # point key of the joint nearer the root
+    b: str
+    piece: str  # which mesh piece the bone deforms
+    radius_u: float  # half-thickness of the flesh around the bone, in body units (fingers: palm widths)
+    parent: str | None
+    kind: str = "segment"  # "segment" | "head" (similarity fit over the face) | "finger" (radius in palms)
+
+
+BODY_BONES: tuple[BoneSpec, ...] = (
+    BoneSpec("spine", "hip_c", "shoulder_c", PIECE_BODY, 0.45, None),
+    BoneSpec("l_clavicle", "shoulder_c", "b11", PIECE_BODY, 0.28, "spine"),
+    BoneSpec("r_clavicle", "shoulder_c", "b12", PIECE_BODY, 0.28, "spine"),
+    BoneSpec("l_pelvis", "hip_c", "b23", PIECE_BODY, 0.30, "spine"),
+    BoneSpec("r_pelvis", "hip_c", "b24", PIECE_BODY, 0.30, "spine"),
+    BoneSpec("neck", "shoulder_c", "mouth_c", PIECE_BODY, 0.16, "spine"),
+    BoneSpec("head", "mouth_c", "head_top", PIECE_BODY, 0.26, "neck", "head"),
+    BoneSpec("l_upper_arm", "b11", "b13", PIECE_L_ARM, 0.15, "l_clavicle"),
+    BoneSpec("l_forearm", "b13", "b15", PIECE_L_ARM, 0.12, "l_upper_arm"),
+    BoneSpec("l_hand", "b15", "l_hand_c", PIECE_L_ARM, 0.12, "l_forearm"),
+    BoneSpec("r_upper_arm", "b12", "b14", PIECE_R_ARM, 0.15, "r_clavicle"),
+    BoneSpec("r_forearm", "b14", "b16", PIECE_R_ARM, 0.12, "r_upper_arm"),
+    BoneSpec("r_hand", "b16", "r_hand_c", PIECE_R_ARM, 0.12, "r_forearm"),
+    BoneSpec("l_thigh", "b23", "b25", PIECE_BODY, 0.21, "l_pelvis"),
+    BoneSpec("l_shin", "b25", "b27", PIECE_BODY, 0.14, "l_thigh"),
+    BoneSpec("l_foot", "b27", "b31", PIECE_BODY, 0.10, "l_shin"),
+    BoneSpec("r_thigh", "b24", "b26", PIECE_BODY, 0.21, "r_pelvis"),
+    BoneSpec("r_shin", "b26", "b28", PIECE_BODY, 0.14, "r_thigh"),
+    BoneSpec("r_foot", "b28", "b32", PIECE_BODY, 0.10, "r_shin"),
+)
+
+
+def _point(fl: FrameLandmarks, key: str) -> tuple[np.ndarray, float]:
+    """(x, y, z) in the landmarks' pixels and a confidence; NaN and 0 when missing."""
+    if key in VIRTUAL:
+        ps = [_point(fl, f"b{i}") for i in VIRTUAL[key]]
+        return np.mean([p for p, _ in ps], axis=0), float(min(c for _, c in ps))
+    if key == "head_top":
+        (m, cm), (e, ce) = _point(fl, "mouth_c"), _point(fl, "eye_c")
+        return m + (e - m) * HEAD_TOP_REACH, min(cm, ce)
+    if key[0] == "b":
+        i = int(key[1:])
+        return fl.body[i].astype(np.float64), float(fl.body_conf[i])
+    group = "left_hand" if key[:2] == "lh" else "right_hand"
+    i = int(key[2:])
+    return getattr(fl, group)[i].astype(np.float64), float(fl.conf(group)[i])
+
+
+def points(fl: FrameLandmarks, keys, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 3) positions scaled into work pixels and (K,) confidences for a list of point keys."""
+    out = np.array([_point(fl, k)[0] for k in keys], np.float64).reshape(-1, 3) * scale
+    conf = np.array([_point(fl, k)[1] for k in keys], np.float64)
+    conf[~np.isfinite(out[:, :2]).all(axis=1)] = 0.0
+    return out, conf
+
+
+def body_unit(fl: FrameLandmarks, scale: float) -> float:
+    """The body unit u in work pixels: shoulder width, else a face-derived stand-in, else a size guess."""
+    (ls, rs), c = points(fl, ["b11", "b12"], scale)
+    if c.min() >= MIN_CONF:
+        return float(max(np.linalg.norm(ls[:2] - rs[:2]), 4.0))
+    if fl.has("face"):
+        f = fl.face[:, :2].astype(np.float64) * scale
+        return float(max(np.linalg.norm(f[L.FACE_SIDE_L] - f[L.FACE_SIDE_R]) * 2.2, 4.0))
+    return 0.25 * max(fl.width, fl.height) * scale
+
+
+def similarity_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares 2D similarity (Umeyama) mapping src (N, 2) onto dst (N, 2), as a 2x3 matrix."""
+    ms, md = src.mean(0), dst.mean(0)
+    s, d = src - ms, dst - md
+    a = float((s * d).sum())
+    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum())
+    n = float((s * s).sum())
+    if n < 1e-9:
+        m = np.eye(2)
+    else:
+        m = np.array([[a, -b], [b, a]]) / n
+    return np.hstack([m, (md - m @ ms)[:, None]])
+
+
+def segment_transform(a_s, b_s, a_t, b_t, across: float, lo: float, hi: float) -> np.ndarray:
+    """2x3 affine taking segment (a_s, b_s) onto (a_t, b_t): rotation, along-bone stretch (clamped to
+    [lo, hi] x across) and `across` scale perpendicular to the bone."""
+    ds, dt = b_s - a_s, b_t - a_t
+    ls, lt = float(np.hypot(*ds)), float(np.hypot(*dt))
+    if ls < 1e-6:
+        return np.hstack([np.eye(2) * across, (a_t - across * a_s)[:, None]])
+    es = ds / ls
+    et = dt / lt if lt > 1e-6 else es
+    along = float(np.clip(lt / ls, lo * across, hi * across))
+    rs = np.array([[es[0], -es[1]], [es[1], es[0]]])
+    rt = np.array([[et[0], -et[1]], [et[1], et[0]]])
+    m = rt @ np.diag([along, across]) @ rs.T
+    return np.hstack([m, (a_t - m @ a_s)[:, None]])
+
+
+def apply(m: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine to points (..., 2)."""
+    return p @ m[:, :2].T + m[:, 2]
+
+
+class Skeleton:
+    """The usable bones of one photo: source segments, radii, and per-frame transforms."""
+
+    def __init__(self, fl: FrameLandmarks, scale: float, work_size: tuple[int, int],
+                 extra: tuple[BoneSpec, ...] = (), palm_width: dict[str, float] | None = None,
+                 config: WarpConfig | None = None) -> None:
+        self.config = config or WarpConfig()
+        self.scale = scale
+        self.u = body_unit(fl, scale)
+        w, h = work_size
+        specs = [s for s in BODY_BONES + tuple(extra) if self._usable(fl, s, w, h)]
+        self.specs = specs  # parents precede children (table order)
+        self.names = [s.name for s in self.specs]
+        self.index = {n: i for i, n in enumerate(self.names)}
+        ab, _ = points(fl, [k for s in self.specs for k in (s.a, s.b)], scale)
+        self.src_a = ab[0::2, :2].copy()
+        self.src_b = ab[1::2, :2].copy()
+        palm_width = palm_width or {}
+        self.radius = np.array([s.radius_u * (palm_width.get(s.a[:2], self.u) if s.kind == "finger" else self.u)
+                                for s in self.specs], np.float64)
+        self.pieces = np.array([s.piece for s in self.specs])
+        if "head" in self.index and fl.has("face"):  # the head's extent from the face mesh, hair included
+            f = fl.face[:, :2].astype(np.float64) * scale
+            i = self.index["head"]
+            chin, brow = f[L.FACE_CHIN], f[L.FACE_FOREHEAD]
+            self.src_a[i], self.src_b[i] = chin, brow + HAIR_REACH * (brow - chin)
+            self.radius[i] = HEAD_RADIUS_FACE * float(np.linalg.norm(f[L.FACE_SIDE_L] - f[L.FACE_SIDE_R]))
+        self.source = fl
+        self._head_src = self._head_points(fl)
+
+    # ---- source side ----
+    @staticmethod
+    def _usable(fl: FrameLandmarks, s: BoneSpec, w: int, h: int) -> bool:
+        if s.kind == "head":
+            return fl.has("face") or bool((fl.body_conf[list(BODY_HEAD_POINTS)] >= MIN_CONF).sum() >= 3)
+        p, c = points(fl, [s.a, s.b], 1.0)
+        if c.min() < MIN_CONF:
+            return False
+        mx, my = FRAME_MARGIN * fl.width, FRAME_MARGIN * fl.height
+        inside = (p[:, 0] > -mx) & (p[:, 0] < fl.width + mx) & (p[:, 1] > -my) & (p[:, 1] < fl.height + my)
+        return bool(inside.all())
+
+    def _head_points(self, fl: FrameLandmarks) -> tuple[str, np.ndarray]:
+        if fl.has("face"):
+            return "face", fl.face[list(FACE_RIGID), :2].astype(np.float64) * self.scale
+        return "body", fl.body[list(BODY_HEAD_POINTS), :2].astype(np.float64) * self.scale
+
+    def has(self, name: str) -> bool:
+        return name in self.index
+
+    # ---- per frame ----
+    def global_fit(self, target: FrameLandmarks) -> np.ndarray:
+        """A similarity from every body point found in both photo and target: the fallback transform."""
+        s, cs = points(self.source, [f"b{i}" for i in range(L.N_BODY)], self.scale)
+        t, ct = points(target, [f"b{i}" for i in range(L.N_BODY)], self.scale)
+        ok = (cs >= MIN_CONF) & (ct > 0)
+        if ok.sum() >= 2:
+            return similarity_fit(s[ok, :2], t[ok, :2])
+        kind, src = self._head_src
+        tgt = self._head_target(target, kind)
+        if tgt is not None:
+            return similarity_fit(src, tgt)
+        return np.hstack([np.eye(2), np.zeros((2, 1))])
+
+    def _head_target(self, target: FrameLandmarks, kind: str) -> np.ndarray | None:
+        if kind == "face" and target.has("face"):
+            return target.face[list(FACE_RIGID), :2].astype(np.float64) * self.scale
+        if kind == "body":
+            t = target.body[list(BODY_HEAD_POINTS), :2].astype(np.float64) * self.scale
+            if np.isfinite(t).all():
+                return t
+        return None
+
+    def transforms(self, target: FrameLandmarks) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 2, 3) affine per bone (work px -> work px) and (B,) bone depth (smaller = nearer)."""
+        cfg = self.config
+        root = self.global_fit(target)
+        across = float(np.sqrt(abs(np.linalg.det(root[:, :2])))) or 1.0
+        tgt_ab, tconf = points(target, [k for s in self.specs for k in (s.a, s.b)], self.scale)
+        tgt_z = tgt_ab[:, 2].reshape(-1, 2)
+        ok = (tconf.reshape(-1, 2) > 0).all(axis=1)
+        mats = np.zeros((len(self.specs), 2, 3))
+        z = np.zeros(len(self.specs))
+        done: dict[str, np.ndarray] = {}
+        for i, s in enumerate(self.specs):
+            parent = done.get(s.parent, root) if s.parent else root
+            if s.kind == "head":
+                kind, src = self._head_src
+                tgt = self._head_target(target, kind)
+                m = similarity_fit(src, tgt) if tgt is not None else parent
+            elif ok[i]:
+                m = segment_transform(self.src_a[i], self.src_b[i], tgt_ab[2 * i, :2], tgt_ab[2 * i + 1, :2],
+                                      across, cfg.min_along_stretch, cfg.max_along_stretch)
+            else:
+                m = parent
+            mats[i] = m
+            done[s.name] = m
+            zi = tgt_z[i]
+            z[i] = float(np.nanmean(zi)) if np.isfinite(zi).any() else np.nan
+        z = self._fill_depth(z)
+        return mats, z
+
+    def _fill_depth(self, z: np.ndarray) -> np.ndarray:
+        """Bones without a target depth take their parent's (fingers: the hand's; the head: the neck's)."""
+        for i, s in enumerate(self.specs):
+            if not np.isfinite(z[i]):
+                p = self.index.get(s.parent) if s.parent else None
+                z[i] = z[p] if p is not None and np.isfinite(z[p]) else 0.0
+        return z
+
+    def target_points(self, target: FrameLandmarks, keys, mats: np.ndarray, owners) -> np.ndarray:
+        """(K, 2) target positions of joint points: the target landmark, else the owner bone's image."""
+        t, c = points(target, keys, self.scale)
+        s, _ = points(self.source, keys, self.scale)
+        out = t[:, :2].copy()
+        for j, (cj, o) in enumerate(zip(c, owners)):
+            if cj <= 0:
+                out[j] = apply(mats[o], s[j, :2])
+        return out

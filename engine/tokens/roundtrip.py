@@ -1,0 +1,41 @@
+"""Round-trip error: encode a clip, decode it onto the clip's own rig, compare with the tracked landmarks.
+
+Errors are size-free: body joints in torso lengths, face points (after matching the face centre) in face
+heights, hand points (relative to the wrist) in hand lengths (wrist to middle knuckle).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.tokens.retarget import apply
+from engine.tokens.rig import Rig
+from engine.tokens.schema import MotionTokens
+from engine.track import landmarks as L
+from engine.track.types import ClipLandmarks
+
+BODY_JOINTS = (L.L_SHOULDER, L.R_SHOULDER, L.L_ELBOW, L.R_ELBOW, L.L_WRIST, L.R_WRIST, L.L_HIP, L.R_HIP,
+               L.L_KNEE, L.R_KNEE, L.L_ANKLE, L.R_ANKLE)
+
+
+def roundtrip_errors(tokens: MotionTokens, lm: ClipLandmarks, rig_frame: int = 0) -> dict[str, float]:
+    """Mean normalised error per group over the frames where the group was tracked."""
+    rig = Rig.from_landmarks(lm.frame(rig_frame), lengths_from=lm.body_world,
+                             hands_from={"left": lm.left_hand, "right": lm.right_hand})
+    errs: dict[str, list[float]] = {"body": [], "face": [], "left_hand": [], "right_hand": []}
+    for t in range(len(lm)):
+        out = apply(tokens, rig, t)
+        if tokens.body.confidence[t] > 0 and rig.has_body:
+            d = out.body[list(BODY_JOINTS), :2] - lm.body[t][list(BODY_JOINTS), :2]
+            errs["body"].append(float(np.linalg.norm(d, axis=1).mean() / rig.scale))
+        if tokens.face.confidence[t] > 0 and rig.has_face:
+            a, b = out.face[:468, :2], lm.face[t][:468, :2]
+            a, b = a - a.mean(0), b - b.mean(0)
+            fh = np.linalg.norm(b[L.FACE_FOREHEAD] - b[L.FACE_CHIN])
+            errs["face"].append(float(np.linalg.norm(a - b, axis=1).mean() / fh))
+        for side in ("left_hand", "right_hand"):
+            if tokens.group(side).confidence[t] > 0:
+                a, b = getattr(out, side), getattr(lm, side)[t]
+                a, b = a[:, :2] - a[0, :2], b[:, :2] - b[0, :2]
+                size = np.linalg.norm(b[L.MIDDLE_MCP])
+                errs[side].append(float(np.linalg.norm(a - b, axis=1).mean() / max(size, 1e-6)))
+    return {k: float(np.mean(v)) if v else float("nan") for k, v in errs.items()}

@@ -1,0 +1,355 @@
+"""The headless project document, its edit layer and project files (no Qt)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import UserFacingError
+from engine.jobs import drain
+from engine.project import edits as E
+from engine.project.document import Project, RenderSettings, ViewMode
+from engine.project.events import Signal
+from engine.project.export import export_video, request_from_project
+from engine.project.projectfile import (
+    Autosaver, ProjectFileError, find_recoveries, open_project, push_recent, prune_recent, read_project, recover,
+    save_project)
+from engine.render.base import Reference, RenderedFrame, Renderer, output_size
+from engine.tokens.clipfile import TrackedClip
+from engine.tokens.schema import CHANNELS, GROUP_NAMES, MotionTokens, TokenGroup, channel_index
+from engine.track.landmarks import N_BODY, N_FACE, N_HAND
+from engine.track.types import ClipLandmarks, FrameLandmarks
+
+JAW = ("face", "jaw_open")
+FOREARM_Y = ("body", "l_forearm.y")
+
+
+def synthetic_clip(n: int = 40, fps: float = 25.0) -> TrackedClip:
+    """A clip whose jaw opens and closes once, with jitter; the left hand is missing in frames 10-14."""
+    groups = {g: TokenGroup.empty(g, n) for g in GROUP_NAMES}
+    for g in GROUP_NAMES:
+        groups[g].confidence[:] = 1.0
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    groups["face"].values[:, channel_index(*JAW)] = 0.1 * np.sin(t / n * np.pi) + 0.01 * rng.standard_normal(n)
+    groups["left_hand"].confidence[10:15] = 0.0
+    nan = lambda *s: np.full(s, np.nan, np.float32)  # noqa: E731
+    lm = ClipLandmarks(width=64, height=48, body=nan(n, N_BODY, 3), body_conf=np.zeros((n, N_BODY), np.float32),
+                       body_world=nan(n, N_BODY, 3), face=nan(n, N_FACE, 3), face_conf=np.zeros((n, N_FACE), np.float32),
+                       left_hand=nan(n, N_HAND, 3), left_hand_conf=np.zeros((n, N_HAND), np.float32),
+                       right_hand=nan(n, N_HAND, 3), right_hand_conf=np.zeros((n, N_HAND), np.float32))
+    return TrackedClip(tokens=MotionTokens(**groups), landmarks=lm, times=t / fps, fps=fps,
+                       face_neutral=np.zeros(4), source_name="synthetic")
+
+
+def jaw(tokens: MotionTokens) -> np.ndarray:
+    return tokens.face.values[:, channel_index(*JAW)]
+
+
+# -- events ----------------------------------------------------------------------------------------
+
+
+def test_signal_calls_every_subscriber_and_can_disconnect_and_block():
+    sig, seen = Signal("x"), []
+    a = sig.connect(lambda v: seen.append(("a", v)))
+    sig.connect(lambda v: seen.append(("b", v)))
+    sig.emit(1)
+    sig.disconnect(a)
+    sig.emit(2)
+    with sig.blocked():
+        sig.emit(3)
+    assert seen == [("a", 1), ("b", 1), ("b", 2)]
+
+
+def test_signal_failing_subscriber_does_not_silence_others():
+    sig, seen = Signal(), []
+    sig.connect(lambda: 1 / 0)
+    sig.connect(lambda: seen.append(1))
+    with pytest.raises(ZeroDivisionError):
+        sig.emit()
+    assert seen == [1]
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+
+def test_keyframes_override_between_keys_and_blend_back_outside():
+    tracked = np.linspace(0.0, 1.0, 50)
+    op = E.Keyframes((E.Key(20, 5.0), E.Key(30, 5.0)), blend=5)
+    out = E.edited_curve(tracked, [op])
+    assert np.allclose(out[20:31], 5.0)
+    assert np.allclose(out[:14], tracked[:14], atol=1e-6) and np.allclose(out[36:], tracked[36:], atol=1e-6)
+    ramp = out[14:21]
+    assert np.all(np.diff(ramp) > 0), "the blend into the keys is monotone, no jump"
+    assert np.max(np.abs(np.diff(out))) < 2.0
+
+
+def test_keyframes_interpolate_monotone_without_overshoot():
+    op = E.Keyframes((E.Key(0, 0.0), E.Key(10, 1.0), E.Key(20, 1.0), E.Key(30, 0.0)))
+    out = E.edited_curve(np.zeros(31), [op])
+    assert out[10] == pytest.approx(1.0) and out[5] == pytest.approx(0.5, abs=0.2)
+    assert out.max() <= 1.0 + 1e-6 and out.min() >= -1e-6
+
+
+def test_key_editing_functions_add_move_delete():
+    ops: tuple = ()
+    ops = E.add_key(ops, 5, 1.0)
+    ops = E.add_key(ops, 15, 2.0)
+    ops = E.add_key(ops, 5, 3.0)  # replaces the key at 5
+    assert E.keys_of(ops) == (E.Key(5, 3.0), E.Key(15, 2.0))
+    ops = E.move_keys(ops, {15: (12, -1.0)})
+    assert E.keys_of(ops) == (E.Key(5, 3.0), E.Key(12, -1.0))
+    ops = E.delete_keys(ops, [5, 12])
+    assert ops == ()
+
+
+def test_key_layer_is_the_last_keyframes_op_so_later_ops_apply_on_top():
+    ops = E.add_key((), 10, 1.0) + (E.Offset(0, 20, delta=0.5, blend=0),)
+    ops = E.add_key(ops, 12, 1.0)
+    assert isinstance(ops[0], E.Keyframes) and len(ops[0].keys) == 2 and isinstance(ops[1], E.Offset)
+    assert E.edited_curve(np.zeros(25), ops)[11] == pytest.approx(1.5)
+
+
+def test_smooth_removes_jitter_inside_the_range_only():
+    rng = np.random.default_rng(1)
+    x = np.sin(np.linspace(0, 3, 100)) + 0.1 * rng.standard_normal(100)
+    out = E.edited_curve(x, [E.Smooth(20, 79, sigma=3.0, blend=0)])
+    assert np.abs(np.diff(out[25:75], 2)).mean() < 0.2 * np.abs(np.diff(x[25:75], 2)).mean()
+    assert np.array_equal(out[:20], x[:20].astype(np.float32))
+
+
+def test_scale_hold_offset_reset_and_neutral():
+    x = np.linspace(-1.0, 1.0, 21)
+    up = E.edited_curve(x, [E.Scale(0, 20, factor=2.0, blend=0)], neutral=1.0)
+    assert np.allclose(up, 1.0 + 2.0 * (x - 1.0))
+    calm = E.edited_curve(x, [E.Scale(0, 20, factor=0.0, blend=0)], neutral=0.25)
+    assert np.allclose(calm, 0.25)
+    held = E.edited_curve(x, [E.Hold(5, 10, value=7.0, blend=2)])
+    assert np.allclose(held[5:11], 7.0) and held[0] == pytest.approx(-1.0) and 7.0 > held[4] > x[4]
+    off = E.edited_curve(x, [E.Offset(0, 4, delta=1.0, blend=0)])
+    assert np.allclose(off[:5], x[:5] + 1) and np.allclose(off[5:], x[5:])
+    reset = E.edited_curve(x, [E.Offset(0, 20, delta=1.0, blend=0), E.ResetToTracked(10, 20, blend=0)])
+    assert np.allclose(reset[10:], x[10:]) and np.allclose(reset[:10], x[:10] + 1)
+
+
+def test_paste_lays_values_at_start():
+    out = E.edited_curve(np.zeros(20), [E.Paste(start=5, values=(1.0, 2.0, 3.0), blend=0)])
+    assert list(out[4:9]) == [0, 1, 2, 3, 0]
+
+
+@pytest.mark.parametrize("bad", [lambda: E.Smooth(5, 2), lambda: E.Smooth(0, 5, sigma=0),
+                                 lambda: E.Scale(0, 5, factor=-1), lambda: E.Keyframes(()),
+                                 lambda: E.Paste(0, ()), lambda: E.Hold(0, 5, blend=-1)])
+def test_invalid_operations_raise_value_error_naming_the_field(bad):
+    with pytest.raises(ValueError, match=r"\.(stop|sigma|factor|keys|values|blend)"):
+        bad()
+
+
+def test_edit_layer_json_round_trip_and_key_check():
+    layer = E.EditLayer({JAW: (E.Keyframes((E.Key(1, 0.5), E.Key(9, 0.2))), E.Smooth(0, 9), E.Paste(3, (1.0, 2.0))),
+                         FOREARM_Y: (E.Scale(2, 8, factor=1.25), E.Hold(1, 2, value=0.3), E.Offset(0, 1, delta=2),
+                                     E.ResetToTracked(4, 5))})
+    again = E.EditLayer.from_json(json.loads(json.dumps(layer.to_json())))
+    assert again == layer and hash(again) == hash(layer)
+    with pytest.raises(KeyError):
+        E.EditLayer({("face", "nope"): (E.Offset(0, 1),)})
+    with pytest.raises(ValueError, match="unknown kind"):
+        E.EditOp.from_json({"kind": "explode"})
+
+
+def test_apply_edits_changes_only_edited_channels_and_revives_missing_frames():
+    clip = synthetic_clip()
+    hand_key = ("left_hand", "index.flex_base")
+    layer = E.EditLayer({JAW: (E.Offset(0, 39, delta=1.0, blend=0),), hand_key: (E.Hold(8, 16, value=30.0, blend=0),)})
+    out = E.apply_edits(clip.tokens, layer)
+    assert np.allclose(jaw(out), jaw(clip.tokens) + 1.0)
+    assert np.array_equal(out.body.values, clip.tokens.body.values)
+    assert (out.left_hand.confidence[10:15] == 1.0).all(), "an edited untracked frame counts as tracked"
+    assert np.allclose(jaw(clip.tokens), jaw(synthetic_clip().tokens)), "tracked values are never touched"
+
+
+# -- document --------------------------------------------------------------------------------------
+
+
+def loaded_project(n: int = 40) -> Project:
+    p = Project()
+    p.set_clip(Path("/media/drive.mp4"), synthetic_clip(n))
+    p.mark_saved()
+    return p
+
+
+def test_document_emits_events_and_tracks_dirty():
+    p = loaded_project()
+    seen: list = []
+    p.edits_changed.connect(lambda keys: seen.append(("edits", keys)))
+    p.dirty_changed.connect(lambda d: seen.append(("dirty", d)))
+    p.frame_changed.connect(lambda f: seen.append(("frame", f)))
+    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=1.0),))
+    p.set_frame(7)
+    p.set_frame(7)  # no change, no event
+    p.set_frame(500)  # clamped to the last frame
+    assert seen == [("dirty", True), ("edits", [JAW]), ("frame", 7), ("frame", 39)]
+    p.mark_saved()
+    assert not p.dirty and seen[-1] == ("dirty", False)
+    p.set_view_mode(ViewMode.SKELETON)
+    assert not p.dirty, "a view change alone does not dirty the project"
+
+
+def test_live_preview_is_separate_from_committed_edits():
+    p = loaded_project()
+    live, committed = [], []
+    p.edits_live.connect(live.append)
+    p.edits_changed.connect(committed.append)
+    base = jaw(p.edited_tokens()).copy()
+    p.preview_channel_ops(JAW, (E.Offset(0, 39, delta=2.0, blend=0),))
+    assert np.allclose(jaw(p.edited_tokens()), base + 2.0) and not p.dirty
+    assert live == [JAW] and committed == []
+    p.set_channel_ops(JAW, (E.Offset(0, 39, delta=2.0, blend=0),))  # the drag ends: one committed edit
+    assert committed == [[JAW]] and p.dirty and p.effective_edits() == p.edits
+    p.preview_channel_ops(JAW, (E.Offset(0, 39, delta=5.0, blend=0),))
+    p.preview_channel_ops(JAW, None)  # cancelled drag
+    assert np.allclose(jaw(p.edited_tokens()), base + 2.0)
+
+
+def test_edited_tokens_snapshot_is_not_mutated_by_later_edits():
+    p = loaded_project()
+    snap = p.edited_tokens()
+    before = jaw(snap).copy()
+    p.set_channel_ops(JAW, (E.Offset(0, 39, delta=1.0),))
+    assert np.array_equal(jaw(snap), before) and p.edited_tokens() is not snap
+
+
+def test_new_clip_clears_edits_and_range_unless_kept():
+    p = loaded_project()
+    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=1.0),))
+    p.set_in_out((30, 5))
+    assert p.in_out == (5, 30)
+    p.set_clip(Path("/media/drive.mp4"), synthetic_clip(20), keep_edits=True)
+    assert p.edits and p.in_out == (5, 19)
+    p.set_clip(Path("/media/other.mp4"), synthetic_clip(20))
+    assert not p.edits and p.in_out == (0, 19) and not p.has_custom_range
+
+
+def test_render_settings_validate():
+    with pytest.raises(ValueError, match="long_side"):
+        RenderSettings(long_side=3)
+    p = loaded_project()
+    p.set_render_settings(side_by_side=True)
+    assert p.render_settings.side_by_side and p.dirty
+
+
+# -- project files ---------------------------------------------------------------------------------
+
+
+def test_save_and_open_round_trip_atomic_and_relative_paths(tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "drive.mp4").write_bytes(b"x")
+    (media / "photo.png").write_bytes(b"x")
+    p = Project()
+    p.set_reference(media / "photo.png", None)
+    p.set_clip(media / "drive.mp4", synthetic_clip())
+    p.set_channel_ops(JAW, (E.Keyframes((E.Key(3, 0.4),)), E.Smooth(0, 20)))
+    p.set_in_out((2, 30))
+    p.set_render_settings(long_side=384, side_by_side=True)
+    path = save_project(p, tmp_path / "proj" / "take1")
+    assert path.name == "take1.umproj" and not p.dirty and p.path == path
+    assert [f.name for f in path.parent.iterdir()] == ["take1.umproj"], "no temp file left behind"
+    q = Project()
+    state = open_project(q, path)
+    assert state.driving_path == (media / "drive.mp4").resolve()
+    assert q.edits == p.edits and q.in_out == (2, 30) and q.render_settings.long_side == 384
+    assert not q.dirty and q.path == path and q.clip is None
+    q.set_clip(state.driving_path, synthetic_clip(), keep_edits=True)
+    assert q.edits == p.edits and not q.dirty, "attaching the tracked clip of an opened project keeps it clean"
+
+
+def test_moved_project_folder_finds_media_by_relative_path(tmp_path):
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / "drive.mp4").write_bytes(b"x")
+    p = Project()
+    p.set_clip(a / "drive.mp4", synthetic_clip())
+    save_project(p, a / "p.umproj")
+    a.rename(tmp_path / "b")
+    assert read_project(tmp_path / "b" / "p.umproj").driving_path == (tmp_path / "b" / "drive.mp4").resolve()
+
+
+@pytest.mark.parametrize("content,match", [("{not json", "not a UniMotion project"),
+                                           ('{"app": "unimotion-studio", "format_version": 99}', "format 99"),
+                                           ('{"app": "unimotion-studio", "format_version": 1, "edits": [{"group": '
+                                            '"face"}]}', "damaged"), ('[1, 2]', "not a UniMotion project")])
+def test_bad_project_files_raise_one_line_user_errors(tmp_path, content, match):
+    f = tmp_path / "bad.umproj"
+    f.write_text(content)
+    with pytest.raises(ProjectFileError, match=match) as info:
+        read_project(f)
+    assert isinstance(info.value, UserFacingError) and "\n" not in str(info.value)
+
+
+def test_recent_files_list():
+    r = push_recent([], "/a.umproj")
+    r = push_recent(r, "/b.umproj")
+    r = push_recent(r, "/a.umproj")
+    assert r == ["/a.umproj", "/b.umproj"]
+    assert len(push_recent([f"/{i}" for i in range(20)], "/x", limit=5)) == 5
+    assert prune_recent(["/definitely/not/here.umproj"]) == []
+
+
+def test_autosave_writes_when_dirty_on_interval_and_recovery_after_crash(tmp_path):
+    p = loaded_project()
+    dead_pid = 2 ** 22 + 12345  # above the default pid_max: no such process
+    saver = Autosaver(tmp_path, interval_s=30, pid=dead_pid)
+    assert saver.tick(p, now=0.0) is None  # clean: nothing to recover
+    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=1.0),))
+    assert saver.tick(p, now=1.0) == saver.path and saver.path.exists()
+    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=2.0),))
+    assert saver.tick(p, now=10.0) is None, "not before the interval"
+    assert saver.tick(p, now=40.0) == saver.path
+    live = Autosaver(tmp_path, interval_s=30)  # this process: alive, so never offered
+    live.tick(p, now=0.0)
+    found = find_recoveries(tmp_path)
+    assert [r.path for r in found] == [saver.path]
+    q = Project()
+    recover(q, found[0])
+    assert q.dirty and q.edits.ops(JAW) == (E.Offset(0, 5, delta=2.0),) and not saver.path.exists()
+    p.mark_saved()
+    live.tick(p, now=100.0)
+    assert not live.path.exists(), "a saved document leaves no recovery file"
+
+
+# -- export (headless) -----------------------------------------------------------------------------
+
+
+class StripeRenderer(Renderer):
+    """Draws the jaw value as a bar: enough to see that edits reach the frames."""
+
+    name = "stripes"
+
+    def render(self, reference, motion, indices, *, size=None, cancel=None):
+        w, h = output_size(reference, size)
+        for i in indices:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            rgb = np.zeros((h, w, 3), np.uint8)
+            rgb[:, : int(np.clip(jaw(motion)[i], 0, 1) * w)] = 255
+            yield RenderedFrame(i, rgb)
+
+
+def test_export_request_and_job_render_the_edited_range(tmp_path):
+    from engine.io.video import iter_frames
+
+    p = loaded_project()
+    p.set_reference(None, Reference(rgb=np.zeros((48, 64, 3), np.uint8), landmarks=FrameLandmarks(64, 48)))
+    p.set_channel_ops(JAW, (E.Hold(0, 39, value=0.5, blend=0),))
+    p.set_in_out((5, 14))
+    req = request_from_project(p, tmp_path / "out.mp4", long_side=64)
+    res = drain(export_video(req, StripeRenderer()))
+    frames = [f.rgb for f in iter_frames(res.path)]
+    assert res.frames == 10 and len(frames) == 10 and frames[0].shape == (48, 64, 3)
+    assert abs(int((frames[3][24, :, 0] > 128).sum()) - 32) <= 2, "the held jaw value reached the frames"
+    with pytest.raises(UserFacingError, match="reference"):
+        request_from_project(loaded_project(), tmp_path / "x.mp4")

@@ -1,0 +1,167 @@
+"""Motion tokens on real tracked clips: they move with the motion and ignore the performer's looks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.tokens import body as B
+from engine.tokens import face as F
+from engine.tokens import hands as Hd
+from engine.tokens.clipfile import load_clip, save_clip
+from engine.tokens.encode import encode_clip
+from engine.tokens.retarget import apply
+from engine.tokens.rig import Rig
+from engine.tokens.roundtrip import roundtrip_errors
+from engine.tokens.schema import BODY_BONES, channel_index
+from engine.track import landmarks as L
+from engine.errors import MediaError
+from tests.engine_helpers import tracked
+
+DANCE = "drive_fullbody_woman_dance.mp4"
+FACE = "drive_face_expressions_greenscreen.mp4"
+HANDS = "drive_upperbody_woman_hands.mp4"
+
+
+def ch(clip, group, name):
+    return clip.tokens.group(group).channel(name)
+
+
+def test_raised_arm_moves_the_arm_channels(media):
+    clip = tracked(str(media / DANCE))
+    lm = clip.landmarks
+    # How high the left elbow sits above the left shoulder in the image, in torso lengths.
+    torso = np.linalg.norm(lm.body[:, L.L_SHOULDER, :2] - lm.body[:, L.L_HIP, :2], axis=1)
+    raise_l = (lm.body[:, L.L_SHOULDER, 1] - lm.body[:, L.L_ELBOW, 1]) / torso
+    up_l = ch(clip, "body", "l_upper_arm.y")
+    assert np.ptp(up_l) > 0.5, "the arm swings in this clip; its direction channel must follow"
+    assert np.corrcoef(raise_l, up_l)[0, 1] > 0.8
+    raise_r = (lm.body[:, L.R_SHOULDER, 1] - lm.body[:, L.R_ELBOW, 1]) / torso
+    assert np.corrcoef(raise_r, ch(clip, "body", "r_upper_arm.y"))[0, 1] > 0.8
+    # Legs stay put while the arms swing: their channels barely move.
+    assert np.ptp(ch(clip, "body", "l_thigh.y")) < np.ptp(up_l) / 2
+
+
+def test_grin_moves_the_mouth_and_eye_darts_move_gaze(media):
+    clip = tracked(str(media / FACE))
+    width = ch(clip, "face", "mouth_width")
+    n = len(clip)
+    peak = int(np.argmax(width))
+    assert width.max() - np.median(width[: n // 5]) > 0.05, "the big grin widens the mouth"
+    assert n // 5 < peak < n - 3, "the grin is in the middle of the clip, not the neutral start"
+    assert ch(clip, "face", "jaw_open")[peak] > np.median(ch(clip, "face", "jaw_open")[: n // 5]) + 0.02
+    for g in ("gaze.l.x", "gaze.r.x"):
+        assert np.ptp(ch(clip, "face", g)) > 0.1, "the eye darts move the gaze channels"
+
+
+def test_curling_fingers_move_flexion(media):
+    # The dancer points with some fingers and curls the others; the fiddling hands clip barely curls.
+    clip = tracked(str(media / DANCE))
+    lm = clip.landmarks
+    for side in ("left", "right"):
+        pts = getattr(lm, f"{side}_hand")
+        ok = clip.tokens.group(f"{side}_hand").confidence > 0
+        assert ok.mean() > 0.5
+        for finger, (mcp, tip) in (("middle", (9, 12)), ("ring", (13, 16))):
+            # Fingertip-to-knuckle reach in palm lengths: short when the finger is curled.
+            reach = (np.linalg.norm(pts[ok, tip] - pts[ok, mcp], axis=1)
+                     / np.linalg.norm(pts[ok, 9] - pts[ok, 0], axis=1))
+            flex = sum(ch(clip, f"{side}_hand", f"{finger}.flex_{j}")[ok] for j in ("base", "mid", "tip"))
+            assert np.ptp(flex) > 60, (side, finger)
+            assert np.corrcoef(reach, flex)[0, 1] < -0.5, (side, finger)
+
+
+def test_tokens_ignore_bone_lengths_face_shape_and_size(media):
+    clip = tracked(str(media / DANCE))
+    lm = clip.landmarks
+    t = 40
+    tok = B.encode_body_frame(lm.body_world[t], lm.body_conf[t])
+    # Another skeleton in the same pose: long legs, short arms, twice the size, elsewhere in frame.
+    lengths = B.bone_lengths(lm.body_world[t]) * 2.0
+    names = [b[0] for b in BODY_BONES]
+    for i, n in enumerate(names):
+        if n.endswith(("thigh", "shin")):
+            lengths[i] *= 1.3
+        if n.endswith(("arm", "forearm")):
+            lengths[i] *= 0.8
+    other, _ = B.apply_body_frame(tok, lengths, np.array([3.0, -1.0, 0.2]))
+    other_tok = B.encode_body_frame(other, np.ones(33))
+    assert np.abs(other_tok - tok).max() < 1e-4
+
+    # A wider, shorter face, twice as big, with the same expression.
+    face = lm.face[t].astype(np.float64)
+    loc, r, c = F.local_face(face)
+    from engine.tokens.geometry import to_px
+    stretched = to_px((loc * np.array([1.25, 0.9, 1.1]) * 2.0) @ r.T + c + 50.0)
+    neutral = F.estimate_neutral(np.stack([F.raw_expression(lm.face[k]) for k in range(len(lm))]))
+    stretched_neutral = neutral * 1.0
+    a = F.encode_face_frame(face, neutral)
+    # The stretched performer's neutral is measured on the stretched face, as the encoder would.
+    stretched_neutral = F.raw_expression(stretched) - F.raw_expression(face) + neutral
+    b = F.encode_face_frame(stretched, stretched_neutral)
+    assert np.abs(a[:3] - b[:3]).max() < 0.5, "head rotation in degrees"
+    assert np.abs(a[3:] - b[3:]).max() < 1e-6
+
+    # A bigger hand with longer fingers in the same pose gives the same angles.
+    side = "right"
+    hand = lm.right_hand[t]
+    assert np.isfinite(hand).all()
+    htok = Hd.encode_hand_frame(hand, side)
+    palm, seg = Hd.hand_shape(hand, side)
+    big = Hd.apply_hand_frame(htok, palm * 1.5, seg * np.array([1.7, 1.6, 1.5])[None] * 1.5,
+                              hand[0] + 100, side)
+    assert np.abs(Hd.encode_hand_frame(big, side) - htok).max() < 0.5
+
+
+def test_face_expression_is_relative_to_the_performers_neutral(media):
+    clip = tracked(str(media / FACE))
+    start = clip.tokens.face.values[:10, 3:]
+    assert np.abs(np.median(start, axis=0)).max() < 0.03, "the clip starts neutral: tokens near zero"
+
+
+def test_round_trip_reproduces_landmarks(media):
+    for name, limits in ((DANCE, {"body": 0.12, "face": 0.05, "left_hand": 0.3, "right_hand": 0.3}),
+                         (HANDS, {"body": 0.12, "face": 0.1, "left_hand": 0.25, "right_hand": 0.25})):
+        clip = tracked(str(media / name))
+        errs = roundtrip_errors(clip.tokens, clip.landmarks)
+        for g, lim in limits.items():
+            assert errs[g] < lim, (name, g, errs[g])
+
+
+def test_retargeting_keeps_the_reference_proportions(media):
+    drive = tracked(str(media / DANCE))
+    ref = tracked(str(media / "photo_fullbody_man_studio.png"))
+    rig = Rig.from_landmarks(ref.landmarks.frame(0))
+    for t in (0, 30, 60, 90):
+        out = apply(drive.tokens, rig, t)
+        got = B.bone_lengths(out.body) / drive.tokens.placement[t, 2]  # px, 3D, undoing the zoom
+        # Arms and legs keep the photo's lengths (within the photo-fit correction near its own pose).
+        limbs = [4, 5, 7, 8, 12, 13, 16, 17]
+        assert np.allclose(got[limbs], rig.bone_lengths[limbs], rtol=0.12), t
+    # The photo's own pose applied to its own rig lands on its own joints.
+    own = encode_clip(ref.landmarks)[0]
+    out = apply(own, rig, 0)
+    err = np.linalg.norm(out.body[:, :2] - ref.landmarks.body[0][:, :2], axis=1)
+    assert err[[11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]].max() < 1.0
+
+
+def test_clip_file_round_trip_and_refusals(media, tmp_path):
+    clip = tracked(str(media / FACE))
+    p = tmp_path / "c.npz"
+    save_clip(clip, p)
+    back = load_clip(p)
+    assert np.array_equal(back.tokens.flat(), clip.tokens.flat())
+    assert np.allclose(back.times, clip.times) and back.fps == clip.fps
+    assert back.source_hash == clip.source_hash
+    with np.load(p, allow_pickle=False) as z:
+        assert "meta" in z.files  # plain arrays only: loading never needs pickle
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(MediaError):
+        load_clip(bad)
+
+
+def test_channel_table_is_named_and_indexed():
+    assert channel_index("face", "jaw_open") == 11
+    assert channel_index("left_hand", "index.flex_mid") == 3 + 4 + 2
+    with pytest.raises(KeyError):
+        channel_index("body", "nope")
