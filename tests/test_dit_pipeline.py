@@ -112,10 +112,12 @@ def test_flow_matching_convention_matches_the_scheduler(pipe):
 
 
 def test_scheduler_is_swappable():
-    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers import FlowMatchHeunDiscreteScheduler  # second order: two model calls per step
 
-    pipe = UniMotionPipeline(_woken_model(), scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
-    assert drain(pipe(_reference(), TokenMotion.from_tokens(_tokens(2)), size=SIZE, steps=2)).shape == (2, 32, 32, 3)
+    pipe = UniMotionPipeline(_woken_model(), scheduler=FlowMatchHeunDiscreteScheduler())
+    progress = []
+    frames = drain(pipe(_reference(), TokenMotion.from_tokens(_tokens(2)), size=SIZE, steps=2), progress.append)
+    assert frames.shape == (2, 32, 32, 3) and progress[-1].done == progress[-1].total == 3
 
 
 # --- windows ----------------------------------------------------------------------------------------------
@@ -143,11 +145,11 @@ def test_window_seams_are_continuous(pipe):
                          latents=noise.clone())).astype(np.float32)
         return np.abs(np.diff(out, axis=0)).mean(axis=(1, 2, 3))  # (T-1,) mean change between neighbours
 
-    within = steps_between_frames(2)[:3]  # frames 0-3 belong to the first window only
-    blended = steps_between_frames(2)
+    blended = steps_between_frames(2)  # windows (0, 6), (4, 10), (6, 12)
+    within = blended[:3]  # frames 0-3 belong to the first window only
     assert blended.max() <= 1.5 * within.max(), (blended, within)
     hard = steps_between_frames(0)  # windows (0, 6), (6, 12): the seam is between frames 5 and 6
-    assert hard[5] > 1.5 * within.max(), "the test has no teeth: a hard cut should show"
+    assert hard[5] > 1.5 * within.max(), (hard, within)  # the test has teeth: a hard cut shows
 
 
 def test_memory_estimate_grows_with_window_and_size():

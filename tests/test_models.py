@@ -40,7 +40,8 @@ def _clip(frames: int = FRAMES, size: int = SIZE) -> torch.Tensor:
 
 
 def _boxes(b: int, t: int) -> tuple[dict, dict]:
-    box = {"face": (10.0, 2.0, 22.0, 14.0), "left_hand": (20.0, 16.0, 30.0, 26.0), "right_hand": (2.0, 16.0, 12.0, 26.0)}
+    box = {"face": (10.0, 2.0, 22.0, 14.0), "left_hand": (20.0, 16.0, 30.0, 26.0),
+           "right_hand": (2.0, 16.0, 12.0, 26.0)}
     boxes = {p: torch.tensor(box[p]).expand(b, t, 4) for p in PARTS}
     return boxes, {p: torch.ones(b, t, dtype=torch.bool) for p in PARTS}
 

@@ -206,9 +206,9 @@ def test_live_preview_is_separate_from_committed_edits():
     base = jaw(p.edited_tokens()).copy()
     p.preview_channel_ops(JAW, (E.Offset(0, 39, delta=2.0, blend=0),))
     assert np.allclose(jaw(p.edited_tokens()), base + 2.0) and not p.dirty
-    assert live == [JAW] and committed == []
+    assert live == [[JAW]] and committed == []
     p.set_channel_ops(JAW, (E.Offset(0, 39, delta=2.0, blend=0),))  # the drag ends: one committed edit
-    assert committed == [[JAW]] and p.dirty and p.effective_edits() == p.edits
+    assert committed == [[JAW]] and live[-1] == [] and p.dirty and p.effective_edits() == p.edits
     p.preview_channel_ops(JAW, (E.Offset(0, 39, delta=5.0, blend=0),))
     p.preview_channel_ops(JAW, None)  # cancelled drag
     assert np.allclose(jaw(p.edited_tokens()), base + 2.0)

@@ -90,7 +90,8 @@ class VAEConfig:
     def __post_init__(self) -> None:
         _positive(self, "latent_channels", "layers_per_block", "norm_groups", "scaling_factor")
         if not self.channels or any(c <= 0 or c % self.norm_groups for c in self.channels):
-            raise ValueError(f"VAEConfig.channels: each must be a positive multiple of norm_groups, got {self.channels}")
+            raise ValueError("VAEConfig.channels: each must be a positive multiple of norm_groups, "
+                             f"got {self.channels}")
 
     @property
     def downsample(self) -> int:
@@ -256,7 +257,10 @@ def config_diff(a: UniMotionConfig, b: UniMotionConfig) -> list[str]:
         elif x != y:
             out.append(f"{path}: {x!r} != {y!r}")
 
-    walk(dataclasses.replace(a, name="-", train=TrainConfig()), dataclasses.replace(b, name="-", train=TrainConfig()), "")
+    def weights_only(c: UniMotionConfig) -> UniMotionConfig:
+        return dataclasses.replace(c, name="-", train=TrainConfig())
+
+    walk(weights_only(a), weights_only(b), "")
     return out
 
 

@@ -126,7 +126,8 @@ def augment_colour(frames: torch.Tensor, strength: float, generator: torch.Gener
     dev = frames.device
     gray = frames.mean(dim=2, keepdim=True)  # (B, T, 1, H, W)
     x = gray + (frames - gray) * sat.to(dev)
-    x = (x * gain.to(dev) - x.mean(dim=(2, 3, 4), keepdim=True)) * contrast.to(dev) + x.mean(dim=(2, 3, 4), keepdim=True)
+    mean = x.mean(dim=(2, 3, 4), keepdim=True)  # (B, T, 1, 1, 1)
+    x = (x * gain.to(dev) - mean) * contrast.to(dev) + mean
     return (x + bright.to(dev)).clamp(-1, 1)
 
 
@@ -147,6 +148,9 @@ def augment_spatial(frames: torch.Tensor, strength: float, generator: torch.Gene
 
 
 # --- tokens ----------------------------------------------------------------------------------------------
+
+GROUP_NAMES_CODES = ("body", "face", "left_hand", "right_hand")  # MotionCodes' field order
+
 
 @dataclass
 class MotionCodes:
@@ -170,8 +174,6 @@ class MotionCodes:
     def cat(parts: Sequence["MotionCodes"]) -> "MotionCodes":
         return MotionCodes(*(torch.cat([getattr(p, g) for p in parts], dim=1) for g in GROUP_NAMES_CODES))
 
-
-GROUP_NAMES_CODES = ("body", "face", "left_hand", "right_hand")  # MotionCodes' field order
 
 
 class ConvEncoder(nn.Module):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class Project:
         self.driving_path: Path | None = None
         self.clip: TrackedClip | None = None
         self._edits = EditLayer()
-        self._live: tuple[ChannelKey, tuple[EditOp, ...]] | None = None
+        self._live: dict[ChannelKey, tuple[EditOp, ...]] = {}
         self._in_out: tuple[int, int] | None = None  # None = the whole clip
         self._render = RenderSettings()
         self._view_mode = ViewMode.RESULT
@@ -84,7 +85,7 @@ class Project:
         self.reference_changed = Signal("reference_changed")  # ()
         self.clip_changed = Signal("clip_changed")  # ()
         self.edits_changed = Signal("edits_changed")  # (keys: list[ChannelKey]) committed
-        self.edits_live = Signal("edits_live")  # (key: ChannelKey | None) a drag in progress (None: ended)
+        self.edits_live = Signal("edits_live")  # (keys: list[ChannelKey]) a drag in progress ([]: it ended)
         self.range_changed = Signal("range_changed")  # ()
         self.render_settings_changed = Signal("render_settings_changed")  # ()
         self.view_mode_changed = Signal("view_mode_changed")  # ()
@@ -144,7 +145,7 @@ class Project:
         self.driving_path = Path(path) if path else None
         self.clip = clip
         self._tokens_cache = None
-        self._live = None
+        self._live = {}
         if not keep_edits:
             self._edits = EditLayer()
             self._in_out = None
@@ -168,44 +169,61 @@ class Project:
         return self._edits.ops(key)
 
     def set_channel_ops(self, key: ChannelKey, ops: tuple[EditOp, ...]) -> None:
-        """Commit a channel's operations (undo commands call this). Ends any live preview of that channel."""
-        live_ended = self._live is not None and self._live[0] == tuple(key)
+        self.set_ops({key: ops})
+
+    def set_ops(self, changes: Mapping[ChannelKey, tuple[EditOp, ...]]) -> None:
+        """Commit channels' operations (undo commands call this): one `edits_changed` for all of them.
+        A live preview of any of these channels ends."""
+        changes = {tuple(k): tuple(v) for k, v in changes.items()}
+        live_ended = bool(self._live) and bool(set(self._live) & set(changes))
         if live_ended:
-            self._live = None
-        if self._edits.ops(key) == tuple(ops):
-            if live_ended:
-                self._tokens_cache = None
-                self.edits_live.emit(None)
-            return
-        self._edits = self._edits.with_ops(key, ops)
-        self._tokens_cache = None
-        self._touch()
-        self.edits_changed.emit([tuple(key)])
+            self._live = {}
+        changed = [k for k, v in changes.items() if self._edits.ops(k) != v]
+        if changed:
+            layer = self._edits
+            for k in changed:
+                layer = layer.with_ops(k, changes[k])
+            self._edits = layer
+            self._touch()
+        if changed or live_ended:
+            self._tokens_cache = None
+        if live_ended:
+            self.edits_live.emit([])
+        if changed:
+            self.edits_changed.emit(changed)
 
     def set_edits(self, layer: EditLayer) -> None:
         if layer == self._edits:
             return
         keys = sorted(set(self._edits.keys()) | set(layer.keys()))
         self._edits = layer
-        self._live = None
+        self._live = {}
         self._tokens_cache = None
         self._touch()
         self.edits_changed.emit(keys)
 
-    def preview_channel_ops(self, key: ChannelKey, ops: tuple[EditOp, ...] | None) -> None:
-        """Show `ops` for `key` without committing (a drag in progress); None drops the preview."""
-        new = None if ops is None else (tuple(key), tuple(ops))
+    def preview_ops(self, changes: Mapping[ChannelKey, tuple[EditOp, ...]] | None) -> None:
+        """Show `changes` without committing them (a drag in progress); None or {} drops the preview."""
+        new = {tuple(k): tuple(v) for k, v in (changes or {}).items()}
         if new == self._live:
             return
-        self._live = new  # type: ignore[assignment]
+        self._live = new
         self._tokens_cache = None
-        self.edits_live.emit(None if new is None else tuple(key))
+        self.edits_live.emit(list(new))
+
+    def preview_channel_ops(self, key: ChannelKey, ops: tuple[EditOp, ...] | None) -> None:
+        self.preview_ops(None if ops is None else {key: ops})
+
+    @property
+    def live_keys(self) -> list[ChannelKey]:
+        return list(self._live)
 
     def effective_edits(self) -> EditLayer:
         """The committed layer with the live preview (if any) on top."""
-        if self._live is None:
-            return self._edits
-        return self._edits.with_ops(*self._live)
+        layer = self._edits
+        for k, v in self._live.items():
+            layer = layer.with_ops(k, v)
+        return layer
 
     def edited_tokens(self) -> MotionTokens:
         """Tracked tokens with the edits applied. The object returned is never mutated afterwards, so it can

@@ -219,7 +219,8 @@ class UniMotionPipeline:
         x = yield from self.denoise(x, ref, codes, steps, (ref_guidance, motion_guidance), window, overlap,
                                     cancel, preview_every)  # 4
         frames = self.decode(x)  # 5
-        yield Progress(steps, steps, "decoded")
+        total = len(self.scheduler.timesteps)
+        yield Progress(total, total, "decoded")
         return frames
 
     # 1. prepare reference
@@ -280,10 +281,11 @@ class UniMotionPipeline:
         windows = temporal_windows(x.shape[1], window, overlap)
         weights = [w.to(self.device).view(1, -1, 1, 1, 1) for w in window_weights(windows)]
         self.scheduler.set_timesteps(steps, device=self.device)
-        timesteps = self.scheduler.timesteps
+        timesteps = self.scheduler.timesteps  # steps entries, or more for a higher-order scheduler (Heun)
         cache: dict[int, torch.Tensor] = {}
-        per_window = window * ref.shape[-2] * ref.shape[-1] * self.config.generator.hidden * 4 // self.config.generator.patch_size ** 2
-        keep = per_window * len(windows) <= GUIDANCE_CACHE_BYTES
+        g = self.config.generator
+        tokens = (ref.shape[-2] // g.patch_size) * (ref.shape[-1] // g.patch_size)
+        keep = len(windows) * window * tokens * g.hidden * 4 <= GUIDANCE_CACHE_BYTES  # cache guidance if small
         for i, t in enumerate(timesteps):
             v = torch.zeros_like(x)  # (1, T, C, h, w): the crossfaded velocity of the whole clip
             for k, ((s, e), w) in enumerate(zip(windows, weights)):
@@ -300,7 +302,7 @@ class UniMotionPipeline:
                 sigma = float(t) / self.scheduler.config.num_train_timesteps
                 preview = tensor_to_rgb(self.model.codec.decode(x[:, 0] - sigma * v[:, 0]))[0]  # frame 0's x0 estimate
             x = self.scheduler.step(v, t, x, return_dict=False)[0]
-            yield Progress(i + 1, steps, f"denoising step {i + 1}/{steps}", preview)
+            yield Progress(i + 1, len(timesteps), f"denoising step {i + 1}/{len(timesteps)}", preview)
         if cancel is not None:
             cancel.raise_if_cancelled()
         return x

@@ -78,7 +78,10 @@ class DiTRenderer(Renderer):
             raise UserFacingError(f"Frame {lo if lo < 0 else hi - 1} is outside the motion clip (0..{length - 1}).")
         out_w, out_h = output_size(reference, size)
         work = work_size(out_w, out_h, self.pipeline.config.generator)
-        source = self.driving.slice(lo, hi) if self.driving is not None else TokenMotion.from_tokens(motion.slice(lo, hi))
+        if self.driving is not None:
+            source: DrivingClip | TokenMotion = self.driving.slice(lo, hi)
+        else:
+            source = TokenMotion.from_tokens(motion.slice(lo, hi))
         frames = yield from self.pipeline(
             reference.rgb, source, size=work, steps=self.steps, ref_guidance=self.ref_guidance,
             motion_guidance=self.motion_guidance, window=self.window, overlap=self.overlap, seed=self.seed,

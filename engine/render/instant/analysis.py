@@ -17,7 +17,7 @@ from engine.render.instant import hands as H
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver, skin
 from engine.render.instant.face import FaceLayer
-from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte
+from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte, push_pull_fill
 from engine.render.instant.mesh import (PIECE_BODY, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
                                         skin_weights)
 from engine.render.instant.skeleton import MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton, apply
@@ -27,7 +27,10 @@ ATLAS_PAD = 8  # px between atlas layers, so minified copies do not bleed across
 TORSO_BONES = ("spine", "l_clavicle", "r_clavicle", "l_pelvis", "r_pelvis")
 ARM_CLAVICLE = {PIECE_L_ARM: "l_clavicle", PIECE_R_ARM: "r_clavicle"}
 FILL_INPAINT_MAX_SIDE = 512
-FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
+FACE_Z_LIFT = 1e-3
+COVERAGE_ALPHA = 0.3  # person pixels this opaque must be covered by a mesh piece at rest ...
+COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
+COVERAGE_ROUNDS = 2  # the face layer sorts just in front of the head it sits on
 
 
 @dataclass
@@ -129,8 +132,8 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     fg = decontaminate(work, alpha, plate)
     hand_masks = {p: H.hand_region(fl, p, pw, k, (wh, ww)) for p, pw in hands.items()}
     lab = piece_labels(sk, alpha, hand_masks, config)
-    regions = piece_regions(sk, lab, alpha)
     spacing = mesh_spacing(sk, float((alpha > 0.02).sum()), config)
+    regions = piece_regions(sk, lab, alpha, spacing)
     joints = _joints(sk)
     pieces: list[Piece] = []
     for name, region in regions.items():
@@ -146,7 +149,8 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
             pieces.append(p)
     if not pieces:
         raise NoPersonError("No person found in the reference photo: the person matte is empty.")
-    fill_tex = _fill_texture(fg, regions.get("fill"))
+    pieces = _repair_coverage(pieces, regions, alpha, spacing, joints)
+    fill_tex = _fill_texture(fg, regions.get("fill"), regions.get(PIECE_BODY))
     face = None
     if config.face_layer and fl.has("face"):
         face = FaceLayer.build(fl.face * k, fg, config.teeth_height)
@@ -226,27 +230,46 @@ def _joints(sk: Skeleton) -> dict[str, np.ndarray]:
     return out
 
 
-def _fill_texture(fg: np.ndarray, fill: np.ndarray | None) -> np.ndarray | None:
-    """The photo with the arms' pixels inside the torso replaced by inpainted torso."""
-    if fill is None:
+def _coverage(pieces: list[Piece], shape: tuple[int, int]) -> np.ndarray:
+    cov = np.zeros(shape, np.uint8)
+    for p in pieces:
+        if p.layer == "photo":
+            cv2.fillPoly(cov, list(np.round(p.verts[p.tris]).astype(np.int32)), 1)
+    return cov
+
+
+def _repair_coverage(pieces, regions, alpha, spacing, joints):
+    """Person pixels that no piece covers at rest (slivers where piece outlines cut corners) join the
+    body piece, which is rebuilt over them; otherwise they would show the plate even in the photo's pose."""
+    for _ in range(COVERAGE_ROUNDS):
+        holes = (alpha > COVERAGE_ALPHA) & (_coverage(pieces, alpha.shape) == 0)
+        if holes.sum() < COVERAGE_MIN_PX or PIECE_BODY not in regions:
+            break
+        k = max(1, int(round(0.35 * spacing)))
+        person = (alpha > 0.02).astype(np.uint8)
+        regions[PIECE_BODY] = regions[PIECE_BODY] | (cv2.dilate(holes.astype(np.uint8), np.ones((2 * k + 1,) * 2,
+                                                                                              np.uint8)) & person)
+        body = build_piece(PIECE_BODY, regions[PIECE_BODY], spacing, "photo", np.zeros((0, 2)), joints)
+        if body is None:
+            break
+        pieces = [body if p.name == PIECE_BODY else p for p in pieces]
+    return pieces
+
+
+def _fill_texture(fg: np.ndarray, fill: np.ndarray | None, body: np.ndarray | None) -> np.ndarray | None:
+    """Torso colour under the arms: a smooth continuation of the body's own pixels (push-pull from the
+    body piece, never from the arm or the background) over the fill region."""
+    if fill is None or body is None:
         return None
     h, w = fg.shape[:2]
-    ys, xs = np.nonzero(fill)
-    pad = 8
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-    crop, m = fg[y0:y1, x0:x1], fill[y0:y1, x0:x1]
-    s = min(1.0, FILL_INPAINT_MAX_SIDE / max(crop.shape[:2]))
-    cw, ch = max(4, int(crop.shape[1] * s)), max(4, int(crop.shape[0] * s))
-    small = cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA)
-    sm = cv2.dilate((cv2.resize(m, (cw, ch), interpolation=cv2.INTER_NEAREST) > 0).astype(np.uint8),
-                    np.ones((3, 3), np.uint8))
-    filled = cv2.inpaint(small, sm, 5, cv2.INPAINT_TELEA)
-    up = cv2.resize(filled, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
-    out = fg.copy()
-    mm = cv2.dilate(m, np.ones((5, 5), np.uint8)) > 0
-    out[y0:y1, x0:x1][mm] = up[mm]
-    return out
+    s = min(1.0, FILL_INPAINT_MAX_SIDE / max(h, w))
+    sw, sh = max(4, int(w * s)), max(4, int(h * s))
+    small = cv2.resize(fg, (sw, sh), interpolation=cv2.INTER_AREA)
+    known = cv2.resize(cv2.erode(body, np.ones((3, 3), np.uint8)), (sw, sh), interpolation=cv2.INTER_NEAREST)
+    if not known.any():
+        return None
+    filled = push_pull_fill(small, known)
+    return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _atlas(fg, alpha, fill_tex, fill_mask, face):
@@ -257,7 +280,7 @@ def _atlas(fg, alpha, fill_tex, fill_mask, face):
     x = w + ATLAS_PAD
     if fill_tex is not None:
         a = cv2.GaussianBlur(cv2.dilate(fill_mask, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 1.0)
-        layers.append(np.dstack([fill_tex, np.round(np.maximum(a, alpha) * 255).astype(np.uint8)]))
+        layers.append(np.dstack([fill_tex, np.round(np.minimum(a, alpha) * 255).astype(np.uint8)]))
         offsets["fill"] = np.array([float(x), 0.0])
         x += w + ATLAS_PAD
     mouth_off = np.array([float(x), 0.0])

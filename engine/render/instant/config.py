@@ -16,10 +16,10 @@ class WarpConfig:
     matte_feather_px: float = 1.5  # soft edge of the matte, in work pixels (guided-filter radius scale)
     plate_max_side: int = 320  # the background plate is inpainted at this resolution, then upsampled
     plate_dilate_u: float = 0.06  # the hole inpainted for the plate = matte dilated by this (u)
-    mesh_spacing_u: float = 0.07  # target triangle edge length over the body (u)
+    mesh_spacing_u: float = 0.1  # target triangle edge length over the body (u)
     mesh_spacing_min_px: float = 5.0  # never finer than this (work px), whatever the body size
     mesh_max_vertices: int = 2600  # spacing grows until the body mesh fits
-    hand_spacing_palm: float = 0.18  # mesh spacing inside visible hands, in palm widths
+    hand_spacing_palm: float = 0.25  # mesh spacing inside visible hands, in palm widths
     # --- skinning ---
     skin_power: float = 4.0  # inverse-distance exponent of the weights (higher = stiffer bones)
     skin_eps: float = 0.25  # softening of the distance (in bone radii): width of the joint blend zone

@@ -18,7 +18,7 @@ SIDES = {"l": ("left_hand", "lh", PIECE_L_ARM), "r": ("right_hand", "rh", PIECE_
 METACARPAL_RADIUS = 0.22  # flesh half-thickness around a metacarpal, in palm widths
 PHALANX_RADIUS = 0.13  # ... around a finger bone
 REGION_MARGIN = 0.22  # the hand's pixel region reaches this far (palm widths) beyond its landmarks
-SAMPLES_PER_BONE = 3  # axis samples per finger bone (each with two side samples)
+SAMPLES_PER_BONE = 2  # axis samples per finger bone (each with two side samples)
 MIN_PALM_PX = 6.0  # smaller hands are treated as missing: fingers would be sub-pixel
 
 

@@ -20,7 +20,6 @@ GUIDED_EPS = 2e-3
 SHARPEN_HALF_WIDTH = 0.2  # alpha ramps from threshold-w to threshold+w after guiding
 MIN_SEGMENT_SHARE = 0.25  # segmentation covering less than this share of the skeleton matte is not trusted
 SKELETON_LIMB_U = 0.28  # thickness of the drawn-skeleton fallback matte (body units)
-INPAINT_RADIUS = 5
 PLATE_SEAM_BLUR = 0.5  # the inpainted hole blends into the photo over this share of the dilation
 
 
@@ -117,12 +116,36 @@ def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, confi
         filled = np.empty_like(small)
         filled[:] = border_colour(rgb)
     else:
-        filled = cv2.inpaint(small, small_hole, INPAINT_RADIUS, cv2.INPAINT_TELEA)
-        filled = cv2.GaussianBlur(filled, (0, 0), 1.0)
+        filled = push_pull_fill(small, 1 - small_hole)
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     soft = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, PLATE_SEAM_BLUR * k))
     soft = np.maximum(soft, (alpha > 0.02).astype(np.float32))[..., None]
     return (rgb * (1.0 - soft) + up * soft + 0.5).astype(np.uint8)
+
+
+def push_pull_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the unknown pixels with a smooth membrane of the known ones (push-pull over an image pyramid:
+    masked averages going down, blended back going up). Unlike Telea inpainting, large holes get smooth
+    gradients between their borders instead of streaks and smeared ghosts of nearby texture."""
+    img = rgb.astype(np.float32)
+    w = known.astype(np.float32)
+    levels = [(img * w[..., None], w)]
+    while min(levels[-1][1].shape) > 2 and (levels[-1][1] < 1e-3).any():
+        p, q = levels[-1]
+        size = (max(1, (q.shape[1] + 1) // 2), max(1, (q.shape[0] + 1) // 2))
+        levels.append((cv2.resize(p, size, interpolation=cv2.INTER_AREA),
+                       cv2.resize(q, size, interpolation=cv2.INTER_AREA)))
+    p, q = levels[-1]
+    colour = p / np.maximum(q, 1e-6)[..., None]
+    if (q < 1e-6).any():
+        colour[q < 1e-6] = img[known > 0].mean(0) if known.any() else 0.0
+    for p, q in reversed(levels[:-1]):
+        up = cv2.resize(colour, (q.shape[1], q.shape[0]), interpolation=cv2.INTER_LINEAR)
+        a = np.clip(q, 0.0, 1.0)[..., None]
+        own = p / np.maximum(q, 1e-6)[..., None]
+        colour = own * a + up * (1.0 - a)
+    out = np.where(known[..., None] > 0, img, colour)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def border_colour(rgb: np.ndarray) -> np.ndarray:

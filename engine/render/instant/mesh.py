@@ -24,6 +24,9 @@ TORSO_INSIDE_ND = 0.5  # normalised distance the torso polygon claims for pixels
 TORSO_EDGE_U = 0.3  # ... growing by 1 per this many body units outside it
 SHOULDER_OVERLAP_U = 0.2  # body and arm pieces both keep a disc this size around the shoulder joint
 FILL_GROW_U = 0.05  # the under-arm fill reaches this far beyond the arm, so the seam has no crack
+SEAM_OVERLAP = 0.6  # arm pieces reach this many mesh spacings over the body
+LEG_BONES = ("l_thigh", "l_shin", "l_foot", "r_thigh", "r_shin", "r_foot")
+FLESH_RADIUS = 1.4  # the body continues behind an arm within this many bone radii of a body bone
 INTERIOR_MARGIN = 0.55  # interior samples keep this many spacings from the outline
 TRI_PROBES = np.array([[1, 1, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1], [4, 1, 1], [1, 4, 1], [1, 1, 4]], np.float64)
 TRI_PROBES = TRI_PROBES / TRI_PROBES.sum(1, keepdims=True)  # barycentric probes a kept triangle must pass
@@ -118,8 +121,9 @@ def _keep_anchored(lab: np.ndarray, label: int, sk: Skeleton, piece: str) -> Non
             lab[cc == c] = LABEL_BODY
 
 
-def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
-    """uint8 masks per mesh piece, overlapping at the shoulders; plus the under-arm fill regions."""
+def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray, spacing: float) -> dict[str, np.ndarray]:
+    """uint8 masks per mesh piece, plus the under-arm fill. Each arm reaches a little over the body and
+    both keep a disc at the shoulder, so the seams between pieces never open into cracks."""
     person = (lab > 0).astype(np.uint8)
     regions = {}
     arms = np.zeros_like(person)
@@ -129,22 +133,39 @@ def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray) -> dict[str,
             continue
         (p,), _ = points(sk.source, [shoulder], sk.scale)
         disc = np.zeros_like(m)
-        cv2.circle(disc, (int(round(p[0])), int(round(p[1]))), max(2, int(SHOULDER_OVERLAP_U * sk.u)), 1, -1)
-        regions[piece] = np.maximum(m, disc & person)
+        if np.isfinite(p[:2]).all():
+            cv2.circle(disc, (int(round(p[0])), int(round(p[1]))), max(2, int(SHOULDER_OVERLAP_U * sk.u)), 1, -1)
+        grown = cv2.dilate(m, _disc(max(1, int(round(SEAM_OVERLAP * spacing))))) & person
+        regions[piece] = np.maximum(grown, disc & person)
         arms |= m & (1 - disc)
     body = person & (1 - arms)
-    if body.sum() >= 16:
-        regions[PIECE_BODY] = body
-    quad = torso_quad(sk)
-    if quad is not None and arms.any():
-        hull = np.zeros_like(person)
-        cv2.fillConvexPoly(hull, np.round(quad).astype(np.int32), 1)
-        k = max(1, int(FILL_GROW_U * sk.u))
-        grown = cv2.dilate(arms, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
-        fill = grown & hull & (alpha > 0.5).astype(np.uint8)
+    if body.sum() < 16:
+        return regions
+    regions[PIECE_BODY] = body
+    if arms.any():
+        fill = arms & _flesh(sk) & (alpha > 0.5).astype(np.uint8)
         if fill.sum() >= 16:
-            regions["fill"] = fill
+            regions["fill"] = cv2.dilate(fill, _disc(max(1, int(FILL_GROW_U * sk.u)))) & person
     return regions
+
+
+def _disc(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _flesh(sk: Skeleton) -> np.ndarray:
+    """Where the body is likely to continue behind an arm: the torso quad and thick leg bones."""
+    w, h = sk.work_size
+    m = np.zeros((h, w), np.uint8)
+    quad = torso_quad(sk)
+    if quad is not None:
+        cv2.fillConvexPoly(m, np.round(quad).astype(np.int32), 1)
+    for i, s in enumerate(sk.specs):
+        if s.piece != PIECE_BODY or s.kind != "segment" or s.name not in LEG_BONES:
+            continue
+        a, b = np.round(sk.src_a[i]).astype(int), np.round(sk.src_b[i]).astype(int)
+        cv2.line(m, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 1, max(1, int(2 * FLESH_RADIUS * sk.radius[i])))
+    return m
 
 
 def _resample(contour: np.ndarray, spacing_at) -> np.ndarray:

@@ -8,6 +8,7 @@ gets shorter, not thinner). The head is fitted as a whole (a similarity over the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -71,28 +72,49 @@ BODY_BONES: tuple[BoneSpec, ...] = (
 )
 
 
-def _point(fl: FrameLandmarks, key: str) -> tuple[np.ndarray, float]:
-    """(x, y, z) in the landmarks' pixels and a confidence; NaN and 0 when missing."""
+BODY_KEYS = tuple(f"b{i}" for i in range(L.N_BODY))
+N_POINT_SOURCES = L.N_BODY + 2 * L.N_HAND  # body, left hand, right hand, stacked
+
+
+def _key_weights(key: str) -> dict[int, float]:
+    """A point key as a linear combination of the stacked body/hand landmarks."""
     if key in VIRTUAL:
-        ps = [_point(fl, f"b{i}") for i in VIRTUAL[key]]
-        return np.mean([p for p, _ in ps], axis=0), float(min(c for _, c in ps))
-    if key == "head_top":
-        (m, cm), (e, ce) = _point(fl, "mouth_c"), _point(fl, "eye_c")
-        return m + (e - m) * HEAD_TOP_REACH, min(cm, ce)
+        idx = VIRTUAL[key]
+        return {i: 1.0 / len(idx) for i in idx}
+    if key == "head_top":  # mouth + reach * (eyes - mouth)
+        w = {i: (1.0 - HEAD_TOP_REACH) / 2 for i in VIRTUAL["mouth_c"]}
+        w.update({i: HEAD_TOP_REACH / 2 for i in VIRTUAL["eye_c"]})
+        return w
     if key[0] == "b":
-        i = int(key[1:])
-        return fl.body[i].astype(np.float64), float(fl.body_conf[i])
-    group = "left_hand" if key[:2] == "lh" else "right_hand"
-    i = int(key[2:])
-    return getattr(fl, group)[i].astype(np.float64), float(fl.conf(group)[i])
+        return {int(key[1:]): 1.0}
+    base = L.N_BODY if key[:2] == "lh" else L.N_BODY + L.N_HAND
+    return {base + int(key[2:]): 1.0}
+
+
+@lru_cache(maxsize=64)
+def _key_matrix(keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    c = np.zeros((len(keys), N_POINT_SOURCES))
+    for r, k in enumerate(keys):
+        for i, v in _key_weights(k).items():
+            c[r, i] = v
+    return c, c != 0
 
 
 def points(fl: FrameLandmarks, keys, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """(K, 3) positions scaled into work pixels and (K,) confidences for a list of point keys."""
-    out = np.array([_point(fl, k)[0] for k in keys], np.float64).reshape(-1, 3) * scale
-    conf = np.array([_point(fl, k)[1] for k in keys], np.float64)
-    conf[~np.isfinite(out[:, :2]).all(axis=1)] = 0.0
-    return out, conf
+    """(K, 3) positions scaled into work pixels and (K,) confidences for a list of point keys; a point
+    missing any landmark it is made of is NaN with confidence 0."""
+    c, used = _key_matrix(tuple(keys))
+    p = np.concatenate([fl.body, fl.left_hand, fl.right_hand]).astype(np.float64)
+    conf = np.concatenate([fl.body_conf, fl.left_hand_conf, fl.right_hand_conf]).astype(np.float64)
+    valid = np.isfinite(p[:, :2]).all(1)
+    p[~np.isfinite(p)] = 0.0
+    conf = np.where(valid, conf, 0.0)
+    out = (c @ p) * scale
+    kconf = np.where(used, conf[None], np.inf).min(1)
+    bad = (used & ~valid[None]).any(1)
+    out[bad] = np.nan
+    kconf[bad] = 0.0
+    return out, kconf
 
 
 def body_unit(fl: FrameLandmarks, scale: float) -> float:
@@ -120,20 +142,24 @@ def similarity_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([m, (md - m @ ms)[:, None]])
 
 
-def segment_transform(a_s, b_s, a_t, b_t, across: float, lo: float, hi: float) -> np.ndarray:
-    """2x3 affine taking segment (a_s, b_s) onto (a_t, b_t): rotation, along-bone stretch (clamped to
-    [lo, hi] x across) and `across` scale perpendicular to the bone."""
+def segment_transforms(a_s, b_s, a_t, b_t, across: float, lo: float, hi: float) -> np.ndarray:
+    """(B, 2, 3) affines taking segments (a_s, b_s) onto (a_t, b_t): rotation, along-bone stretch (clamped
+    to [lo, hi] x across) and `across` scale perpendicular to the bone."""
     ds, dt = b_s - a_s, b_t - a_t
-    ls, lt = float(np.hypot(*ds)), float(np.hypot(*dt))
-    if ls < 1e-6:
-        return np.hstack([np.eye(2) * across, (a_t - across * a_s)[:, None]])
-    es = ds / ls
-    et = dt / lt if lt > 1e-6 else es
-    along = float(np.clip(lt / ls, lo * across, hi * across))
-    rs = np.array([[es[0], -es[1]], [es[1], es[0]]])
-    rt = np.array([[et[0], -et[1]], [et[1], et[0]]])
-    m = rt @ np.diag([along, across]) @ rs.T
-    return np.hstack([m, (a_t - m @ a_s)[:, None]])
+    ls, lt = np.hypot(ds[:, 0], ds[:, 1]), np.hypot(dt[:, 0], dt[:, 1])
+    es = np.where(ls[:, None] > 1e-6, ds / np.maximum(ls, 1e-6)[:, None], [1.0, 0.0])
+    et = np.where(lt[:, None] > 1e-6, dt / np.maximum(lt, 1e-6)[:, None], es)
+    along = np.clip(lt / np.maximum(ls, 1e-6), lo * across, hi * across)
+    along = np.where(ls > 1e-6, along, across)
+    # M = R_t diag(along, across) R_s^T with R(e) = [[ex, -ey], [ey, ex]]
+    cs, ss, ct, st = es[:, 0], es[:, 1], et[:, 0], et[:, 1]
+    m = np.empty((len(ds), 2, 3))
+    m[:, 0, 0] = along * ct * cs + across * st * ss
+    m[:, 0, 1] = along * ct * ss - across * st * cs
+    m[:, 1, 0] = along * st * cs - across * ct * ss
+    m[:, 1, 1] = along * st * ss + across * ct * cs
+    m[:, :, 2] = a_t - np.einsum("bij,bj->bi", m[:, :, :2], a_s)
+    return m
 
 
 def apply(m: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -149,6 +175,7 @@ class Skeleton:
                  config: WarpConfig | None = None) -> None:
         self.config = config or WarpConfig()
         self.scale = scale
+        self.work_size = work_size
         self.u = body_unit(fl, scale)
         w, h = work_size
         specs = [s for s in BODY_BONES + tuple(extra) if self._usable(fl, s, w, h)]
@@ -162,6 +189,10 @@ class Skeleton:
         self.radius = np.array([s.radius_u * (palm_width.get(s.a[:2], self.u) if s.kind == "finger" else self.u)
                                 for s in self.specs], np.float64)
         self.pieces = np.array([s.piece for s in self.specs])
+        self._ab_keys = tuple(k for s in self.specs for k in (s.a, s.b))
+        self._parent = np.array([self.index.get(s.parent, -1) if s.parent else -1 for s in self.specs], np.int64)
+        self._head = self.index.get("head", -1)
+        self._body_src = points(fl, BODY_KEYS, scale)
         if "head" in self.index and fl.has("face"):  # the head's extent from the face mesh, hair included
             f = fl.face[:, :2].astype(np.float64) * scale
             i = self.index["head"]
@@ -194,8 +225,8 @@ class Skeleton:
     # ---- per frame ----
     def global_fit(self, target: FrameLandmarks) -> np.ndarray:
         """A similarity from every body point found in both photo and target: the fallback transform."""
-        s, cs = points(self.source, [f"b{i}" for i in range(L.N_BODY)], self.scale)
-        t, ct = points(target, [f"b{i}" for i in range(L.N_BODY)], self.scale)
+        s, cs = self._body_src
+        t, ct = points(target, BODY_KEYS, self.scale)
         ok = (cs >= MIN_CONF) & (ct > 0)
         if ok.sum() >= 2:
             return similarity_fit(s[ok, :2], t[ok, :2])
@@ -219,29 +250,24 @@ class Skeleton:
         cfg = self.config
         root = self.global_fit(target)
         across = float(np.sqrt(abs(np.linalg.det(root[:, :2])))) or 1.0
-        tgt_ab, tconf = points(target, [k for s in self.specs for k in (s.a, s.b)], self.scale)
-        tgt_z = tgt_ab[:, 2].reshape(-1, 2)
+        tgt_ab, tconf = points(target, self._ab_keys, self.scale)
+        ta, tb = tgt_ab[0::2, :2], tgt_ab[1::2, :2]
         ok = (tconf.reshape(-1, 2) > 0).all(axis=1)
-        mats = np.zeros((len(self.specs), 2, 3))
-        z = np.zeros(len(self.specs))
-        done: dict[str, np.ndarray] = {}
-        for i, s in enumerate(self.specs):
-            parent = done.get(s.parent, root) if s.parent else root
-            if s.kind == "head":
-                kind, src = self._head_src
-                tgt = self._head_target(target, kind)
-                m = similarity_fit(src, tgt) if tgt is not None else parent
-            elif ok[i]:
-                m = segment_transform(self.src_a[i], self.src_b[i], tgt_ab[2 * i, :2], tgt_ab[2 * i + 1, :2],
-                                      across, cfg.min_along_stretch, cfg.max_along_stretch)
-            else:
-                m = parent
-            mats[i] = m
-            done[s.name] = m
-            zi = tgt_z[i]
-            z[i] = float(np.nanmean(zi)) if np.isfinite(zi).any() else np.nan
-        z = self._fill_depth(z)
-        return mats, z
+        mats = segment_transforms(self.src_a, self.src_b, np.where(ok[:, None], ta, self.src_a),
+                                  np.where(ok[:, None], tb, self.src_b), across,
+                                  cfg.min_along_stretch, cfg.max_along_stretch)
+        for i in np.nonzero(~ok)[0]:  # no target: follow the parent (parents precede children)
+            p = self._parent[i]
+            mats[i] = mats[p] if p >= 0 else root
+        if self._head >= 0:
+            kind, src = self._head_src
+            tgt = self._head_target(target, kind)
+            if tgt is not None:
+                mats[self._head] = similarity_fit(src, tgt)
+        zz = tgt_ab[:, 2].reshape(-1, 2)
+        n = np.isfinite(zz).sum(1)
+        z = np.where(n > 0, np.nansum(zz, 1) / np.maximum(n, 1), np.nan)
+        return mats, self._fill_depth(z)
 
     def _fill_depth(self, z: np.ndarray) -> np.ndarray:
         """Bones without a target depth take their parent's (fingers: the hand's; the head: the neck's)."""
@@ -253,10 +279,11 @@ class Skeleton:
 
     def target_points(self, target: FrameLandmarks, keys, mats: np.ndarray, owners) -> np.ndarray:
         """(K, 2) target positions of joint points: the target landmark, else the owner bone's image."""
+        keys = tuple(keys)
+        if not keys:
+            return np.zeros((0, 2))
         t, c = points(target, keys, self.scale)
         s, _ = points(self.source, keys, self.scale)
-        out = t[:, :2].copy()
-        for j, (cj, o) in enumerate(zip(c, owners)):
-            if cj <= 0:
-                out[j] = apply(mats[o], s[j, :2])
-        return out
+        m = mats[np.asarray(owners, np.int64)]
+        moved = np.einsum("kij,kj->ki", m[:, :, :2], s[:, :2]) + m[:, :, 2]
+        return np.where((c > 0)[:, None], t[:, :2], moved)

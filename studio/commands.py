@@ -1,0 +1,159 @@
+"""Undo commands: one QUndoCommand type per kind of edit, all on the window's single QUndoStack.
+
+Edits to token curves keep, per channel, the operation tuples before and after (engine.project.edits), so
+undo and redo are exact and cheap. Each command is built from the document's committed state at the moment
+it is created; `redo()` (run by QUndoStack.push) applies it.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+from PySide6.QtGui import QUndoCommand
+
+from engine.project import edits as E
+from engine.project.document import Project
+from engine.tokens.schema import channel_index
+
+Ops = tuple[E.EditOp, ...]
+
+
+def _label(keys: Iterable[E.ChannelKey]) -> str:
+    keys = list(keys)
+    if len(keys) == 1:
+        return f"{keys[0][0]} {keys[0][1]}"
+    return f"{len(keys)} channels"
+
+
+class ChannelEditCommand(QUndoCommand):
+    """Base: set some channels' operations from `before` to `after` (one undo step for all of them)."""
+
+    verb = "Edit"
+
+    def __init__(self, doc: Project, after: Mapping[E.ChannelKey, Ops], text: str | None = None) -> None:
+        self.doc = doc
+        self.before = {k: doc.channel_ops(k) for k in after}
+        self.after = {k: tuple(v) for k, v in after.items()}
+        super().__init__(text or f"{self.verb} {_label(after)}")
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.before != self.after
+
+    def redo(self) -> None:
+        self.doc.set_ops(self.after)
+
+    def undo(self) -> None:
+        self.doc.set_ops(self.before)
+
+
+class AddKeyCommand(ChannelEditCommand):
+    verb = "Add key to"
+
+    def __init__(self, doc: Project, key: E.ChannelKey, frame: int, value: float) -> None:
+        super().__init__(doc, {key: E.add_key(doc.channel_ops(key), frame, value)})
+
+
+class MoveKeysCommand(ChannelEditCommand):
+    verb = "Move keys of"
+
+    def __init__(self, doc: Project, moves: Mapping[E.ChannelKey, Mapping[int, tuple[int, float]]]) -> None:
+        super().__init__(doc, {k: E.move_keys(doc.channel_ops(k), m) for k, m in moves.items()})
+
+
+class DeleteKeysCommand(ChannelEditCommand):
+    verb = "Delete keys of"
+
+    def __init__(self, doc: Project, frames: Mapping[E.ChannelKey, Iterable[int]]) -> None:
+        super().__init__(doc, {k: E.delete_keys(doc.channel_ops(k), f) for k, f in frames.items()})
+
+
+class RangeOpCommand(ChannelEditCommand):
+    """Append one range operation per channel; `make(key)` builds it."""
+
+    def __init__(self, doc: Project, keys: Iterable[E.ChannelKey], make: Callable[[E.ChannelKey], E.EditOp],
+                 text: str | None = None) -> None:
+        keys = list(keys)
+        super().__init__(doc, {k: doc.channel_ops(k) + (make(k),) for k in keys}, text)
+
+
+class SmoothCommand(RangeOpCommand):
+    verb = "Smooth"
+
+    def __init__(self, doc: Project, keys, start: int, stop: int, sigma: float = E.DEFAULT_SMOOTH_SIGMA) -> None:
+        super().__init__(doc, keys, lambda k: E.Smooth(start, stop, sigma=sigma))
+
+
+class ScaleCommand(RangeOpCommand):
+    def __init__(self, doc: Project, keys, start: int, stop: int, factor: float) -> None:
+        self.verb = "Exaggerate" if factor > 1 else "Calm"
+        super().__init__(doc, keys, lambda k: E.Scale(start, stop, factor=factor))
+
+
+class HoldCommand(RangeOpCommand):
+    """Hold each channel at its edited value at `start`."""
+
+    verb = "Hold"
+
+    def __init__(self, doc: Project, keys, start: int, stop: int) -> None:
+        tokens = doc.edited_tokens()
+        value = {k: float(tokens.group(k[0]).values[start, channel_index(*k)]) for k in keys}
+        super().__init__(doc, keys, lambda k: E.Hold(start, stop, value=value[k]))
+
+
+class OffsetCommand(RangeOpCommand):
+    verb = "Offset"
+
+    def __init__(self, doc: Project, keys, start: int, stop: int, delta: float) -> None:
+        super().__init__(doc, keys, lambda k: E.Offset(start, stop, delta=delta))
+
+
+class ResetRangeCommand(RangeOpCommand):
+    verb = "Reset"
+
+    def __init__(self, doc: Project, keys, start: int, stop: int) -> None:
+        super().__init__(doc, keys, lambda k: E.ResetToTracked(start, stop))
+
+
+class ResetChannelsCommand(ChannelEditCommand):
+    verb = "Reset all edits of"
+
+    def __init__(self, doc: Project, keys: Iterable[E.ChannelKey]) -> None:
+        super().__init__(doc, {k: () for k in keys})
+
+
+class PasteCommand(ChannelEditCommand):
+    verb = "Paste into"
+
+    def __init__(self, doc: Project, clipboard: E.CurveClipboard, keys: Iterable[E.ChannelKey], start: int) -> None:
+        keys = list(keys)
+        after = {}
+        for k in keys:
+            values = clipboard.values_for(k, only_one_target=len(keys) == 1)
+            if values is not None:
+                after[k] = doc.channel_ops(k) + (E.Paste(start, values),)
+        super().__init__(doc, after)
+
+
+def copy_range(doc: Project, keys: Iterable[E.ChannelKey], start: int, stop: int) -> E.CurveClipboard:
+    tokens = doc.edited_tokens()
+    curves = tuple((k, tuple(float(v) for v in np.asarray(tokens.group(k[0]).values[start:stop + 1,
+                                                                                       channel_index(*k)])))
+                   for k in keys)
+    return E.CurveClipboard(length=stop - start + 1, curves=curves)
+
+
+class SetRangeCommand(QUndoCommand):
+    """Set (or clear, with None) the in/out range."""
+
+    def __init__(self, doc: Project, rng: tuple[int, int] | None) -> None:
+        self.doc = doc
+        self.before = doc.in_out if doc.has_custom_range else None
+        self.after = rng
+        super().__init__("Clear in/out" if rng is None else f"Set range {min(rng)}-{max(rng)}")
+
+    def redo(self) -> None:
+        self.doc.set_in_out(self.after)
+
+    def undo(self) -> None:
+        self.doc.set_in_out(self.before)
