@@ -5,7 +5,10 @@
 
 Driving frames are augmented (colour for every crop; colour + spatial distortion for the whole frame that
 the body encoder reads), so the tokens cannot carry the performer's looks. The reference and the motion
-condition are each dropped with their TrainConfig probability (classifier-free guidance at sampling time).
+condition are each dropped with their TrainConfig probability (classifier-free guidance at sampling time):
+a dropped reference replaces the DiT's in-context reference tokens by a learned null token (the guidance is
+still retargeted onto the real reference: it is part of the motion condition); dropped motion zeroes the
+guidance and replaces the face cross-attention context by a learned null context.
 The loop, data loading, schedules and logging belong to the trainer (a later issue); this step is what it
 and the tests share.
 """
