@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-side", type=int, default=1280, help="downscale frames to this long side for tracking")
     t.add_argument("--no-smooth", action="store_true", help="turn off the One-Euro jitter filter")
     t.add_argument("--min-cutoff", type=float, default=1.5, help="One-Euro min cutoff (Hz); lower = smoother")
-    t.add_argument("--beta", type=float, default=0.3, help="One-Euro speed coefficient; higher = less lag")
+    t.add_argument("--beta", type=float, default=10.0,
+                   help="One-Euro speed coefficient (frame sizes per second); higher = less lag")
     t.add_argument("--no-cache", action="store_true", help="ignore and do not write the tracking cache")
     t.set_defaults(func=cmd_track)
 

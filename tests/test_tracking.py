@@ -199,3 +199,16 @@ def test_engine_never_imports_qt():
     r = subprocess.run([str(Path(sys.executable).parent / "lint-imports")], capture_output=True, text=True,
                        cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_large_frames_are_tracked_downscaled_with_source_pixel_coordinates(dance_short, tmp_path):
+    import cv2
+
+    frames = list(frames_of(dance_short, 8))
+    big = write_video(tmp_path / "big.mp4", (cv2.resize(f, (f.shape[1] * 2, f.shape[0] * 2)) for f in frames))
+    small = write_video(tmp_path / "small.mp4", frames)
+    a, b = tracked(str(small)), tracked(str(big))
+    assert b.size == (a.size[0] * 2, a.size[1] * 2)
+    torso = np.linalg.norm(a.landmarks.body[:, 11, :2] - a.landmarks.body[:, 23, :2], axis=1).mean()
+    err = np.linalg.norm(b.landmarks.body[:, 11:17, :2] / 2 - a.landmarks.body[:, 11:17, :2], axis=2).mean()
+    assert err < 0.05 * torso

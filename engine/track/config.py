@@ -13,7 +13,7 @@ class TrackerConfig:
     max_gap_frames: int = 6  # gaps up to this long are interpolated; longer ones stay missing
     smooth: bool = True  # One-Euro filter on top of MediaPipe's own temporal tracking
     one_euro_min_cutoff: float = 1.5  # Hz: lower removes more jitter at rest
-    one_euro_beta: float = 0.3  # speed coefficient: higher lets fast motion through with less lag
+    one_euro_beta: float = 10.0  # speed coefficient (speed in frame sizes per second): higher = less lag
     one_euro_d_cutoff: float = 1.0
     people_check_every_s: float = 2.0  # how often to count faces to notice a second person
 

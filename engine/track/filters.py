@@ -18,8 +18,8 @@ def one_euro(values: np.ndarray, times: np.ndarray, min_cutoff: float, beta: flo
              scale: float = 1.0) -> np.ndarray:
     """Filter (T, ...) values over time. NaN frames reset the filter (a gap is not smoothed across).
 
-    `scale` converts the speed to a size-free unit (e.g. the subject's height in px), so beta means
-    the same on a 480p and a 4K clip.
+    `scale` converts the speed to a size-free unit (the tracker passes the frame's long side in px, so
+    speed is in frame sizes per second), so beta means the same on a 480p and a 4K clip.
     """
     out = np.array(values, dtype=np.float32, copy=True)
     x_prev = None

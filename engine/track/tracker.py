@@ -83,7 +83,7 @@ def postprocess(lm: ClipLandmarks, times: np.ndarray, config: TrackerConfig) -> 
         pts, cf = fill_gaps(getattr(lm, g), getattr(lm, f"{g}_conf"), config.max_gap_frames)
         if config.smooth and len(times) > 1:
             pts = one_euro(pts, times, config.one_euro_min_cutoff, config.one_euro_beta,
-                           config.one_euro_d_cutoff, scale=scale / 1000.0)
+                           config.one_euro_d_cutoff, scale=scale)
         setattr(lm, g, pts.astype(np.float32))
         setattr(lm, f"{g}_conf", cf.astype(np.float32))
     bw, _ = fill_gaps(lm.body_world, lm.body_conf, config.max_gap_frames)
