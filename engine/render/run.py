@@ -26,7 +26,8 @@ def make_renderer(kind: str = "instant", *, steps: int = 20, checkpoint: str | N
     raise UserFacingError(f"unknown renderer {kind!r} (use instant or dit)")
 
 
-def load_driving(path: str | Path, cancel: CancelToken | None = None) -> Job[TrackedClip]:
+def load_driving(path: str | Path, cancel: CancelToken | None = None, use_cache: bool = True
+                 ) -> Job[TrackedClip]:
     """A token file as is, or a video tracked (through the cache)."""
     from engine.analyze import track_clip
     from engine.tokens.clipfile import load_clip
@@ -35,7 +36,7 @@ def load_driving(path: str | Path, cancel: CancelToken | None = None) -> Job[Tra
         clip = load_clip(path)
         yield Progress(1, 1, "Loaded token file")
         return clip
-    return (yield from track_clip(path, cancel=cancel))
+    return (yield from track_clip(path, cancel=cancel, use_cache=use_cache))
 
 
 def rendered_frames(renderer: Renderer, reference: Reference, clip: TrackedClip, indices: list[int],
@@ -63,14 +64,14 @@ def rendered_frames(renderer: Renderer, reference: Reference, clip: TrackedClip,
 def render_to_file(ref: str | Path | Reference, drive: str | Path, output: str | Path, *, size=None,
                    side_by_side: bool = False, renderer: str | Renderer = "instant", steps: int = 20,
                    checkpoint: str | None = None, frame_range: tuple[int, int] | None = None,
-                   audio: bool = True, cancel: CancelToken | None = None) -> Job:
+                   audio: bool = True, use_cache: bool = True, cancel: CancelToken | None = None) -> Job:
     """Stages: 1 analyse the photo, 2 track (or load) the motion, 3 render and encode frame by frame."""
     from engine.analyze import load_reference
     from engine.io.encode import export_frames
 
     yield Progress(0, None, "Analysing the reference photo")
     reference = ref if isinstance(ref, Reference) else load_reference(ref)
-    clip = yield from load_driving(drive, cancel)
+    clip = yield from load_driving(drive, cancel, use_cache)
     rnd = make_renderer(renderer, steps=steps, checkpoint=checkpoint) if isinstance(renderer, str) else renderer
     start, stop = frame_range if frame_range else (0, len(clip))
     if not 0 <= start < stop <= len(clip):

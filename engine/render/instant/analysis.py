@@ -17,20 +17,23 @@ from engine.render.instant import hands as H
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver, skin
 from engine.render.instant.face import FaceLayer
-from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte, push_pull_fill
-from engine.render.instant.mesh import (PIECE_BODY, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
-                                        skin_weights)
+from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte
+from engine.render.instant.mesh import (PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
+                                        region_contains, skin_weights)
 from engine.render.instant.skeleton import MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton, apply
 from engine.track.types import FrameLandmarks
 
 ATLAS_PAD = 8  # px between atlas layers, so minified copies do not bleed across
 TORSO_BONES = ("spine", "l_clavicle", "r_clavicle", "l_pelvis", "r_pelvis")
-ARM_CLAVICLE = {PIECE_L_ARM: "l_clavicle", PIECE_R_ARM: "r_clavicle"}
 FILL_INPAINT_MAX_SIDE = 512
-FACE_Z_LIFT = 1e-3
+PLATE_MARGIN_PX = 2.0
+FILL_SOFTEN_U = 0.02  # blur of the under-arm texture (u)
+FILL_EDGE_SKIP_U = 0.04  # ... which continues body pixels at least this far inside the body (u)
+FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
 COVERAGE_ALPHA = 0.3  # person pixels this opaque must be covered by a mesh piece at rest ...
 COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
-COVERAGE_ROUNDS = 2  # the face layer sorts just in front of the head it sits on
+COVERAGE_GROW = 0.4  # ... and get a patch this many spacings wider than the hole
+PATCH = "patch:"  # patch piece names: this prefix and the piece they mend
 
 
 @dataclass
@@ -67,10 +70,12 @@ class PhotoAnalysis:
     atlas: np.ndarray  # (h, w, 4) uint8
     plate: np.ndarray  # (h, w, 3) uint8, work size
     canvas_colour: np.ndarray
+    palms: dict = field(default_factory=dict)  # {"lh"/"rh": palm width, work px} of the hands that bend
     sized: dict = field(default_factory=dict)
 
     def deform(self, target: FrameLandmarks) -> Frame:
         sk, cfg = self.skeleton, self.config
+        target = self._tamed(target)
         mats, z = sk.transforms(target)
         x = skin(self.verts, self.weights, mats)
         head_m = mats[sk.index["head"]] if sk.has("head") else sk.global_fit(target)
@@ -82,7 +87,7 @@ class PhotoAnalysis:
                 tgt_face = apply(head_m, self.face.src)
             x[self.body_verts] += self.face.residual_field(tgt_face, head_m)
         if self.solver is not None and cfg.arap_iterations > 0:
-            handles = sk.target_points(target, self.joint_keys, mats, self.joint_owner)
+            handles = sk.joint_targets(self.joint_keys, mats, self.joint_owner)
             x = self.solver.solve(x, handles, cfg.arap_iterations)
         dst = [x[self.tris]]
         src = [self.verts[self.tris] + self.tri_offset[:, None, :]]
@@ -98,6 +103,21 @@ class PhotoAnalysis:
         key = np.concatenate(keys)
         order = np.argsort(-key, kind="stable")
         return Frame(np.concatenate(dst), np.concatenate(src), order)
+
+
+    def _tamed(self, target: FrameLandmarks) -> FrameLandmarks:
+        """Target hands eased towards rigid motion where their shape is beyond what a warp can show."""
+        out = None
+        for prefix, palm in self.palms.items():
+            group = "left_hand" if prefix == "lh" else "right_hand"
+            if not target.has(group):
+                continue
+            src = self.skeleton.source.points(group)
+            tamed = H.tame(src, target.points(group), palm / self.scale)
+            if out is None:
+                out = target.copy()
+            setattr(out, group, tamed.astype(np.float32))
+        return target if out is None else out
 
 
 def _work_scale(w: int, h: int, config: WarpConfig) -> float:
@@ -128,9 +148,14 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     if not sk.specs:
         raise NoPersonError("No person found in the reference photo: too few body landmarks to animate.")
     alpha = person_matte(work, fl, k, sk.u, config)
-    plate = background_plate(work, alpha, config.plate_dilate_u * sk.u, config)
+    hand_masks = {p: H.hand_region(fl, p, pw, k, work) for p, pw in hands.items()}
+    feather = max(0.5, config.matte_feather_px)
+    for p, m in hand_masks.items():  # segmentation misses fingers and fills the gaps between them
+        gaps = H.background_between_fingers(fl, p, hands[p], k, work, alpha, m)
+        alpha = np.minimum(alpha, 1.0 - cv2.GaussianBlur(gaps.astype(np.float32), (0, 0), feather))
+        alpha = np.maximum(alpha, cv2.GaussianBlur(m.astype(np.float32), (0, 0), feather))
+    plate = background_plate(work, alpha, max(PLATE_MARGIN_PX, config.plate_dilate_u * sk.u), config)
     fg = decontaminate(work, alpha, plate)
-    hand_masks = {p: H.hand_region(fl, p, pw, k, (wh, ww)) for p, pw in hands.items()}
     lab = piece_labels(sk, alpha, hand_masks, config)
     spacing = mesh_spacing(sk, float((alpha > 0.02).sum()), config)
     regions = piece_regions(sk, lab, alpha, spacing)
@@ -149,32 +174,42 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
             pieces.append(p)
     if not pieces:
         raise NoPersonError("No person found in the reference photo: the person matte is empty.")
-    pieces = _repair_coverage(pieces, regions, alpha, spacing, joints)
-    fill_tex = _fill_texture(fg, regions.get("fill"), regions.get(PIECE_BODY))
+    pieces = _repair_coverage(pieces, alpha, lab, spacing)
+    fill_tex = _fill_texture(fg, regions.get("fill"), regions.get(PIECE_BODY), sk.u)
     face = None
     if config.face_layer and fl.has("face"):
         face = FaceLayer.build(fl.face * k, fg, config.teeth_height)
     atlas, offsets, mouth_off = _atlas(fg, alpha, fill_tex, regions.get("fill"), face)
-    return _assemble(key, config, (w0, h0), k, (ww, wh), sk, pieces, face, atlas, offsets, mouth_off, plate)
+    grown = {p: cv2.dilate(m, np.ones((5, 5), np.uint8)) for p, m in hand_masks.items()}
+    an = _assemble(key, config, (w0, h0), k, (ww, wh), sk, pieces, face, atlas, offsets, mouth_off, plate, grown)
+    an.palms = dict(hands)
+    return an
 
 
-def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offsets, mouth_off, plate):
+def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offsets, mouth_off, plate,
+              hand_masks):
     verts, tris, off, fill, arm, body_v, jv, jkeys, jown = [], [], [], [], [], [], [], [], []
     wts = []
     n = 0
+    finger = np.array([s.kind == "finger" for s in sk.specs])
     for p in pieces:
-        allowed = _allowed(sk, p.name)
+        allowed = np.tile(_allowed(sk, p.name), (len(p.verts), 1))
+        if finger.any():  # only a hand's own pixels bend with its fingers
+            on_hand = np.zeros(len(p.verts), bool)
+            for prefix, m in hand_masks.items():
+                on_hand |= region_contains(m, p.verts)
+            allowed[~on_hand] &= ~finger
         w = skin_weights(p.verts, sk, allowed, config)
         wts.append(w)
         verts.append(p.verts)
         tris.append(p.tris + n)
         off.append(np.tile(offsets[p.layer], (len(p.tris), 1)))
         fill.append(np.full(len(p.tris), p.name == "fill"))
-        arm.append(np.full(len(p.tris), p.name in (PIECE_L_ARM, PIECE_R_ARM)))
+        arm.append(np.full(len(p.tris), p.name.removeprefix(PATCH) in (PIECE_L_ARM, PIECE_R_ARM)))
         if p.name == PIECE_BODY:
             body_v.append(np.arange(n, n + len(p.verts)))
         for vi, kk in zip(p.joint_verts, p.joint_keys):
-            owner = _owner(sk, kk, allowed)
+            owner = _owner(sk, kk, allowed.any(0))
             if owner is not None:
                 jv.append(n + vi)
                 jkeys.append(kk)
@@ -199,11 +234,10 @@ def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offs
 
 
 def _allowed(sk: Skeleton, piece: str) -> np.ndarray:
+    piece = piece.removeprefix(PATCH)
     if piece == "fill":
         return np.isin(np.array(sk.names), TORSO_BONES)
-    allowed = sk.pieces == piece
-    if piece in ARM_CLAVICLE and sk.has(ARM_CLAVICLE[piece]):
-        allowed[sk.index[ARM_CLAVICLE[piece]]] = True
+    allowed = sk.pieces == piece  # an arm takes no torso bone: the shoulder disc turns with the upper arm
     if not allowed.any():
         allowed[:] = True
     return allowed
@@ -234,42 +268,55 @@ def _coverage(pieces: list[Piece], shape: tuple[int, int]) -> np.ndarray:
     cov = np.zeros(shape, np.uint8)
     for p in pieces:
         if p.layer == "photo":
-            cv2.fillPoly(cov, list(np.round(p.verts[p.tris]).astype(np.int32)), 1)
+            cv2.drawContours(cov, list(np.round(p.verts[p.tris]).astype(np.int32)), -1, 1, -1)
     return cov
 
 
-def _repair_coverage(pieces, regions, alpha, spacing, joints):
-    """Person pixels that no piece covers at rest (slivers where piece outlines cut corners) join the
-    body piece, which is rebuilt over them; otherwise they would show the plate even in the photo's pose."""
-    for _ in range(COVERAGE_ROUNDS):
-        holes = (alpha > COVERAGE_ALPHA) & (_coverage(pieces, alpha.shape) == 0)
-        if holes.sum() < COVERAGE_MIN_PX or PIECE_BODY not in regions:
-            break
-        k = max(1, int(round(0.35 * spacing)))
-        person = (alpha > 0.02).astype(np.uint8)
-        regions[PIECE_BODY] = regions[PIECE_BODY] | (cv2.dilate(holes.astype(np.uint8), np.ones((2 * k + 1,) * 2,
-                                                                                              np.uint8)) & person)
-        body = build_piece(PIECE_BODY, regions[PIECE_BODY], spacing, "photo", np.zeros((0, 2)), joints)
-        if body is None:
-            break
-        pieces = [body if p.name == PIECE_BODY else p for p in pieces]
-    return pieces
+def _repair_coverage(pieces, alpha, lab, spacing):
+    """Person pixels that no piece covers at rest (slivers where piece outlines cut corners) get small
+    patch pieces of their own, skinned like the piece their pixels belong to; otherwise they would show
+    the plate in any pose."""
+    holes = (alpha > COVERAGE_ALPHA) & (_coverage(pieces, alpha.shape) == 0)
+    if holes.sum() < COVERAGE_MIN_PX:
+        return pieces
+    k = max(1, int(round(COVERAGE_GROW * spacing)))
+    grow = np.ones((2 * k + 1,) * 2, np.uint8)
+    patches = []
+    for name, label in PIECE_LABEL.items():
+        h = (holes & (lab == label)).astype(np.uint8)
+        if h.sum() < COVERAGE_MIN_PX:
+            continue
+        region = cv2.dilate(h, grow) & (lab == label).astype(np.uint8)
+        patch = build_piece(PATCH + name, region, max(2.0, 0.5 * spacing), "photo", np.zeros((0, 2)), {})
+        if patch is not None:
+            patches.append(patch)
+    return patches + pieces
 
 
-def _fill_texture(fg: np.ndarray, fill: np.ndarray | None, body: np.ndarray | None) -> np.ndarray | None:
-    """Torso colour under the arms: a smooth continuation of the body's own pixels (push-pull from the
-    body piece, never from the arm or the background) over the fill region."""
+def _fill_texture(fg: np.ndarray, fill: np.ndarray | None, body: np.ndarray | None, u: float) -> np.ndarray | None:
+    """Torso texture under the arms: each fill pixel takes the colour of the nearest body pixel (so a hem
+    or a waistband carries straight on instead of blending into mud), softened; never the arm's own
+    pixels or the background's."""
     if fill is None or body is None:
         return None
     h, w = fg.shape[:2]
     s = min(1.0, FILL_INPAINT_MAX_SIDE / max(h, w))
     sw, sh = max(4, int(w * s)), max(4, int(h * s))
     small = cv2.resize(fg, (sw, sh), interpolation=cv2.INTER_AREA)
-    known = cv2.resize(cv2.erode(body, np.ones((3, 3), np.uint8)), (sw, sh), interpolation=cv2.INTER_NEAREST)
+    e = max(1, int(round(FILL_EDGE_SKIP_U * u)))  # body pixels at its edge carry the arm's colour fringe
+    core = cv2.erode(body, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * e + 1, 2 * e + 1)))
+    known = cv2.resize(core if core.any() else body, (sw, sh), interpolation=cv2.INTER_NEAREST)
     if not known.any():
         return None
-    filled = push_pull_fill(small, known)
-    return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    _, lab = cv2.distanceTransformWithLabels((known == 0).astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(known)  # label i (1-based) <-> i-th zero pixel of the input in raster order
+    order = np.zeros(lab.max() + 1, np.int64)
+    zero_lab = lab[known > 0]
+    order[zero_lab] = np.arange(len(ys))
+    nearest = small[ys[order[lab]], xs[order[lab]]]
+    nearest = cv2.GaussianBlur(nearest, (0, 0), max(1.0, FILL_SOFTEN_U * u * s))
+    return cv2.resize(nearest, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _atlas(fg, alpha, fill_tex, fill_mask, face):

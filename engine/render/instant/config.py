@@ -15,7 +15,7 @@ class WarpConfig:
     matte_threshold: float = 0.5  # segmentation confidence that counts as "person"
     matte_feather_px: float = 1.5  # soft edge of the matte, in work pixels (guided-filter radius scale)
     plate_max_side: int = 320  # the background plate is inpainted at this resolution, then upsampled
-    plate_dilate_u: float = 0.06  # the hole inpainted for the plate = matte dilated by this (u)
+    plate_dilate_u: float = 0.01  # the plate's hole: the matte's core, dilated by this (u)
     mesh_spacing_u: float = 0.1  # target triangle edge length over the body (u)
     mesh_spacing_min_px: float = 5.0  # never finer than this (work px), whatever the body size
     mesh_max_vertices: int = 2600  # spacing grows until the body mesh fits

@@ -17,8 +17,17 @@ from engine.track.types import FrameLandmarks
 SIDES = {"l": ("left_hand", "lh", PIECE_L_ARM), "r": ("right_hand", "rh", PIECE_R_ARM)}
 METACARPAL_RADIUS = 0.22  # flesh half-thickness around a metacarpal, in palm widths
 PHALANX_RADIUS = 0.13  # ... around a finger bone
-REGION_MARGIN = 0.22  # the hand's pixel region reaches this far (palm widths) beyond its landmarks
+REGION_MARGIN = 0.22  # the hand's pixel region reaches at most this far (palm widths) beyond its bones ...
+CORE_RADIUS = 0.06  # ... and always includes this much around them
+SKIN_CHROMA_SIGMAS = 3.0  # pixels within this many robust sigmas of the hand's own colour belong to it
+SKIN_LUMA_SIGMAS = 4.0
+FRINGE = 0.05  # palm widths of edge pixels around the hand that move with it
+PALM = (0, 1, 2, 5, 9, 13, 17)
+BG_RING = 0.4  # the background colour near a hand is sampled this far (palm widths) around it ...
+BG_SIGMAS = 2.5  # ... and person pixels within this many robust sigmas of it are background after all
+TAME_LO, TAME_HI = 0.2, 0.5  # hand shape mismatch (RMS, palm widths): fingers follow fully below, rigid above
 SAMPLES_PER_BONE = 2  # axis samples per finger bone (each with two side samples)
+EDGE_ON_PALM = 0.8  # palm width stand-in, as a share of the wrist-to-middle-knuckle length
 MIN_PALM_PX = 6.0  # smaller hands are treated as missing: fingers would be sub-pixel
 
 
@@ -44,7 +53,9 @@ def visible_hands(fl: FrameLandmarks, scale: float) -> dict[str, float]:
         if not fl.has(group):
             continue
         h = fl.points(group)[:, :2].astype(np.float64) * scale
-        pw = float(np.linalg.norm(h[L.INDEX_MCP] - h[L.PINKY_MCP]))
+        # knuckle width, or most of the palm's length for a hand seen edge-on (knuckles in a row)
+        pw = max(float(np.linalg.norm(h[L.INDEX_MCP] - h[L.PINKY_MCP])),
+                 EDGE_ON_PALM * float(np.linalg.norm(h[L.MIDDLE_MCP] - h[L.WRIST])))
         if pw >= MIN_PALM_PX:
             out[p] = pw
     return out
@@ -59,17 +70,80 @@ def hand_points(fl: FrameLandmarks, prefix: str, scale: float) -> np.ndarray:
     return fl.points(group)[:, :2].astype(np.float64) * scale
 
 
-def hand_region(fl: FrameLandmarks, prefix: str, palm: float, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    """uint8 mask of where the hand's pixels can be: its landmarks' hull and thick finger strokes."""
-    h = hand_points(fl, prefix, scale)
+def _strokes(h: np.ndarray, shape: tuple[int, int], radius: float, hull: bool) -> np.ndarray:
     m = np.zeros(shape, np.uint8)
-    pad = max(1, int(round(REGION_MARGIN * palm)))
-    hull = cv2.convexHull(np.round(h[[0, 1, 2, 5, 9, 13, 17]]).astype(np.int32))
-    cv2.fillConvexPoly(m, hull, 1)
+    if hull:
+        cv2.fillConvexPoly(m, cv2.convexHull(np.round(h[list(PALM)]).astype(np.int32)), 1)
+    t = max(1, int(round(2 * radius)) + 1)
     for a, b in L.HAND_EDGES:
         pa, pb = np.round(h[a]).astype(int), np.round(h[b]).astype(int)
-        cv2.line(m, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), 1, 2 * pad + 1)
+        cv2.line(m, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), 1, t)
     return m
+
+
+def hand_region(fl: FrameLandmarks, prefix: str, palm: float, scale: float, rgb: np.ndarray) -> np.ndarray:
+    """uint8 mask of the hand's pixels: near its landmarks and coloured like the hand (so the shorts or
+    the shirt around a hand do not bend with its fingers); the bones' core strokes are always in."""
+    h = hand_points(fl, prefix, scale)
+    shape = rgb.shape[:2]
+    wide = _strokes(h, shape, REGION_MARGIN * palm, hull=True)
+    core = _strokes(h, shape, CORE_RADIUS * palm, hull=False)
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    ref = ycc[core > 0]
+    if len(ref) < 8:
+        return wide
+    med = np.median(ref, axis=0)
+    spread = np.median(np.abs(ref - med), axis=0) * 1.4826 + 1.0  # robust sigma per channel
+    chroma = np.hypot((ycc[..., 1] - med[1]) / spread[1], (ycc[..., 2] - med[2]) / spread[2])
+    luma = np.abs(ycc[..., 0] - med[0]) / spread[0]
+    like = ((chroma < SKIN_CHROMA_SIGMAS) & (luma < SKIN_LUMA_SIGMAS)).astype(np.uint8)
+    m = (like & wide) | core
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    n, cc = cv2.connectedComponents(m, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(cc[core > 0])] = True
+    keep[0] = False
+    r = max(1, int(round(FRINGE * palm)))  # take the hand's colour fringe along with it
+    return cv2.dilate(keep[cc].astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+
+
+def background_between_fingers(fl: FrameLandmarks, prefix: str, palm: float, scale: float, rgb: np.ndarray,
+                               alpha: np.ndarray, hand: np.ndarray) -> np.ndarray:
+    """uint8 mask of pixels around the hand that segmentation called person but that look like the
+    background just outside the person there (the gaps between spread fingers, at segmentation's coarse
+    resolution): they must not be dragged along with the fingers."""
+    h = hand_points(fl, prefix, scale)
+    zone = _strokes(h, rgb.shape[:2], REGION_MARGIN * palm, hull=True) & (hand == 0)
+    r = max(2, int(round(BG_RING * palm)))
+    ring = cv2.dilate(_strokes(h, rgb.shape[:2], REGION_MARGIN * palm, hull=True),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)) & (alpha < 0.1)
+    if ring.sum() < 16 or not zone.any():
+        return np.zeros(rgb.shape[:2], np.uint8)
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    ref = ycc[ring > 0]
+    med = np.median(ref, axis=0)
+    spread = np.median(np.abs(ref - med), axis=0) * 1.4826 + 2.0
+    d = np.sqrt((((ycc - med) / spread) ** 2).sum(-1))
+    return (zone.astype(bool) & (d < BG_SIGMAS)).astype(np.uint8)
+
+
+def tame(src: np.ndarray, tgt: np.ndarray, palm: float) -> np.ndarray:
+    """The target hand (21, >=2), eased towards the photo's hand shape moved rigidly (a similarity) when
+    the two shapes disagree too much: a 2D warp cannot turn a palm seen from the front into a fist seen
+    from the side, and trying shreds the hand; a hand that moves as a whole still reads as a hand."""
+    s, t = src[:, :2].astype(np.float64), tgt[:, :2].astype(np.float64)
+    ms, mt = s.mean(0), t.mean(0)
+    a, b = s - ms, t - mt
+    n = float((a * a).sum()) or 1.0
+    c = float((a * b).sum()) / n
+    d = float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()) / n
+    rigid = a @ np.array([[c, d], [-d, c]]) + mt
+    scale = max(np.hypot(c, d), 1e-6)
+    err = float(np.sqrt(((rigid - t) ** 2).sum(1).mean())) / (palm * scale)
+    beta = float(np.clip((TAME_HI - err) / (TAME_HI - TAME_LO), 0.0, 1.0))
+    out = tgt.copy()
+    out[:, :2] = beta * t + (1.0 - beta) * rigid
+    return out
 
 
 def hand_samples(fl: FrameLandmarks, prefix: str, palm: float, scale: float) -> np.ndarray:

@@ -21,6 +21,9 @@ SHARPEN_HALF_WIDTH = 0.2  # alpha ramps from threshold-w to threshold+w after gu
 MIN_SEGMENT_SHARE = 0.25  # segmentation covering less than this share of the skeleton matte is not trusted
 SKELETON_LIMB_U = 0.28  # thickness of the drawn-skeleton fallback matte (body units)
 PLATE_SEAM_BLUR = 0.5  # the inpainted hole blends into the photo over this share of the dilation
+PLATE_TEXTURE_MAX_SIDE = 768  # the plate's borrowed texture is resolved at this size
+PLATE_DETAIL_SIGMA = 0.006  # texture above this scale (share of the long side) is borrowed, below it smooth
+PLATE_DETAIL_REACH = 0.15  # ... fading out this far into the hole (share of the long side)
 
 
 def segment(rgb: np.ndarray) -> np.ndarray | None:
@@ -101,10 +104,13 @@ def _touching(alpha: np.ndarray, skel: np.ndarray) -> np.ndarray:
 
 
 def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, config: WarpConfig) -> np.ndarray:
-    """The photo with the person inpainted away (uint8 RGB, same size)."""
+    """The photo with the person inpainted away: everything at least half person, and a margin. The faint
+    fringe beyond stays in the plate: a person standing still then composites back exactly (no halo of
+    inpainted colour around the hair), at the price of a faint trace where they left."""
     h, w = rgb.shape[:2]
     k = max(1, int(round(dilate_px)))
-    hole = cv2.dilate((alpha > 0.02).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+    core = (alpha > 0.5).astype(np.uint8)
+    hole = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
     if not hole.any():
         return rgb.copy()
     s = min(1.0, config.plate_max_side / max(h, w))
@@ -113,14 +119,55 @@ def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, confi
     small_hole = (cv2.resize(hole, (sw, sh), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
     if small_hole.all():  # nothing left to inpaint from: a flat plate of the photo's border colour
-        filled = np.empty_like(small)
-        filled[:] = border_colour(rgb)
+        up = np.empty_like(rgb)
+        up[:] = border_colour(rgb)
     else:
-        filled = push_pull_fill(small, 1 - small_hole)
-    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+        up = _textured(rgb, hole, push_pull_fill(small, 1 - small_hole))
     soft = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, PLATE_SEAM_BLUR * k))
-    soft = np.maximum(soft, (alpha > 0.02).astype(np.float32))[..., None]
+    soft = np.maximum(soft, core.astype(np.float32))[..., None]
     return (rgb * (1.0 - soft) + up * soft + 0.5).astype(np.uint8)
+
+
+def _textured(rgb: np.ndarray, hole: np.ndarray, membrane_small: np.ndarray) -> np.ndarray:
+    """The smooth membrane (low frequencies) plus the texture (high frequencies) of the background mirrored
+    through the hole's nearest border point: grass stays grassy, a wall stays flat, with no seam."""
+    h, w = rgb.shape[:2]
+    t = min(1.0, PLATE_TEXTURE_MAX_SIDE / max(h, w))
+    tw, th = max(8, int(round(w * t))), max(8, int(round(h * t)))
+    img = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_AREA) if t < 1 else rgb
+    holes = (cv2.resize(hole, (tw, th), interpolation=cv2.INTER_NEAREST) > 0) if t < 1 else hole > 0
+    membrane = cv2.resize(membrane_small, (tw, th), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    mirrored = mirror_fill(img, holes).astype(np.float32)
+    sigma = max(1.0, PLATE_DETAIL_SIGMA * max(tw, th))
+    detail = mirrored - cv2.GaussianBlur(mirrored, (0, 0), sigma)
+    depth = cv2.distanceTransform(holes.astype(np.uint8), cv2.DIST_L2, 5)  # far inside, reflections streak
+    fade = np.clip(1.0 - depth / (PLATE_DETAIL_REACH * max(tw, th)), 0.0, 1.0)[..., None]
+    out = np.clip(membrane + detail * fade, 0, 255).astype(np.uint8)
+    return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) if t < 1 else out
+
+
+def mirror_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Each hole pixel x takes the colour at 2p - x, its reflection through the nearest known pixel p
+    (or p itself when the reflection lands in the hole or off the image)."""
+    h, w = hole.shape
+    known = ~hole
+    if not known.any() or not hole.any():
+        return rgb.copy()
+    _, lab = cv2.distanceTransformWithLabels(hole.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    ky, kx = np.nonzero(known)
+    index = np.zeros(int(lab.max()) + 1, np.int64)
+    index[lab[known]] = np.arange(len(ky))
+    hy, hx = np.nonzero(hole)
+    near = index[lab[hy, hx]]
+    py, px = ky[near], kx[near]
+    ry, rx = 2 * py - hy, 2 * px - hx
+    inside = (ry >= 0) & (ry < h) & (rx >= 0) & (rx < w)
+    ry, rx = np.where(inside, ry, py), np.where(inside, rx, px)
+    bad = hole[ry, rx]
+    ry, rx = np.where(bad, py, ry), np.where(bad, px, rx)
+    out = rgb.copy()
+    out[hy, hx] = rgb[ry, rx]
+    return out
 
 
 def push_pull_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -20,13 +20,17 @@ from engine.track import landmarks as L
 LABEL_BG, LABEL_BODY, LABEL_L_ARM, LABEL_R_ARM = 0, 1, 2, 3
 PIECE_LABEL = {PIECE_BODY: LABEL_BODY, PIECE_L_ARM: LABEL_L_ARM, PIECE_R_ARM: LABEL_R_ARM}
 LABEL_MAX_SIDE = 384  # the piece labels are computed at this resolution, then upsampled
+TORSO_LENGTH_U = 1.3  # a torso hung from the shoulders when the hips are not in the photo: this long (u) ...
+HIP_WIDTH_SHARE = 0.7  # ... and this much narrower at the hips
 TORSO_INSIDE_ND = 0.5  # normalised distance the torso polygon claims for pixels inside it
 TORSO_EDGE_U = 0.3  # ... growing by 1 per this many body units outside it
 SHOULDER_OVERLAP_U = 0.2  # body and arm pieces both keep a disc this size around the shoulder joint
 FILL_GROW_U = 0.05  # the under-arm fill reaches this far beyond the arm, so the seam has no crack
-SEAM_OVERLAP = 0.6  # arm pieces reach this many mesh spacings over the body
+SEAM_OVERLAP = 0.2  # arm pieces reach this many mesh spacings over the body
 LEG_BONES = ("l_thigh", "l_shin", "l_foot", "r_thigh", "r_shin", "r_foot")
-FLESH_RADIUS = 1.4  # the body continues behind an arm within this many bone radii of a body bone
+FLESH_RADIUS = 1.1  # the body continues behind an arm within this many bone radii of a leg bone ...
+TORSO_GROW_U = 0.1  # ... or within the torso quad grown by this (u) at its corners
+PROBE_TOLERANCE = 0.2  # a kept triangle may overhang its region by this many spacings (no corner notches)
 INTERIOR_MARGIN = 0.55  # interior samples keep this many spacings from the outline
 TRI_PROBES = np.array([[1, 1, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1], [4, 1, 1], [1, 4, 1], [1, 1, 4]], np.float64)
 TRI_PROBES = TRI_PROBES / TRI_PROBES.sum(1, keepdims=True)  # barycentric probes a kept triangle must pass
@@ -54,8 +58,24 @@ def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def torso_quad(sk: Skeleton) -> np.ndarray | None:
+    """(4, 2) shoulders and hips; with the hips out of the photo, a torso of usual proportions hung from
+    the shoulders (away from the head), so a cut-off torso still counts as torso."""
     p, c = points(sk.source, [f"b{i}" for i in (L.L_SHOULDER, L.R_SHOULDER, L.R_HIP, L.L_HIP)], sk.scale)
-    return p[:, :2] if c.min() >= 0.5 else None
+    if c.min() >= 0.5:
+        return p[:, :2]
+    if c[:2].min() < 0.5:
+        return None
+    ls, rs = p[0, :2], p[1, :2]
+    d = rs - ls
+    down = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
+    (nose,), nc = points(sk.source, [f"b{L.NOSE}"], sk.scale)
+    if nc[0] >= 0.5 and np.dot(nose[:2] - (ls + rs) / 2, down) > 0:
+        down = -down
+    elif nc[0] < 0.5 and down[1] < 0:
+        down = -down
+    drop = TORSO_LENGTH_U * sk.u * down
+    inset = (1 - HIP_WIDTH_SHARE) / 2 * d
+    return np.array([ls, rs, rs - inset + drop, ls + inset + drop])
 
 
 def piece_labels(sk: Skeleton, alpha: np.ndarray, hand_masks: dict[str, np.ndarray],
@@ -158,8 +178,11 @@ def _flesh(sk: Skeleton) -> np.ndarray:
     w, h = sk.work_size
     m = np.zeros((h, w), np.uint8)
     quad = torso_quad(sk)
-    if quad is not None:
-        cv2.fillConvexPoly(m, np.round(quad).astype(np.int32), 1)
+    if quad is not None:  # the torso reaches a little beyond its shoulder and hip joints
+        c = quad.mean(0)
+        d = quad - c
+        grown = quad + d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)[:, None] * (TORSO_GROW_U * sk.u)
+        cv2.fillConvexPoly(m, np.round(grown).astype(np.int32), 1)
     for i, s in enumerate(sk.specs):
         if s.piece != PIECE_BODY or s.kind != "segment" or s.name not in LEG_BONES:
             continue
@@ -242,7 +265,8 @@ def build_piece(name: str, region: np.ndarray, spacing: float, layer: str, extra
     except Exception:  # degenerate point sets (all collinear): no mesh for this piece
         return None
     probe = np.einsum("kj,tjd->tkd", TRI_PROBES, allp[tri])
-    grown = cv2.dilate(region, np.ones((3, 3), np.uint8))
+    tol = max(1, int(round(PROBE_TOLERANCE * spacing)))
+    grown = cv2.dilate(region, np.ones((2 * tol + 1, 2 * tol + 1), np.uint8))
     xi = np.clip(np.round(probe[..., 0]).astype(int), 0, w - 1)
     yi = np.clip(np.round(probe[..., 1]).astype(int), 0, h - 1)
     keep = grown[yi, xi].all(axis=1)
@@ -284,10 +308,11 @@ def _dedupe(p: np.ndarray, tol: float) -> np.ndarray:
 
 
 def skin_weights(verts: np.ndarray, sk: Skeleton, allowed: np.ndarray, config: WarpConfig) -> np.ndarray:
-    """(V, B) weights: inverse normalised distance to each allowed bone, sharpened, top-k, rows sum to 1."""
+    """(V, B) weights: inverse normalised distance to each allowed bone, sharpened, top-k, rows sum to 1.
+    `allowed`: (B,) or per vertex (V, B)."""
     nd = segment_distance(verts, sk.src_a, sk.src_b) / sk.radius[None]
     w = (nd + config.skin_eps) ** (-config.skin_power)
-    w[:, ~allowed] = 0.0
+    w[~np.broadcast_to(allowed, w.shape)] = 0.0
     k = min(config.skin_top_k, w.shape[1])
     if k < w.shape[1]:
         cut = np.partition(w, -k, axis=1)[:, -k][:, None]

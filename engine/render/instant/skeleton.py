@@ -33,9 +33,9 @@ VIRTUAL = {
 HEAD_TOP_REACH = 3.0  # the crown lies this many mouth-to-eye distances above the mouth (hair included)
 # Face-mesh points that move with the skull (no jaw, lips, lids or brows): the head's similarity fit.
 FACE_RIGID = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 33, 133, 362, 263, 234, 454, 127, 356, 93, 323)
-BODY_HEAD_POINTS = tuple(range(0, 9))
+BODY_HEAD_POINTS = tuple(range(0, 9))  # nose, eyes, ears: the head fit when there is no face mesh
 HAIR_REACH = 0.45  # with a face mesh the head bone runs chin -> forehead, extended this much for the hair
-HEAD_RADIUS_FACE = 0.55  # ... and its radius is this fraction of the face width  # nose, eyes, ears: the head fit when there is no face mesh
+HEAD_RADIUS_FACE = 0.55  # ... and its radius is this fraction of the face width
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,10 @@ class Skeleton:
         self._ab_keys = tuple(k for s in self.specs for k in (s.a, s.b))
         self._parent = np.array([self.index.get(s.parent, -1) if s.parent else -1 for s in self.specs], np.int64)
         self._head = self.index.get("head", -1)
+        depth = np.zeros(len(self.specs), np.int64)
+        for i, p in enumerate(self._parent):  # parents precede children
+            depth[i] = depth[p] + 1 if p >= 0 else 0
+        self._levels = [np.nonzero(depth == d)[0] for d in range(int(depth.max(initial=0)) + 1)]
         self._body_src = points(fl, BODY_KEYS, scale)
         if "head" in self.index and fl.has("face"):  # the head's extent from the face mesh, hair included
             f = fl.face[:, :2].astype(np.float64) * scale
@@ -246,24 +250,37 @@ class Skeleton:
         return None
 
     def transforms(self, target: FrameLandmarks) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 2, 3) affine per bone (work px -> work px) and (B,) bone depth (smaller = nearer)."""
+        """(B, 2, 3) affine per bone (work px -> work px) and (B,) bone depth (smaller = nearer).
+
+        Forward kinematics, root to tips: a bone starts where its parent's transform puts its root joint,
+        and points along its target direction; its length follows the target within the stretch limits.
+        A limb foreshortened in the photo and stretched in the target therefore stays attached (the hand
+        falls a little short) instead of tearing between joints."""
         cfg = self.config
         root = self.global_fit(target)
         across = float(np.sqrt(abs(np.linalg.det(root[:, :2])))) or 1.0
         tgt_ab, tconf = points(target, self._ab_keys, self.scale)
-        ta, tb = tgt_ab[0::2, :2], tgt_ab[1::2, :2]
         ok = (tconf.reshape(-1, 2) > 0).all(axis=1)
-        mats = segment_transforms(self.src_a, self.src_b, np.where(ok[:, None], ta, self.src_a),
-                                  np.where(ok[:, None], tb, self.src_b), across,
-                                  cfg.min_along_stretch, cfg.max_along_stretch)
-        for i in np.nonzero(~ok)[0]:  # no target: follow the parent (parents precede children)
-            p = self._parent[i]
-            mats[i] = mats[p] if p >= 0 else root
-        if self._head >= 0:
-            kind, src = self._head_src
-            tgt = self._head_target(target, kind)
-            if tgt is not None:
-                mats[self._head] = similarity_fit(src, tgt)
+        ta = np.where(ok[:, None], tgt_ab[0::2, :2], self.src_a)
+        tb = np.where(ok[:, None], tgt_ab[1::2, :2], self.src_b)
+        mats = np.empty((len(self.specs), 2, 3))
+        for lvl in self._levels:
+            par = self._parent[lvl]
+            chained = lvl[(par >= 0) & ok[lvl]]
+            if len(chained):
+                pm = mats[self._parent[chained]]
+                start = np.einsum("bij,bj->bi", pm[:, :, :2], self.src_a[chained]) + pm[:, :, 2]
+                tb[chained] = start + (tb[chained] - ta[chained])
+                ta[chained] = start
+            mats[lvl] = segment_transforms(self.src_a[lvl], self.src_b[lvl], ta[lvl], tb[lvl], across,
+                                           cfg.min_along_stretch, cfg.max_along_stretch)
+            for i in lvl[~ok[lvl]]:  # no target: follow the parent
+                mats[i] = mats[self._parent[i]] if self._parent[i] >= 0 else root
+            if self._head in lvl:
+                kind, src = self._head_src
+                tgt = self._head_target(target, kind)
+                if tgt is not None:
+                    mats[self._head] = similarity_fit(src, tgt)
         zz = tgt_ab[:, 2].reshape(-1, 2)
         n = np.isfinite(zz).sum(1)
         z = np.where(n > 0, np.nansum(zz, 1) / np.maximum(n, 1), np.nan)
@@ -277,13 +294,11 @@ class Skeleton:
                 z[i] = z[p] if p is not None and np.isfinite(z[p]) else 0.0
         return z
 
-    def target_points(self, target: FrameLandmarks, keys, mats: np.ndarray, owners) -> np.ndarray:
-        """(K, 2) target positions of joint points: the target landmark, else the owner bone's image."""
+    def joint_targets(self, keys, mats: np.ndarray, owners) -> np.ndarray:
+        """(K, 2) where the owner bones (each ends at its joint) put the photo's joints this frame."""
         keys = tuple(keys)
         if not keys:
             return np.zeros((0, 2))
-        t, c = points(target, keys, self.scale)
         s, _ = points(self.source, keys, self.scale)
         m = mats[np.asarray(owners, np.int64)]
-        moved = np.einsum("kij,kj->ki", m[:, :, :2], s[:, :2]) + m[:, :, 2]
-        return np.where((c > 0)[:, None], t[:, :2], moved)
+        return np.einsum("kij,kj->ki", m[:, :, :2], s[:, :2]) + m[:, :, 2]
