@@ -78,15 +78,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The bundled sample: the astronaut photo animated by the bundled token file."""
-    from engine.demo import demo_clip, demo_reference
-    from engine.io.encode import export_frames
-    from engine.render.run import make_renderer
+    from engine.demo import DEMO_MOTION, demo_reference
+    from engine.render.run import render_to_file
 
     bar = ProgressBar("Rendering the demo")
-    clip = demo_clip()
-    renderer = make_renderer("instant")
-    frames = (f.rgb for f in renderer.render(demo_reference(), clip.tokens, range(len(clip)), size=args.size))
-    result = drain(export_frames(frames, args.output, clip.fps, len(clip), cancel=CancelToken()), bar)
+    result = drain(render_to_file(demo_reference(), DEMO_MOTION, args.output, size=args.size,
+                                  cancel=CancelToken()), bar)
     bar.finish()
     print(f"{result.path}: {result.frames} frames, {result.duration_s:.2f} s")
     return 0

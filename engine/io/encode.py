@@ -41,7 +41,7 @@ class EncodeConfig:
     """How the MP4 is encoded. Defaults give visually lossless output at a sane size."""
 
     crf: int = 18  # x264 constant rate factor: 0 lossless (few players cope), 18 visually lossless, 23 x264's default, 51 worst
-    preset: str = "medium"  # x264 speed/size trade-off; encoding is cheap next to rendering
+    preset: str = "faster"  # x264 speed/size trade-off: ~1.4x "medium" speed, CRF keeps the quality
     audio_bitrate: int = 192_000  # bits/s for AAC
 
     def __post_init__(self) -> None:
