@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 
 _done = False
+_detached = False  # fds 1 and 2 already point at /dev/null for the whole process (see _detach_native_output)
+_fd_lock = threading.Lock()  # fd swaps are process-wide: two threads must not interleave them
 
 
 def setup(threads: int | None = None, quiet: bool = True) -> None:
@@ -45,8 +48,10 @@ class native_stderr_silenced:
 
     def __enter__(self):
         self._saved: list[tuple[int, int]] = []
-        if os.environ.get("UNIMOTION_VERBOSE"):
+        if os.environ.get("UNIMOTION_VERBOSE") or _detached:
             return self
+        _fd_lock.acquire()
+        self._locked = True
         import sys
 
         sys.stdout.flush()
@@ -68,6 +73,9 @@ class native_stderr_silenced:
             os.dup2(saved, fd)
             os.close(saved)
         self._saved = []
+        if getattr(self, "_locked", False):
+            self._locked = False
+            _fd_lock.release()
         return False
 
 
@@ -88,6 +96,7 @@ def _detach_native_output() -> None:
     """
     import sys
 
+    global _detached
     if os.environ.get("UNIMOTION_VERBOSE"):
         return
     try:
@@ -102,5 +111,6 @@ def _detach_native_output() -> None:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, fd)
             os.close(devnull)
+            _detached = True
     except (OSError, ValueError, AttributeError):
         pass

@@ -165,8 +165,11 @@ class JobRunner(QObject):
         self._closed = False
 
     def submit(self, name: str, factory: JobFactory, key: str | None = None) -> JobHandle:
-        if self._closed:
-            raise RuntimeError("JobRunner.submit after shutdown")
+        if self._closed:  # the window is closing: the job never runs (a late request is not an error)
+            handle = JobHandle(name, key, self)
+            handle.token.cancel()
+            handle.state = "cancelled"
+            return handle
         if key is not None:
             for h in self._handles:
                 if h.key == key:

@@ -1,0 +1,126 @@
+"""The driving video: drop or open it; tracking runs in the background with progress and Cancel; the frame at
+the cursor is shown with the tracked landmarks over it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
+
+from engine.inspect import gaps
+from engine.jobs import Progress
+from engine.project.document import Project
+from engine.tokens.schema import GROUP_NAMES
+from studio.panels import MediaPanel
+
+VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;Token files (*.npz);;All files (*)"
+GROUP_LABELS = {"face": "face", "body": "body", "left_hand": "left hand", "right_hand": "right hand"}
+
+
+class DrivingPanel(MediaPanel):
+    cancel_requested = Signal()
+
+    def __init__(self, doc: Project, frames_source, parent: QWidget | None = None) -> None:
+        """`frames_source()` returns the DriverFrames kept for scrubbing (or None)."""
+        super().__init__("Driving video", "Drop a video of someone moving here", VIDEO_FILTER, parent)
+        self.doc = doc
+        self.frames_source = frames_source
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        row = QHBoxLayout()
+        row.setContentsMargins(6, 0, 6, 0)
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        self.progress_row = QWidget()
+        self.progress_row.setLayout(row)
+        self.progress_row.hide()
+        self.body.insertWidget(2, self.progress_row)
+        doc.clip_changed.connect(self._on_clip)
+        doc.frame_changed.connect(lambda _f: self.show_frame())
+        self.set_status("Whole body, upper body or a face: the motion to copy onto the photo.")
+
+    # -- tracking progress ---------------------------------------------------------------------------
+
+    def set_busy(self, path: Path) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(f"Tracking {path.name}…")
+        self.progress_row.show()
+        self.set_status(f"Tracking {path.name}…")
+
+    def set_progress(self, p: Progress) -> None:
+        if p.total:
+            self.progress.setRange(0, int(p.total))
+            self.progress.setValue(min(int(p.done), int(p.total)))
+        else:
+            self.progress.setRange(0, 0)
+        if p.message:
+            self.progress.setFormat(p.message + (" (%p%)" if p.total else ""))
+
+    def set_idle(self) -> None:
+        self.progress_row.hide()
+
+    @property
+    def busy(self) -> bool:
+        return self.progress_row.isVisible() or not self.progress_row.isHidden()
+
+    def show_failure(self, message: str) -> None:
+        self.set_idle()
+        if self.doc.clip is not None:
+            name = self.doc.driving_path.name if self.doc.driving_path else "the current motion"
+            message = f"{message}. Keeping {name}."
+        else:
+            self.canvas.set_image(None)
+            self.canvas.set_overlay(None)
+            self.canvas.set_message(message, error=True)
+        self.set_status(message, error=True)
+
+    # -- the clip --------------------------------------------------------------------------------------
+
+    def _on_clip(self) -> None:
+        clip = self.doc.clip
+        if clip is None:
+            self.canvas.set_image(None)
+            self.canvas.set_overlay(None)
+            self.canvas.set_message(self.canvas.placeholder)
+            return
+        self.set_status(self.summary())
+        self.canvas.set_message("")
+        self.show_frame()
+
+    def summary(self) -> str:
+        clip = self.doc.clip
+        n = len(clip)
+        dur = float(clip.times[-1] - clip.times[0]) + 1.0 / clip.fps
+        parts = [f"{clip.source_name or 'clip'}: {n} frames, {clip.fps:.4g} fps, {dur:.2f} s"]
+        missing = []
+        for g in GROUP_NAMES:
+            conf = clip.tokens.group(g).confidence
+            tracked = int((conf > 0).sum())
+            if tracked == 0:
+                missing.append(f"no {GROUP_LABELS[g]}")
+            elif tracked < n:
+                n_gaps = len(gaps(conf))
+                missing.append(f"{GROUP_LABELS[g]} missing in {n_gaps} gap{'s' if n_gaps > 1 else ''}")
+        if missing:
+            parts.append("; ".join(missing))
+        parts += clip.warnings
+        return " · ".join(parts)
+
+    def show_frame(self) -> None:
+        clip = self.doc.clip
+        if clip is None:
+            return
+        t = self.doc.frame
+        frames = self.frames_source()
+        if frames is not None and len(frames):
+            self.canvas.set_image(frames.frame(t))
+        elif self.doc.driving_path is None or self.doc.driving_path.suffix.lower() == ".npz":
+            self.canvas.set_image(None)
+            self.canvas.set_message("Motion from a token file: no video to show")
+        lm = clip.landmarks
+        if len(lm) and frames is not None:
+            self.canvas.set_overlay(lm.frame(min(t, len(lm) - 1)), (lm.width, lm.height))
+        else:
+            self.canvas.set_overlay(None)

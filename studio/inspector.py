@@ -1,0 +1,222 @@
+"""The inspector: the four token groups and their channels; the selected ones drawn in the curve editor, and
+the curve edits (keys, smooth, exaggerate/calm, hold, offset, reset, copy/paste) as undo commands."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QUndoStack
+from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QLabel, QSplitter, QToolBar,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from engine.project import edits as E
+from engine.project.document import Project
+from engine.tokens.schema import CHANNELS, GROUP_NAMES, channel_index
+from studio import commands as C
+from studio.curve_editor import CurveEditor
+
+GROUP_TITLES = {"face": "Face", "body": "Body", "left_hand": "Left hand", "right_hand": "Right hand"}
+KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+TOOLBAR_ACTIONS = ("edit.add_key", "edit.delete_keys", None, "edit.smooth", "edit.exaggerate", "edit.calm",
+                   "edit.hold", "edit.offset", "edit.reset_range", "edit.reset_channel", None, "edit.copy_range",
+                   "edit.paste_range")
+
+
+class Inspector(QWidget):
+    message = Signal(str, bool)
+
+    def __init__(self, doc: Project, undo: QUndoStack, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.undo = doc, undo
+        self.clipboard: E.CurveClipboard | None = None
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Channel", "Unit"])
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tree.setMinimumWidth(220)
+        self._items: dict[E.ChannelKey, QTreeWidgetItem] = {}
+        for g in GROUP_NAMES:
+            top = QTreeWidgetItem([GROUP_TITLES[g], ""])
+            top.setFlags(top.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+            self.tree.addTopLevelItem(top)
+            for spec in CHANNELS[g]:
+                it = QTreeWidgetItem([spec.name, spec.unit])
+                it.setData(0, KEY_ROLE, (g, spec.name))
+                it.setToolTip(0, spec.description)
+                top.addChild(it)
+                self._items[(g, spec.name)] = it
+        self.curves = CurveEditor(doc, undo)
+        self.toolbar = QToolBar()
+        self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
+        self.amount = QDoubleSpinBox()
+        self.amount.setDecimals(3)
+        self.amount.setRange(-1000.0, 1000.0)
+        self.amount.setSingleStep(0.05)
+        self.amount.setValue(0.1)
+        self.amount.setToolTip("Offset amount (in the channel's unit)")
+        self.amount.setMinimumWidth(90)
+        self.range_label = QLabel("")
+        right = QWidget()
+        self.right_column = rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.setSpacing(2)
+        bar = QHBoxLayout()
+        bar.addWidget(self.toolbar, 1)
+        bar.addWidget(QLabel("Offset"))
+        bar.addWidget(self.amount)
+        bar.addSpacing(8)
+        bar.addWidget(self.range_label)
+        bar.addSpacing(6)
+        rl.addLayout(bar)
+        rl.addWidget(self.curves, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.tree)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([240, 1000])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.tree.currentItemChanged.connect(lambda *_: self._selection_changed())
+        self.curves.edit_range.sigRegionChanged.connect(self._update_range_label)
+        doc.edits_changed.connect(self._mark_edited)
+        doc.clip_changed.connect(self._update_range_label)
+        self.tree.expandItem(self.tree.topLevelItem(0))
+
+    def set_timeline(self, timeline: QWidget) -> None:
+        """Put the timeline right above the curves: same width, same left axis, so frames line up."""
+        self.right_column.insertWidget(0, timeline)
+
+    def add_toolbar_actions(self, actions) -> None:
+        for aid in TOOLBAR_ACTIONS:
+            if aid is None:
+                self.toolbar.addSeparator()
+            else:
+                self.toolbar.addAction(actions[aid])
+
+    # -- channel selection ----------------------------------------------------------------------------------------
+
+    def selected_channels(self) -> list[E.ChannelKey]:
+        return [tuple(it.data(0, KEY_ROLE)) for it in self.tree.selectedItems() if it.data(0, KEY_ROLE)]
+
+    @property
+    def current_channel(self) -> E.ChannelKey | None:
+        return self.curves.current
+
+    def select_channels(self, keys: list[E.ChannelKey]) -> None:
+        """Select these channels (the first becomes current) and show their curves."""
+        self.tree.blockSignals(True)
+        self.tree.clearSelection()
+        for k in keys:
+            it = self._items[tuple(k)]
+            it.setSelected(True)
+            self.tree.expandItem(it.parent())
+        if keys:
+            self.tree.setCurrentItem(self._items[tuple(keys[0])], 0,
+                                     self.tree.selectionModel().SelectionFlag.NoUpdate)
+            self.tree.scrollToItem(self._items[tuple(keys[0])])
+        self.tree.blockSignals(False)
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        keys = self.selected_channels()
+        cur = self.tree.currentItem()
+        current = tuple(cur.data(0, KEY_ROLE)) if cur is not None and cur.data(0, KEY_ROLE) else None
+        self.curves.set_channels(keys, current if current in keys else None)
+
+    def _mark_edited(self, _keys=None) -> None:
+        edited = set(self.doc.edits.keys())
+        for k, it in self._items.items():
+            f = QFont(it.font(0))
+            f.setBold(k in edited)
+            it.setFont(0, f)
+        for i, g in enumerate(GROUP_NAMES):
+            top = self.tree.topLevelItem(i)
+            n = sum(1 for k in edited if k[0] == g)
+            top.setText(0, GROUP_TITLES[g] + (f"  ({n} edited)" if n else ""))
+
+    def _update_range_label(self, *_args) -> None:
+        if self.doc.clip is None:
+            self.range_label.setText("")
+            return
+        a, b = self.curves.edit_range_frames
+        self.range_label.setText(f"range {a}–{b}")
+
+    # -- edits (the action handlers) ---------------------------------------------------------------------------------
+
+    def _targets(self) -> list[E.ChannelKey] | None:
+        keys = self.selected_channels()
+        if self.doc.clip is None:
+            self.message.emit("Nothing to edit yet: drop a driving video first", True)
+            return None
+        if not keys:
+            self.message.emit("Select one or more channels in the inspector first", True)
+            return None
+        return keys
+
+    def _push(self, cmd) -> None:
+        if getattr(cmd, "changes_anything", True):
+            self.undo.push(cmd)
+
+    def add_key(self) -> None:
+        keys = self._targets()
+        if not keys:
+            return
+        ch = self.current_channel or keys[0]
+        f = self.doc.frame
+        value = float(self.doc.edited_tokens().group(ch[0]).values[f, channel_index(*ch)])
+        self._push(C.AddKeyCommand(self.doc, ch, f, value))
+
+    def delete_keys(self) -> None:
+        sel = self.curves.selected_keys()
+        if not sel:
+            self.message.emit("No keys selected (click a key, or Shift+drag a box around keys)", True)
+            return
+        self._push(C.DeleteKeysCommand(self.doc, sel))
+
+    def smooth(self) -> None:
+        if keys := self._targets():
+            self._push(C.SmoothCommand(self.doc, keys, *self.curves.edit_range_frames))
+
+    def scale(self, factor: float) -> None:
+        if keys := self._targets():
+            self._push(C.ScaleCommand(self.doc, keys, *self.curves.edit_range_frames, factor=factor))
+
+    def hold(self) -> None:
+        if keys := self._targets():
+            self._push(C.HoldCommand(self.doc, keys, *self.curves.edit_range_frames))
+
+    def offset(self) -> None:
+        if keys := self._targets():
+            self._push(C.OffsetCommand(self.doc, keys, *self.curves.edit_range_frames, delta=self.amount.value()))
+
+    def reset_range(self) -> None:
+        if keys := self._targets():
+            self._push(C.ResetRangeCommand(self.doc, keys, *self.curves.edit_range_frames))
+
+    def reset_channels(self) -> None:
+        if keys := self._targets():
+            self._push(C.ResetChannelsCommand(self.doc, keys))
+
+    def copy_range(self) -> None:
+        if keys := self._targets():
+            a, b = self.curves.edit_range_frames
+            self.clipboard = C.copy_range(self.doc, keys, a, b)
+            self.message.emit(f"Copied frames {a}–{b} of {len(keys)} channel(s)", False)
+
+    def paste_range(self) -> None:
+        keys = self._targets()
+        if not keys:
+            return
+        if self.clipboard is None:
+            self.message.emit("Nothing copied yet: Copy Range first", True)
+            return
+        cmd = C.PasteCommand(self.doc, self.clipboard, keys, self.doc.frame)
+        if not cmd.after:
+            self.message.emit("The copied channels are not selected here", True)
+            return
+        self._push(cmd)

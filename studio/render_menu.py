@@ -1,0 +1,76 @@
+"""The Render menu: which renderer the viewer and export use. The DiT renderers need a generator checkpoint;
+without one they are greyed out and say so."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMenu
+
+from engine.project.document import Project, RendererKind
+from studio.actions import ACTIONS, Actions
+from studio.jobs import JobRunner
+from studio.preview import find_generator_checkpoint, make_renderer
+
+NO_CHECKPOINT = "no generator checkpoint found"
+DIT_IDS = ("render.dit_preview", "render.full")
+KIND_OF = {"render.instant": RendererKind.INSTANT, "render.dit_preview": RendererKind.DIT_PREVIEW,
+           "render.full": RendererKind.FULL}
+
+
+class RenderMenu(QObject):
+    renderer_changed = Signal()
+
+    def __init__(self, doc: Project, actions: Actions, runner: JobRunner, menu: QMenu,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.actions, self.runner, self.menu = doc, actions, runner, menu
+        self.checkpoint: str | None = None
+        self._probed = False
+        for aid in KIND_OF:
+            menu.addAction(actions[aid])
+            actions.on(aid, lambda aid=aid: self.choose(KIND_OF[aid]))
+        self._set_dit_available(False, f"Needs a trained generator: {NO_CHECKPOINT}")
+        menu.aboutToShow.connect(self.probe)
+        doc.render_settings_changed.connect(self._sync_checks)
+        self._sync_checks()
+
+    def _set_dit_available(self, ok: bool, reason: str) -> None:
+        self.actions.enable(DIT_IDS, ok, reason)
+        for aid in DIT_IDS:
+            base = next(s.text for s in ACTIONS if s.id == aid)
+            self.actions[aid].setText(base if ok else f"{base} ({NO_CHECKPOINT})")
+            self.actions[aid].setToolTip("" if ok else reason)
+
+    def probe(self) -> None:
+        """Look for a checkpoint once, off the GUI thread (it imports torch)."""
+        if self._probed:
+            return
+        self._probed = True
+        h = self.runner.submit("Looking for a generator checkpoint", lambda _c: find_generator_checkpoint(),
+                               key="checkpoint")
+        h.succeeded.connect(self._probed_result)
+
+    def _probed_result(self, path: str | None) -> None:
+        self.checkpoint = path
+        self._set_dit_available(bool(path), "" if path else f"Needs a trained generator: {NO_CHECKPOINT}")
+
+    def choose(self, kind: RendererKind) -> None:
+        if kind != RendererKind.INSTANT and not self.checkpoint:
+            kind = RendererKind.INSTANT
+        self.doc.set_render_settings(renderer=kind)
+        self.renderer_changed.emit()
+
+    def factory(self):
+        """A zero-argument renderer factory for the current choice."""
+        kind, ckpt = self.doc.render_settings.renderer, self.checkpoint
+        if kind != RendererKind.INSTANT and not ckpt:
+            kind = RendererKind.INSTANT
+        return lambda: make_renderer(kind, ckpt)
+
+    def label(self) -> str:
+        return {RendererKind.INSTANT: "Instant renderer", RendererKind.DIT_PREVIEW: "DiT preview",
+                RendererKind.FULL: "Full render"}[self.doc.render_settings.renderer]
+
+    def _sync_checks(self) -> None:
+        kind = self.doc.render_settings.renderer
+        for aid, k in KIND_OF.items():
+            self.actions[aid].setChecked(k == kind)
