@@ -350,3 +350,37 @@ def test_export_cancel_leaves_no_file(window, qtbot, media, tmp_path):
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.suffix in (".mp4", ".partial")] == []
     assert "cancelled" in dlg.status.text()
     dlg.close()
+
+
+def test_dit_preview_is_greyed_without_a_checkpoint_and_renders_with_one(window, qtbot, tmp_path, monkeypatch):
+    """No trained generator ships: the menu says why it is greyed. With a checkpoint (here a tiny, untrained
+    one: its frames are noise, but it exercises the real pipeline) the same item renders the viewer's frame."""
+    import torch
+
+    from engine.models.checkpoint import CHECKPOINT_ENV, save_checkpoint
+    from engine.models.config import preset
+    from engine.models.unimotion import UniMotion
+
+    w = window
+    missing = tmp_path / "none.safetensors"
+    monkeypatch.setenv(CHECKPOINT_ENV, str(missing))
+    w.render_menu.probe()
+    qtbot.waitUntil(lambda: w.render_menu._probed and not w.runner.running("checkpoint"), timeout=20_000)
+    assert not w.actions["render.dit_preview"].isEnabled()
+    assert "no generator checkpoint" in w.actions["render.dit_preview"].text()
+
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", UniMotion(preset("tiny")))
+    monkeypatch.setenv(CHECKPOINT_ENV, str(ckpt))
+    w.render_menu._probed = False
+    w.render_menu.probe()
+    qtbot.waitUntil(lambda: w.actions["render.dit_preview"].isEnabled(), timeout=20_000)
+    w.media.load_demo()
+    qtbot.waitUntil(lambda: w.project.clip is not None and w.project.reference is not None, timeout=30_000)
+    instant = wait_rendered(qtbot, w)
+    w.actions["render.dit_preview"].trigger()
+    assert w.render_menu.label() == "DiT preview"
+    qtbot.waitUntil(lambda: w.viewer.canvas.rgb is not None and (w.viewer.canvas.rgb.shape != instant.shape or
+                                                                 np.abs(w.viewer.canvas.rgb.astype(int) -
+                                                                        instant).mean() > 10), timeout=60_000)
+    assert w.viewer.last_error is None

@@ -105,3 +105,28 @@ def load_checkpoint(path: str | Path, expected: UniMotionConfig | None = None, *
                               + "; ".join(problems[:MAX_LISTED]))
     model.load_state_dict(state)
     return model.to(device=device, dtype=dtype).eval()
+
+
+CHECKPOINT_ENV = "UNIMOTION_CHECKPOINT"
+
+
+def checkpoint_dirs() -> list[Path]:
+    """Where generator checkpoints are looked for, in order: the user's cache, then the project's assets."""
+    from engine.cache import cache_dir
+
+    return [cache_dir() / "checkpoints", Path(__file__).resolve().parents[2] / "assets" / "checkpoints"]
+
+
+def find_checkpoint() -> str | None:
+    """The generator checkpoint to use: $UNIMOTION_CHECKPOINT if set, else the newest *.safetensors in
+    checkpoint_dirs(). None when there is none (no trained generator ships with this version)."""
+    import os
+
+    env = os.environ.get(CHECKPOINT_ENV)
+    if env:
+        return env if Path(env).is_file() else None
+    for d in checkpoint_dirs():
+        found = sorted(d.glob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True) if d.is_dir() else []
+        if found:
+            return str(found[0])
+    return None
