@@ -64,29 +64,78 @@ def encode_clip(lm: ClipLandmarks) -> tuple[MotionTokens, np.ndarray]:
     return MotionTokens(**groups, placement=placement(lm)), neutral
 
 
-def anchor_and_scale(lm: ClipLandmarks, t: int) -> tuple[np.ndarray, float] | None:
-    """The performer's pelvis centre and torso length (or a face-based stand-in) in frame t."""
-    if np.isfinite(lm.body[t, list(_TORSO), :2]).all() and np.isfinite(lm.body_world[t]).all():
-        return (B.virtual_points(lm.body[t])["hip_c"][:2],
-                B.body_scale(lm.body[t], lm.body_world[t], lm.body_conf[t]))
+VISIBLE = 0.5
+
+
+def anchor_mode(lm: ClipLandmarks) -> str:
+    """Which point placement follows for the whole clip: the pelvis when the hips are in view, else the
+    shoulders (a half-body clip, whose hips the tracker only guesses), else the face."""
+    ok = lm.present("body")
+    if ok.any():
+        hips = np.median(lm.body_conf[ok][:, [L.L_HIP, L.R_HIP]])
+        shoulders = np.median(lm.body_conf[ok][:, [L.L_SHOULDER, L.R_SHOULDER]])
+        if hips >= VISIBLE:
+            return "hip_c"
+        if shoulders >= VISIBLE:
+            return "shoulder_c"
+    return "face"
+
+
+def anchor_and_scale(lm: ClipLandmarks, t: int, mode: str = "hip_c") -> tuple[np.ndarray, float, float] | None:
+    """Frame t's anchor point (px), projection scale (px per unit of the performer's own size) and that
+    unit in px at this scale. Body: px per metre of the metric skeleton (fitted on the joints in view) and
+    the torso length; face: the face height stands in for both."""
+    if mode != "face" and np.isfinite(lm.body[t, list(_TORSO), :2]).all() and np.isfinite(lm.body_world[t]).all():
+        k = B.px_per_metre(lm.body[t], lm.body_world[t], lm.body_conf[t])
+        return B.virtual_points(lm.body[t])[mode][:2], k, B.body_scale(lm.body[t], lm.body_world[t], lm.body_conf[t])
     if np.isfinite(lm.face[t, :, :2]).all():
         loc, _, _ = F.local_face(lm.face[t])
         fh = float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))
-        return lm.face[t, :468, :2].mean(axis=0), FACE_TO_TORSO * fh
+        return lm.face[t, :468, :2].mean(axis=0), fh, FACE_TO_TORSO * fh
     return None
 
 
 def placement(lm: ClipLandmarks) -> np.ndarray:
-    """(T, 3) dx, dy in the performer's own first-frame torso lengths, and scale relative to it."""
+    """(T, 3) dx, dy in the performer's own torso lengths (as seen in the first frame), and the zoom
+    relative to the first frame (the ratio of projection scales, immune to how the torso is guessed)."""
     t_len = len(lm)
-    raw = [anchor_and_scale(lm, t) for t in range(t_len)]
+    mode = anchor_mode(lm)
+    raw = [anchor_and_scale(lm, t, mode) for t in range(t_len)]
     ok = np.array([r is not None for r in raw])
     out = np.tile(np.array([0.0, 0.0, 1.0], np.float32), (t_len, 1))
     if not ok.any():
         return out
     first = int(np.argmax(ok))
-    a0, s0 = raw[first]
+    a0, k0, _ = raw[first]
+    zoom = _zoom(lm, np.array([r[2] if r is not None else np.nan for r in raw]), mode)
+    unit = float(np.median([r[2] / zoom[t] for t, r in enumerate(raw) if r is not None]))  # first-frame torso px
     for t in np.where(ok)[0]:
-        a, s = raw[t]
-        out[t] = [(a[0] - a0[0]) / s0, (a[1] - a0[1]) / s0, s / s0]
+        a = raw[t][0]
+        out[t] = [(a[0] - a0[0]) / unit, (a[1] - a0[1]) / unit, zoom[t]]
     return _hold(out, ok)
+
+
+ZOOM_SMOOTH_FRAMES = 9  # apparent size changes slowly (walking closer, a zoom); faster wobble is noise
+
+
+def _zoom(lm: ClipLandmarks, torso_px: np.ndarray, mode: str) -> np.ndarray:
+    """(T,) apparent size relative to the first frame, smoothed. With a body in view: the metric torso
+    projected into the image (MediaPipe's metric skeleton rescales itself from frame to frame, and its
+    projected lengths are what forward kinematics must reproduce); a face-only clip: the face's 3D height."""
+    face_ok = lm.present("face")
+    if mode == "face" and face_ok.mean() >= 0.5:
+        cue = np.full(len(lm), np.nan)
+        for t in np.where(face_ok)[0]:
+            loc, _, _ = F.local_face(lm.face[t])
+            cue[t] = np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN])
+    else:
+        cue = torso_px.astype(np.float64)
+    ok = np.isfinite(cue)
+    if not ok.any():
+        return np.ones(len(lm))
+    cue = np.interp(np.arange(len(cue)), np.where(ok)[0], cue[ok])
+    from scipy.ndimage import median_filter, uniform_filter1d
+
+    cue = uniform_filter1d(median_filter(cue, ZOOM_SMOOTH_FRAMES, mode="nearest"), ZOOM_SMOOTH_FRAMES,
+                           mode="nearest")
+    return cue / cue[int(np.argmax(ok))]
