@@ -14,21 +14,18 @@ import numpy as np
 
 from engine.errors import NoPersonError
 from engine.render.instant import hands as H
+from engine.render.instant.atlas import arm_alpha_mask, build_atlas, clean_seam, fill_texture
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver, skin
 from engine.render.instant.face import FaceLayer
 from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte
-from engine.render.instant.mesh import (PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
+from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
                                         region_contains, skin_weights)
-from engine.render.instant.skeleton import MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton, apply
+from engine.render.instant.skeleton import BODY_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton, apply
 from engine.track.types import FrameLandmarks
 
-ATLAS_PAD = 8  # px between atlas layers, so minified copies do not bleed across
 TORSO_BONES = ("spine", "l_clavicle", "r_clavicle", "l_pelvis", "r_pelvis")
-FILL_INPAINT_MAX_SIDE = 512
 PLATE_MARGIN_PX = 2.0
-FILL_SOFTEN_U = 0.02  # blur of the under-arm texture (u)
-FILL_EDGE_SKIP_U = 0.04  # ... which continues body pixels at least this far inside the body (u)
 FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
 COVERAGE_ALPHA = 0.3  # person pixels this opaque must be covered by a mesh piece at rest ...
 COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
@@ -143,8 +140,11 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
     work = cv2.resize(np.ascontiguousarray(rgb[..., :3]), (ww, wh), interpolation=interp) if (ww, wh) != (w0, h0) \
         else np.ascontiguousarray(rgb[..., :3]).copy()
-    hands = H.visible_hands(fl, k)
-    sk = Skeleton(fl, k, (ww, wh), H.extra_bones(hands), hands, config)
+    hands = H.visible_hands(fl, k)  # tracked hands: their own mesh region, moved rigidly ...
+    bending = {p: pw for p, pw in hands.items() if H.bends(fl, p, pw, k)}  # ... or finger by finger
+    overrides = {s.name: H.hand_bone_spec(s) for s in BODY_BONES
+                 if s.kind == "hand" and {"l": "lh", "r": "rh"}[s.name[0]] in hands}
+    sk = Skeleton(fl, k, (ww, wh), H.extra_bones(bending), bending, config, overrides)
     if not sk.specs:
         raise NoPersonError("No person found in the reference photo: too few body landmarks to animate.")
     alpha = person_matte(work, fl, k, sk.u, config)
@@ -159,30 +159,34 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     lab = piece_labels(sk, alpha, hand_masks, config)
     spacing = mesh_spacing(sk, float((alpha > 0.02).sum()), config)
     regions = piece_regions(sk, lab, alpha, spacing)
+    arm_own = regions.pop(ARM_OWN)
     joints = _joints(sk)
     pieces: list[Piece] = []
     for name, region in regions.items():
         extra, fine, fs = np.zeros((0, 2)), None, None
         prefix = {PIECE_L_ARM: "lh", PIECE_R_ARM: "rh"}.get(name)
         if prefix in hands:
-            extra = H.hand_samples(fl, prefix, hands[prefix], k)
+            if prefix in bending:
+                extra = H.hand_samples(fl, prefix, hands[prefix], k)
             fine = hand_masks[prefix]
             fs = max(2.0, config.hand_spacing_palm * hands[prefix])
-        layer = "fill" if name == "fill" else "photo"
+        layer = "fill" if name == "fill" else "arm" if prefix else "photo"
         p = build_piece(name, region, spacing, layer, extra, joints if layer == "photo" else {}, fine, fs)
         if p is not None:
             pieces.append(p)
     if not pieces:
         raise NoPersonError("No person found in the reference photo: the person matte is empty.")
     pieces = _repair_coverage(pieces, alpha, lab, spacing)
-    fill_tex = _fill_texture(fg, regions.get("fill"), regions.get(PIECE_BODY), sk.u)
+    fill_tex = fill_texture(fg, regions.get("fill"), regions.get(PIECE_BODY), sk.u)
     face = None
     if config.face_layer and fl.has("face"):
         face = FaceLayer.build(fl.face * k, fg, config.teeth_height)
-    atlas, offsets, mouth_off = _atlas(fg, alpha, fill_tex, regions.get("fill"), face)
+    arm_own = arm_alpha_mask(arm_own, hand_masks, hands)
+    body_rgb = clean_seam(fg, fill_tex, regions, arm_own, sk.u)
+    atlas, offsets, mouth_off = build_atlas(fg, body_rgb, alpha, fill_tex, regions.get("fill"), face, arm_own)
     grown = {p: cv2.dilate(m, np.ones((5, 5), np.uint8)) for p, m in hand_masks.items()}
     an = _assemble(key, config, (w0, h0), k, (ww, wh), sk, pieces, face, atlas, offsets, mouth_off, plate, grown)
-    an.palms = dict(hands)
+    an.palms = dict(bending)
     return an
 
 
@@ -200,6 +204,13 @@ def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offs
                 on_hand |= region_contains(m, p.verts)
             allowed[~on_hand] &= ~finger
         w = skin_weights(p.verts, sk, allowed, config)
+        for prefix, m in hand_masks.items():  # a hand without finger bones moves as one piece
+            bone = sk.index.get(f"{prefix[0]}_hand")
+            if bone is None or finger[sk.pieces == sk.pieces[bone]].any() or not allowed[0, bone]:
+                continue
+            on = region_contains(m, p.verts)
+            w[on] = 0.0
+            w[on, bone] = 1.0
         wts.append(w)
         verts.append(p.verts)
         tris.append(p.tris + n)
@@ -291,59 +302,6 @@ def _repair_coverage(pieces, alpha, lab, spacing):
         if patch is not None:
             patches.append(patch)
     return patches + pieces
-
-
-def _fill_texture(fg: np.ndarray, fill: np.ndarray | None, body: np.ndarray | None, u: float) -> np.ndarray | None:
-    """Torso texture under the arms: each fill pixel takes the colour of the nearest body pixel (so a hem
-    or a waistband carries straight on instead of blending into mud), softened; never the arm's own
-    pixels or the background's."""
-    if fill is None or body is None:
-        return None
-    h, w = fg.shape[:2]
-    s = min(1.0, FILL_INPAINT_MAX_SIDE / max(h, w))
-    sw, sh = max(4, int(w * s)), max(4, int(h * s))
-    small = cv2.resize(fg, (sw, sh), interpolation=cv2.INTER_AREA)
-    e = max(1, int(round(FILL_EDGE_SKIP_U * u)))  # body pixels at its edge carry the arm's colour fringe
-    core = cv2.erode(body, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * e + 1, 2 * e + 1)))
-    known = cv2.resize(core if core.any() else body, (sw, sh), interpolation=cv2.INTER_NEAREST)
-    if not known.any():
-        return None
-    _, lab = cv2.distanceTransformWithLabels((known == 0).astype(np.uint8), cv2.DIST_L2, 5,
-                                             labelType=cv2.DIST_LABEL_PIXEL)
-    ys, xs = np.nonzero(known)  # label i (1-based) <-> i-th zero pixel of the input in raster order
-    order = np.zeros(lab.max() + 1, np.int64)
-    zero_lab = lab[known > 0]
-    order[zero_lab] = np.arange(len(ys))
-    nearest = small[ys[order[lab]], xs[order[lab]]]
-    nearest = cv2.GaussianBlur(nearest, (0, 0), max(1.0, FILL_SOFTEN_U * u * s))
-    return cv2.resize(nearest, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _atlas(fg, alpha, fill_tex, fill_mask, face):
-    """Stack the layers into one RGBA atlas; return it, each layer's origin and the mouth texture's."""
-    h, w = fg.shape[:2]
-    layers = [np.dstack([fg, np.round(alpha * 255).astype(np.uint8)])]
-    offsets = {"photo": np.array([0.0, 0.0])}
-    x = w + ATLAS_PAD
-    if fill_tex is not None:
-        a = cv2.GaussianBlur(cv2.dilate(fill_mask, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 1.0)
-        layers.append(np.dstack([fill_tex, np.round(np.minimum(a, alpha) * 255).astype(np.uint8)]))
-        offsets["fill"] = np.array([float(x), 0.0])
-        x += w + ATLAS_PAD
-    mouth_off = np.array([float(x), 0.0])
-    mouth = None
-    if face is not None:
-        mouth = np.dstack([face.mouth_tex, np.full(face.mouth_tex.shape[:2], 255, np.uint8)])
-        x += mouth.shape[1] + ATLAS_PAD
-    atlas = np.zeros((max(h, mouth.shape[0] if mouth is not None else 0), x, 4), np.uint8)
-    atlas[:h, :w] = layers[0]
-    if fill_tex is not None:
-        ox = int(offsets["fill"][0])
-        atlas[:h, ox:ox + w] = layers[1]
-    if mouth is not None:
-        ox = int(mouth_off[0])
-        atlas[:mouth.shape[0], ox:ox + mouth.shape[1]] = mouth
-    return atlas, offsets, mouth_off
 
 
 def _rescaled(fl: FrameLandmarks, sx: float, sy: float, w: int, h: int) -> FrameLandmarks:

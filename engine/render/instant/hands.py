@@ -1,11 +1,16 @@
-"""Fingers: bones along the 21-point hand skeleton, so a hand seen in the photo bends finger by finger.
+"""Hands: a rigid hand for most photos, finger bones for a hand the photo shows open and large.
 
-A visible hand adds one bone per metacarpal and phalanx to its arm's mesh piece, with extra mesh vertices
-along and beside each finger (the body mesh is too coarse for fingers). Where the target has no hand
-landmarks the fingers keep the photo's shape and follow the body's hand bone. A hand missing from the photo
-adds nothing: its pixels follow the body's wrist-to-knuckles bone.
+A hand is a small, detailed shape that a 2D warp cannot re-pose: bending a relaxed, half-curled or edge-on
+hand towards a pointing or spread target shreds its triangles into spikes. So by default every hand moves
+as one piece: its pixels are skinned to the body's hand bone alone, a similarity (rotation and the body's
+scale, no stretch) from the wrist towards the middle knuckle. Only a hand the photo shows open (straight
+fingers), facing the camera and large enough to matter adds one bone per metacarpal and phalanx, with
+extra mesh vertices along and beside each finger; even then the fingers follow the target only while its
+shape stays close to the photo's (tame), and ease into the rigid hand beyond.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -29,6 +34,10 @@ TAME_LO, TAME_HI = 0.2, 0.5  # hand shape mismatch (RMS, palm widths): fingers f
 SAMPLES_PER_BONE = 2  # axis samples per finger bone (each with two side samples)
 EDGE_ON_PALM = 0.8  # palm width stand-in, as a share of the wrist-to-middle-knuckle length
 MIN_PALM_PX = 6.0  # smaller hands are treated as missing: fingers would be sub-pixel
+BEND_MIN_PALM_PX = 24.0  # fingers bend only on hands at least this wide (work px): smaller ones shred first
+BEND_MIN_STRAIGHT = 0.85  # ... whose four fingers are this straight (tip reach / finger length), i.e. open
+BEND_MIN_FACING = 0.55  # ... and whose knuckle row is this wide against the palm's length (not edge-on)
+HAND_END = 9  # the rigid hand points from the wrist to the middle knuckle
 
 
 def finger_bones(side: str) -> tuple[BoneSpec, ...]:
@@ -59,6 +68,32 @@ def visible_hands(fl: FrameLandmarks, scale: float) -> dict[str, float]:
         if pw >= MIN_PALM_PX:
             out[p] = pw
     return out
+
+
+def bends(fl: FrameLandmarks, prefix: str, palm: float, scale: float) -> bool:
+    """Whether the photo's hand is clearly open, seen from the front and large: only then can its fingers
+    be re-posed one by one without tearing (a curled finger has no pixels for its hidden segments)."""
+    if palm < BEND_MIN_PALM_PX:
+        return False
+    h = hand_points(fl, prefix, scale)
+    length = float(np.linalg.norm(h[L.MIDDLE_MCP] - h[L.WRIST]))
+    width = float(np.linalg.norm(h[L.INDEX_MCP] - h[L.PINKY_MCP]))
+    if width < BEND_MIN_FACING * length:
+        return False
+    straight = []
+    for name, chain in L.FINGERS.items():
+        if name == "thumb":
+            continue
+        seg = sum(float(np.linalg.norm(h[b] - h[a])) for a, b in zip(chain[:-1], chain[1:]))
+        straight.append(float(np.linalg.norm(h[chain[-1]] - h[chain[0]])) / max(seg, 1e-6))
+    return min(straight) >= BEND_MIN_STRAIGHT
+
+
+def hand_bone_spec(spec: BoneSpec) -> BoneSpec:
+    """The body's hand bone for a photo whose hand is tracked: aimed at the hand skeleton's middle knuckle
+    (steadier than the pose model's index/pinky points) and moved as a similarity."""
+    p = "lh" if spec.name == "l_hand" else "rh"
+    return replace(spec, b=f"{p}{HAND_END}", kind="hand")
 
 
 def extra_bones(hands: dict[str, float]) -> tuple[BoneSpec, ...]:

@@ -26,6 +26,9 @@ TORSO_INSIDE_ND = 0.5  # normalised distance the torso polygon claims for pixels
 TORSO_EDGE_U = 0.3  # ... growing by 1 per this many body units outside it
 SHOULDER_OVERLAP_U = 0.2  # body and arm pieces both keep a disc this size around the shoulder joint
 FILL_GROW_U = 0.05  # the under-arm fill reaches this far beyond the arm, so the seam has no crack
+BETWEEN_REACH_U = 0.6  # ... and only where body lies on both sides of it within this (u)
+SLIVER_U = 0.03  # body strips thinner than twice this (u) along an arm belong to the arm
+ARM_OWN = "arm_own"  # key of the arms' own pixels in piece_regions' result (not a piece)
 SEAM_OVERLAP = 0.2  # arm pieces reach this many mesh spacings over the body
 LEG_BONES = ("l_thigh", "l_shin", "l_foot", "r_thigh", "r_shin", "r_foot")
 FLESH_RADIUS = 1.1  # the body continues behind an arm within this many bone radii of a leg bone ...
@@ -89,8 +92,13 @@ def piece_labels(sk: Skeleton, alpha: np.ndarray, hand_masks: dict[str, np.ndarr
     pix = (np.stack([xs, ys], 1) + 0.5) / s
     nd = segment_distance(pix, sk.src_a, sk.src_b) / sk.radius[None]
     score = {}
+    names = np.array(sk.names)
     for piece in (PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM):
         sel = sk.pieces == piece
+        # a tracked hand's own mask says which pixels are hand: the clothes around it stay with the body
+        for prefix, bone in (("lh", "l_hand"), ("rh", "r_hand")):
+            if prefix in hand_masks:
+                sel &= names != bone
         score[piece] = nd[:, sel].min(1) if sel.any() else np.full(len(pix), np.inf)
         if piece != PIECE_BODY:
             score[piece] = score[piece] * config.arm_priority
@@ -105,9 +113,21 @@ def piece_labels(sk: Skeleton, alpha: np.ndarray, hand_masks: dict[str, np.ndarr
     lab[alpha <= 0.02] = LABEL_BG
     for prefix, m in hand_masks.items():
         lab[(m > 0) & (alpha > 0.02)] = LABEL_L_ARM if prefix == "lh" else LABEL_R_ARM
+    _slivers_to_arms(lab, max(1, int(round(SLIVER_U * sk.u))))
     for label, piece in ((LABEL_L_ARM, PIECE_L_ARM), (LABEL_R_ARM, PIECE_R_ARM)):
         _keep_anchored(lab, label, sk, piece)
     return lab
+
+
+def _slivers_to_arms(lab: np.ndarray, r: int) -> None:
+    """Thin strips of body along an arm's outline (the soft edge of a hand lying on the shorts) go to the
+    arm: left behind, they would draw the hand's outline where it used to be."""
+    body = (lab == LABEL_BODY).astype(np.uint8)
+    sliver = body & (1 - cv2.morphologyEx(body, cv2.MORPH_OPEN, _disc(r)))
+    for label in (LABEL_L_ARM, LABEL_R_ARM):
+        near = cv2.dilate((lab == label).astype(np.uint8), _disc(r + 1))
+        lab[(sliver & near) > 0] = label
+        sliver &= 1 - near
 
 
 def _poly_distance(quad: np.ndarray, pix: np.ndarray, small_size: tuple[int, int], s: float) -> np.ndarray:
@@ -119,7 +139,9 @@ def _poly_distance(quad: np.ndarray, pix: np.ndarray, small_size: tuple[int, int
     outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
     xi = np.clip((pix[:, 0] * s).astype(int), 0, lw - 1)
     yi = np.clip((pix[:, 1] * s).astype(int), 0, lh - 1)
-    return (inside[yi, xi] - outside[yi, xi]) / s
+    # a polygon wholly off the label map leaves the distance transform at FLT_MAX: clip, no overflow
+    far = float(lw + lh)
+    return (np.minimum(inside[yi, xi], far) - np.minimum(outside[yi, xi], far)) / s
 
 
 def _keep_anchored(lab: np.ndarray, label: int, sk: Skeleton, piece: str) -> None:
@@ -147,6 +169,8 @@ def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray, spacing: flo
     person = (lab > 0).astype(np.uint8)
     regions = {}
     arms = np.zeros_like(person)
+    own = np.zeros_like(person)  # the arms' own pixels: the seam overlap beyond them is drawn transparent
+    regions[ARM_OWN] = own
     for piece, shoulder in ((PIECE_L_ARM, "b11"), (PIECE_R_ARM, "b12")):
         m = (lab == PIECE_LABEL[piece]).astype(np.uint8)
         if m.sum() < 16:
@@ -158,15 +182,34 @@ def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray, spacing: flo
         grown = cv2.dilate(m, _disc(max(1, int(round(SEAM_OVERLAP * spacing))))) & person
         regions[piece] = np.maximum(grown, disc & person)
         arms |= m & (1 - disc)
+        own |= m | (disc & person)
     body = person & (1 - arms)
     if body.sum() < 16:
         return regions
     regions[PIECE_BODY] = body
     if arms.any():
-        fill = arms & _flesh(sk) & (alpha > 0.5).astype(np.uint8)
+        inside = _between(body, BETWEEN_REACH_U * sk.u)
+        fill = arms & _flesh(sk) & (alpha > 0.5).astype(np.uint8) & inside
         if fill.sum() >= 16:
-            regions["fill"] = cv2.dilate(fill, _disc(max(1, int(FILL_GROW_U * sk.u)))) & person
+            regions["fill"] = cv2.dilate(fill, _disc(max(1, int(FILL_GROW_U * sk.u)))) & person & (body | inside)
     return regions
+
+
+def _between(body: np.ndarray, reach: float) -> np.ndarray:
+    """uint8 mask of pixels with body on both sides within `reach`, along the row or along the column.
+    The body plausibly continues there behind an arm (a torso outline carries on under a hanging hand);
+    where a hand stuck out over the edge of the shorts, the part beyond shows the plate once the hand
+    leaves, not a hand-shaped patch of shorts."""
+    return _both_sides(body, reach) | _both_sides(body.T, reach).T
+
+
+def _both_sides(m: np.ndarray, reach: float) -> np.ndarray:
+    """Per row: pixels with a set pixel of `m` at most `reach` to their left and to their right."""
+    h, w = m.shape
+    x = np.arange(w)[None, :].repeat(h, 0)
+    left = np.maximum.accumulate(np.where(m > 0, x, -10 ** 6), axis=1)
+    right = np.minimum.accumulate(np.where(m > 0, x, 10 ** 6)[:, ::-1], axis=1)[:, ::-1]
+    return ((x - left <= reach) & (right - x <= reach)).astype(np.uint8)
 
 
 def _disc(r: int) -> np.ndarray:

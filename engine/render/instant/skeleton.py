@@ -47,6 +47,7 @@ class BoneSpec:
     radius_u: float  # half-thickness of the flesh around the bone, in body units (fingers: palm widths)
     parent: str | None
     kind: str = "segment"  # "segment" | "head" (similarity fit over the face) | "finger" (radius in palms)
+    # | "hand" (a segment that keeps its length: a hand turning edge-on must not squash into a sliver)
 
 
 BODY_BONES: tuple[BoneSpec, ...] = (
@@ -59,10 +60,10 @@ BODY_BONES: tuple[BoneSpec, ...] = (
     BoneSpec("head", "mouth_c", "head_top", PIECE_BODY, 0.26, "neck", "head"),
     BoneSpec("l_upper_arm", "b11", "b13", PIECE_L_ARM, 0.15, "l_clavicle"),
     BoneSpec("l_forearm", "b13", "b15", PIECE_L_ARM, 0.12, "l_upper_arm"),
-    BoneSpec("l_hand", "b15", "l_hand_c", PIECE_L_ARM, 0.12, "l_forearm"),
+    BoneSpec("l_hand", "b15", "l_hand_c", PIECE_L_ARM, 0.12, "l_forearm", "hand"),
     BoneSpec("r_upper_arm", "b12", "b14", PIECE_R_ARM, 0.15, "r_clavicle"),
     BoneSpec("r_forearm", "b14", "b16", PIECE_R_ARM, 0.12, "r_upper_arm"),
-    BoneSpec("r_hand", "b16", "r_hand_c", PIECE_R_ARM, 0.12, "r_forearm"),
+    BoneSpec("r_hand", "b16", "r_hand_c", PIECE_R_ARM, 0.12, "r_forearm", "hand"),
     BoneSpec("l_thigh", "b23", "b25", PIECE_BODY, 0.21, "l_pelvis"),
     BoneSpec("l_shin", "b25", "b27", PIECE_BODY, 0.14, "l_thigh"),
     BoneSpec("l_foot", "b27", "b31", PIECE_BODY, 0.10, "l_shin"),
@@ -172,13 +173,15 @@ class Skeleton:
 
     def __init__(self, fl: FrameLandmarks, scale: float, work_size: tuple[int, int],
                  extra: tuple[BoneSpec, ...] = (), palm_width: dict[str, float] | None = None,
-                 config: WarpConfig | None = None) -> None:
+                 config: WarpConfig | None = None, overrides: dict[str, BoneSpec] | None = None) -> None:
         self.config = config or WarpConfig()
+        overrides = overrides or {}
         self.scale = scale
         self.work_size = work_size
         self.u = body_unit(fl, scale)
         w, h = work_size
-        specs = [s for s in BODY_BONES + tuple(extra) if self._usable(fl, s, w, h)]
+        specs = [overrides.get(s.name, s) for s in BODY_BONES + tuple(extra)]
+        specs = [s for s in specs if self._usable(fl, s, w, h)]
         self.specs = specs  # parents precede children (table order)
         self.names = [s.name for s in self.specs]
         self.index = {n: i for i, n in enumerate(self.names)}
@@ -189,6 +192,10 @@ class Skeleton:
         self.radius = np.array([s.radius_u * (palm_width.get(s.a[:2], self.u) if s.kind == "finger" else self.u)
                                 for s in self.specs], np.float64)
         self.pieces = np.array([s.piece for s in self.specs])
+        cfg = self.config
+        rigid = np.array([s.kind == "hand" for s in self.specs], bool)
+        self._lo = np.where(rigid, 1.0, cfg.min_along_stretch)  # per-bone along-stretch limits
+        self._hi = np.where(rigid, 1.0, cfg.max_along_stretch)
         self._ab_keys = tuple(k for s in self.specs for k in (s.a, s.b))
         self._parent = np.array([self.index.get(s.parent, -1) if s.parent else -1 for s in self.specs], np.int64)
         self._head = self.index.get("head", -1)
@@ -256,7 +263,6 @@ class Skeleton:
         and points along its target direction; its length follows the target within the stretch limits.
         A limb foreshortened in the photo and stretched in the target therefore stays attached (the hand
         falls a little short) instead of tearing between joints."""
-        cfg = self.config
         root = self.global_fit(target)
         across = float(np.sqrt(abs(np.linalg.det(root[:, :2])))) or 1.0
         tgt_ab, tconf = points(target, self._ab_keys, self.scale)
@@ -273,7 +279,7 @@ class Skeleton:
                 tb[chained] = start + (tb[chained] - ta[chained])
                 ta[chained] = start
             mats[lvl] = segment_transforms(self.src_a[lvl], self.src_b[lvl], ta[lvl], tb[lvl], across,
-                                           cfg.min_along_stretch, cfg.max_along_stretch)
+                                           self._lo[lvl], self._hi[lvl])
             for i in lvl[~ok[lvl]]:  # no target: follow the parent
                 mats[i] = mats[self._parent[i]] if self._parent[i] >= 0 else root
             if self._head in lvl:

@@ -1,0 +1,109 @@
+"""The source atlas: the photo, the arms, the torso under the arms and the mouth, side by side in one RGBA
+image, so one remap samples any layer (work px).
+
+The body layer is the photo with the thin band along an arm lying over the body repainted from the torso
+texture; the arm layer is the photo with its alpha cut to the arm's own pixels around a tracked hand (so a
+moving hand carries no clothes with it); the fill layer is torso texture continued under the arms.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from engine.render.instant.mesh import PIECE_BODY
+
+FILL_INPAINT_MAX_SIDE = 512
+FILL_SOFTEN_U = 0.02  # blur of the under-arm texture (u)
+FILL_EDGE_SKIP_U = 0.06  # ... which continues body pixels at least this far inside the body (u)
+SEAM_BAND_U = 0.02  # body pixels this close (u) to an arm lying over the body take the under-arm texture
+HAND_CUT_PALM = 0.5  # around a tracked hand (palm widths) the arm layer shows the arm's own pixels only ...
+HAND_RIM_PALM = 0.12  # ... and this rim (palm widths) beyond them
+ATLAS_PAD = 8  # px between atlas layers, so minified copies do not bleed across
+
+
+def fill_texture(fg: np.ndarray, fill: np.ndarray | None, body: np.ndarray | None, u: float) -> np.ndarray | None:
+    """Torso texture under the arms: each fill pixel takes the colour of the nearest body pixel (so a hem
+    or a waistband carries straight on instead of blending into mud), softened; never the arm's own
+    pixels or the background's."""
+    if fill is None or body is None:
+        return None
+    h, w = fg.shape[:2]
+    s = min(1.0, FILL_INPAINT_MAX_SIDE / max(h, w))
+    sw, sh = max(4, int(w * s)), max(4, int(h * s))
+    small = cv2.resize(fg, (sw, sh), interpolation=cv2.INTER_AREA)
+    e = max(1, int(round(FILL_EDGE_SKIP_U * u)))  # body pixels at its edge carry the arm's colour fringe
+    core = cv2.erode(body, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * e + 1, 2 * e + 1)))
+    known = cv2.resize(core if core.any() else body, (sw, sh), interpolation=cv2.INTER_NEAREST)
+    if not known.any():
+        return None
+    _, lab = cv2.distanceTransformWithLabels((known == 0).astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(known)  # label i (1-based) <-> i-th zero pixel of the input in raster order
+    order = np.zeros(lab.max() + 1, np.int64)
+    zero_lab = lab[known > 0]
+    order[zero_lab] = np.arange(len(ys))
+    nearest = small[ys[order[lab]], xs[order[lab]]]
+    nearest = cv2.GaussianBlur(nearest, (0, 0), max(1.0, FILL_SOFTEN_U * u * s))
+    return cv2.resize(nearest, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def arm_alpha_mask(own, hand_masks, palms):
+    """Where the arm layer may be opaque: everywhere (its overlap onto the body hides the seam), except
+    around a tracked hand, where the overlap is the clothes the hand lies on: there, the arm's own pixels
+    only, so a raised hand carries no patch of shorts with it."""
+    near = np.zeros_like(own)
+    rim = 1
+    for prefix, m in hand_masks.items():
+        r = max(2, int(round(HAND_CUT_PALM * palms[prefix])))
+        near |= cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+        rim = max(rim, int(round(HAND_RIM_PALM * palms[prefix])))
+    # a rim of a few pixels stays: the body mesh's outline cuts corners there, and the plate would show
+    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2))
+    return np.where(near > 0, own, 1).astype(np.uint8)
+
+
+def clean_seam(fg, fill_tex, regions, arm_own, u):
+    """The body layer's colours with the thin band along an arm lying over the body repainted from the
+    under-arm texture: those pixels mix in the arm's colour (a skin rim), which must not stay behind."""
+    fill, body = regions.get("fill"), regions.get(PIECE_BODY)
+    if fill_tex is None or fill is None or body is None:
+        return fg
+    r = max(1, int(round(SEAM_BAND_U * u)))
+    band = cv2.dilate(arm_own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    band = (band & (1 - arm_own) & body & fill) > 0
+    out = fg.copy()
+    out[band] = fill_tex[band]
+    return out
+
+
+def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own):
+    """Stack the layers into one RGBA atlas; return it, each layer's origin and the mouth texture's.
+    The arm layer is the photo with the alpha cut to the arms' own pixels: an arm piece reaches over the
+    body (no crack at the seam), and that overlap must not carry clothes along with a moving hand."""
+    h, w = fg.shape[:2]
+    layers = [np.dstack([body_rgb, np.round(alpha * 255).astype(np.uint8)])]
+    offsets = {"photo": np.array([0.0, 0.0])}
+    x = w + ATLAS_PAD
+    own = cv2.GaussianBlur(cv2.dilate(arm_own, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 0.7)
+    layers.append(np.dstack([fg, np.round(np.minimum(own, alpha) * 255).astype(np.uint8)]))
+    offsets["arm"] = np.array([float(x), 0.0])
+    x += w + ATLAS_PAD
+    if fill_tex is not None:
+        a = cv2.GaussianBlur(cv2.dilate(fill_mask, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 1.0)
+        layers.append(np.dstack([fill_tex, np.round(np.minimum(a, alpha) * 255).astype(np.uint8)]))
+        offsets["fill"] = np.array([float(x), 0.0])
+        x += w + ATLAS_PAD
+    mouth_off = np.array([float(x), 0.0])
+    mouth = None
+    if face is not None:
+        mouth = np.dstack([face.mouth_tex, np.full(face.mouth_tex.shape[:2], 255, np.uint8)])
+        x += mouth.shape[1] + ATLAS_PAD
+    atlas = np.zeros((max(h, mouth.shape[0] if mouth is not None else 0), x, 4), np.uint8)
+    atlas[:h, :w] = layers[0]
+    for name, layer in zip(("arm", "fill"), layers[1:]):
+        ox = int(offsets[name][0])
+        atlas[:h, ox:ox + w] = layer
+    if mouth is not None:
+        ox = int(mouth_off[0])
+        atlas[:mouth.shape[0], ox:ox + mouth.shape[1]] = mouth
+    return atlas, offsets, mouth_off
