@@ -11,6 +11,7 @@ around them over `blend` frames with a smoothstep, so an edit never makes a jump
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, Iterable, Mapping
 
@@ -65,7 +66,7 @@ class CurveContext:
     neutral: float  # the channel's rest value (scale operations scale around it)
 
 
-class EditOp:
+class EditOp(ABC):
     """Base of every operation. Subclasses are frozen dataclasses with a unique `kind`."""
 
     kind: ClassVar[str] = ""
@@ -76,12 +77,13 @@ class EditOp:
         if cls.kind:
             EditOp.registry[cls.kind] = cls
 
+    @abstractmethod
     def apply(self, curve: np.ndarray, ctx: CurveContext) -> np.ndarray:
-        raise NotImplementedError
+        """The curve after this operation."""
 
+    @abstractmethod
     def span(self) -> tuple[int, int]:
         """Frames this operation can change (inclusive), blend included."""
-        raise NotImplementedError
 
     def describe(self) -> str:
         return self.kind
@@ -129,8 +131,9 @@ class RangeOp(EditOp):
     def span(self) -> tuple[int, int]:
         return self.start - self.blend, self.stop + self.blend
 
+    @abstractmethod
     def target(self, curve: np.ndarray, ctx: CurveContext) -> np.ndarray:
-        raise NotImplementedError
+        """The values the range is pulled to (the blend eases in and out of them)."""
 
     def apply(self, curve: np.ndarray, ctx: CurveContext) -> np.ndarray:
         w = range_weights(len(curve), self.start, self.stop, self.blend)
