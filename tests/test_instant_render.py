@@ -287,3 +287,23 @@ def test_no_hand_remnant_where_the_hand_was(photos, renderer):
     centre = hand[[0, 5, 9, 13, 17]].mean(0)
     skin = patch_mean(ref.rgb, centre, 4)
     assert np.linalg.norm(patch_mean(out, centre, 4) - skin) > 80
+
+
+def test_plate_of_a_plain_wall_stays_plain():
+    # A dark-haired head with a soft, dark fringe in front of a plain wall: the plate where the person was
+    # is wall coloured and smooth (no dark scribbles reflected from the fringe, no silhouette trace).
+    from engine.render.instant.matte import background_plate
+
+    rng = np.random.default_rng(0)
+    h, w = 240, 240
+    wall = np.array([214, 208, 200], np.float32)
+    img = wall + rng.normal(0, 1.0, (h, w, 3)).astype(np.float32)
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((xx - 120) / 60.0, (yy - 130) / 80.0)
+    alpha = np.clip((1.15 - r) / 0.3, 0, 1).astype(np.float32)  # soft edge: the fringe reaches past a = 0.5
+    rgb = np.clip(img * (1 - alpha[..., None]) + np.array([40, 30, 25]) * alpha[..., None], 0, 255).astype(np.uint8)
+    plate = background_plate(rgb, alpha, 2.0, WarpConfig()).astype(np.float32)
+    where = alpha > 0.01
+    assert np.abs(plate[where] - wall).max(axis=1).mean() < 4
+    assert plate[where].std(axis=0).max() < 3
+    assert np.abs(plate[where] - wall).max() < 20

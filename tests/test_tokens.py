@@ -165,3 +165,26 @@ def test_channel_table_is_named_and_indexed():
     assert channel_index("left_hand", "index.flex_mid") == 3 + 4 + 2
     with pytest.raises(KeyError):
         channel_index("body", "nope")
+
+
+def test_grin_widens_the_mouth_and_keeps_the_lips_thickness(media):
+    # A grin (wider mouth, corners up, jaw a little open, upper lip raised) on the performer's own face:
+    # the corners move apart and up, the lips part, and each lip keeps its thickness (no swollen "O").
+    lm = tracked(media / FACE).landmarks
+    loc, _, _ = F.local_face(lm.face[0].astype(np.float64))
+    e = np.zeros(len(F.EXPRESSION))
+    for name, v in (("jaw_open", 0.08), ("mouth_width", 0.12), ("smile.l", 0.04), ("smile.r", 0.04),
+                    ("lip_upper", -0.02)):
+        e[F.EXPRESSION.index(name)] = v
+    out = F.deform_expression(loc, e)
+    fh = np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN])
+    width = lambda p: p[L.MOUTH_CORNER_L, 0] - p[L.MOUTH_CORNER_R, 0]  # noqa: E731
+    assert width(out) > width(loc) + 0.05 * fh
+    gap = lambda p: p[L.LIP_UPPER_INNER, 1] - p[L.LIP_LOWER_INNER, 1]  # noqa: E731  (y is up)
+    assert gap(out) > gap(loc) + 0.07 * fh
+    for a, b in ((L.LIP_UPPER_OUTER, L.LIP_UPPER_INNER), (L.LIP_LOWER_INNER, L.LIP_LOWER_OUTER)):
+        assert abs((out[a, 1] - out[b, 1]) - (loc[a, 1] - loc[b, 1])) < 0.005 * fh
+    mid = (out[L.LIP_UPPER_INNER, 1] + out[L.LIP_LOWER_INNER, 1]) / 2
+    mid0 = (loc[L.LIP_UPPER_INNER, 1] + loc[L.LIP_LOWER_INNER, 1]) / 2
+    for c in (L.MOUTH_CORNER_L, L.MOUTH_CORNER_R):  # corners rise against the mouth's middle, as measured
+        assert (out[c, 1] - mid) - (loc[c, 1] - mid0) == pytest.approx(0.04 * fh, abs=0.005 * fh)

@@ -101,6 +101,70 @@ def _bump(values: np.ndarray, centre: float, width: float) -> np.ndarray:
     return np.exp(-((values - centre) / max(width, 1e-6)) ** 2)
 
 
+# Lip rings (MediaPipe face mesh), corner to corner; the corners belong to both lips.
+LIP_CORNERS = (61, 291, 78, 308)
+LIP_UPPER_SET = (185, 40, 39, 37, 0, 267, 269, 270, 409, 191, 80, 81, 82, 13, 312, 311, 310, 415)
+LIP_LOWER_SET = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324)
+LIP_INNER_UP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIP_INNER_LO = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LOWER_LIP_POWER = 2.0  # lower lip drop across the mouth: full in the middle, easing to the corners (|x|^p)
+UPPER_LIP_POWER = 3.0  # the upper lip rises flatter: more of it moves with the middle
+MOUTH_NEAR_FH = 0.07  # lips' own motion reaches skin this far from them (Gaussian, face heights)
+JAW_RAMP_FH = 0.05  # below the mouth line, skin joins the jaw's drop over this height
+JAW_SIDE_FW = 0.55  # ... fading out sideways (towards the ears) over this share of the face width
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _deform_mouth(loc: np.ndarray, out: np.ndarray, e: dict, fw: float, fh: float) -> None:
+    """Jaw, lip and corner channels moved onto the rig's mouth (in place on `out`, head frame, y up).
+
+    The channels are measured as gaps and offsets, so they are turned back into the motions that made them:
+    the inner-lip gap (jaw_open) is the upper lip's rise (lip_upper) plus the lower lip's drop; the corners'
+    height (smile) is relative to the gap's middle, which moves by half the difference. Each lip then moves
+    as a unit (inner and outer edge alike, so it keeps its thickness), its middle by the lip's own motion,
+    blending to the corners' motion at the corners; the mouth widens by scaling about its centre; skin near
+    the lips follows with a smooth falloff, the chin and jaw drop with the lower lip."""
+    n = min(len(loc), 468)  # the iris points (468+) move with the gaze only
+    p = loc[:n, :2]
+    ci = (loc[L.LIP_UPPER_INNER, :2] + loc[L.LIP_LOWER_INNER, :2]) / 2
+    half = max(np.linalg.norm(loc[L.MOUTH_CORNER_L, :2] - loc[L.MOUTH_CORNER_R, :2]) / 2, 1e-6)
+    rest_gap = max(loc[L.LIP_UPPER_INNER, 1] - loc[L.LIP_LOWER_INNER, 1], 0.0)
+    rise = -e["lip_upper"] * fh  # nose-to-lip distance shrinking = the upper lip rising
+    drop = max(e["jaw_open"] * fh, -rest_gap) - rise  # gap change = rise + drop; lips never cross
+    mid = (rise - drop) / 2
+    rel = (p[:, 0] - ci[0]) / half
+    rc = np.clip(rel, -1.0, 1.0)
+    a = np.abs(rc)
+    corner = np.where(rel >= 0, e["smile.l"], e["smile.r"]) * fh + mid  # left corner at +x (head frame)
+    lower = -drop + (drop + corner) * a ** LOWER_LIP_POWER
+    upper = rise + (corner - rise) * a ** UPPER_LIP_POWER
+    # Which lip a point goes with: ring membership for the lips, else above / below the inner-lip line.
+    iu, il = loc[list(LIP_INNER_UP), :2], loc[list(LIP_INNER_LO), :2]
+    line = (np.interp(p[:, 0], *_sorted_x(iu)) + np.interp(p[:, 0], *_sorted_x(il))) / 2
+    band = max(0.5 * rest_gap, 0.01 * fh)
+    up = _smoothstep(0.5 + 0.5 * (p[:, 1] - line) / band)
+    up[list(LIP_UPPER_SET)], up[list(LIP_LOWER_SET)], up[list(LIP_CORNERS)] = 1.0, 0.0, 0.5
+    near_dy = up * upper + (1.0 - up) * lower
+    lips = np.array(LIPS)
+    dist = np.sqrt(((p[:, None, :] - loc[None, lips, :2]) ** 2).sum(-1)).min(1)
+    near = np.exp(-(dist / (MOUTH_NEAR_FH * fh)) ** 2)
+    near[lips] = 1.0
+    side = np.clip(1.0 - np.abs(p[:, 0] - ci[0]) / (JAW_SIDE_FW * fw), 0.0, 1.0) ** 0.5
+    jaw = np.clip((line - p[:, 1]) / (JAW_RAMP_FH * fh), 0.0, 1.0) * side
+    far_dy = -drop * jaw
+    out[:n, 1] += near * near_dy + (1.0 - near) * far_dy
+    out[:n, 0] += near * rc * e["mouth_width"] * fw / 2
+
+
+def _sorted_x(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    o = np.argsort(ring[:, 0], kind="stable")
+    return ring[o, 0], ring[o, 1]
+
+
 def deform_expression(loc: np.ndarray, expr: np.ndarray) -> np.ndarray:
     """Move a rig's face points (its own head frame, px) by expression deltas, scaled by its own face size.
 
@@ -123,21 +187,7 @@ def deform_expression(loc: np.ndarray, expr: np.ndarray) -> np.ndarray:
         out[list(iris), 1] += e[f"gaze.{side}.y"] * ew
     for side, brow in (("l", L.BROW_L + BROW_L_LOW), ("r", L.BROW_R + BROW_R_LOW)):
         out[list(brow), 1] += e[f"brow.{side}"] * fh
-    lips = np.array(LIPS)
-    lip_c = (loc[L.LIP_UPPER_INNER] + loc[L.LIP_LOWER_INNER]) / 2
-    upper_y = loc[L.LIP_UPPER_INNER, 1]
-    # Jaw: everything below the upper lip drops with it, fading out sideways towards the ears.
-    below = np.clip((upper_y - loc[:468, 1]) / (0.04 * fh), 0.0, 1.0)
-    side_fade = np.clip(1.0 - np.abs(loc[:468, 0] - lip_c[0]) / (0.55 * fw), 0.0, 1.0) ** 0.5
-    out[:468, 1] -= e["jaw_open"] * fh * below * side_fade
-    half = max(np.linalg.norm(loc[L.MOUTH_CORNER_L] - loc[L.MOUTH_CORNER_R]) / 2, 1e-6)
-    rel = (loc[lips, 0] - lip_c[0]) / half
-    out[lips, 0] += rel * e["mouth_width"] * fw / 2
-    for side, corner, sign in (("l", L.MOUTH_CORNER_L, 1.0), ("r", L.MOUTH_CORNER_R, -1.0)):
-        w = np.clip(sign * rel, 0.0, 1.0) ** 2
-        out[lips, 1] += e[f"smile.{side}"] * fh * w
-    upper = lips[loc[lips, 1] >= lip_c[1]]
-    out[upper, 1] -= e["lip_upper"] * fh
+    _deform_mouth(loc, out, e, fw, fh)
     return out
 
 

@@ -82,7 +82,7 @@ class PhotoAnalysis:
                 tgt_face = target.face[:, :2].astype(np.float64) * self.scale
             else:
                 tgt_face = apply(head_m, self.face.src)
-            x[self.body_verts] += self.face.residual_field(tgt_face, head_m)
+            x[self.body_verts] += self.face.residual_field(tgt_face, x[self.body_verts])
         if self.solver is not None and cfg.arap_iterations > 0:
             handles = sk.joint_targets(self.joint_keys, mats, self.joint_owner)
             x = self.solver.solve(x, handles, cfg.arap_iterations)
@@ -92,7 +92,8 @@ class PhotoAnalysis:
         key = np.where(self.tri_fill, np.inf, key)
         keys = [key]
         if tgt_face is not None:
-            fd, fs, _ = self.face.frame(tgt_face, self.mouth_offset)
+            depth = target.face[:, 2].astype(np.float64) * self.scale if target.has("face") else None
+            fd, fs, _ = self.face.frame(tgt_face, self.mouth_offset, depth)
             dst.append(fd)
             src.append(fs)
             zf = (z[sk.index["head"]] if sk.has("head") else float(np.nanmin(z, initial=0.0))) - FACE_Z_LIFT
@@ -231,11 +232,19 @@ def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offs
     weights = np.concatenate(wts)
     tri_bone = np.argmax(weights[tris].sum(1), axis=1)
     body_verts = np.concatenate(body_v) if body_v else np.zeros(0, np.int64)
+    soft = np.full(len(verts), config.arap_soft_weight)
     if face is not None and sk.has("head") and len(body_verts):
-        face.spread_weights(verts[body_verts], weights[body_verts, sk.index["head"]], config.face_blend_sigma)
+        head_w = weights[body_verts, sk.index["head"]]
+        local = np.full(len(verts), -1)
+        local[body_verts] = np.arange(len(body_verts))
+        body_tris = local[tris[(local[tris] >= 0).all(1)]]
+        pin = face.spread_weights(verts[body_verts], body_tris, head_w, config.face_blend_sigma)
+        # The head's vertices under and around the face hold where the face layer put them: a weak pull would
+        # let the as-rigid-as-possible solve drag the head back towards the neck, and the face would float.
+        soft[body_verts] += config.face_pin_weight * pin * head_w
     solver = None
     if config.arap_iterations > 0:
-        solver = ArapSolver(verts, tris, np.array(jv, np.int64), config.arap_soft_weight, config.arap_joint_weight)
+        solver = ArapSolver(verts, tris, np.array(jv, np.int64), soft, config.arap_joint_weight)
     return PhotoAnalysis(key=key, config=config, ref_size=ref_size, scale=k, work_size=work_size, skeleton=sk,
                          verts=verts, tris=tris, tri_offset=np.concatenate(off).astype(np.float64),
                          tri_bone=tri_bone, tri_fill=np.concatenate(fill), tri_arm=np.concatenate(arm),

@@ -32,6 +32,7 @@ class WarpConfig:
     # --- face ---
     face_layer: bool = True  # dense face warp over the 478-point mesh
     face_blend_sigma: float = 0.18  # residual face motion spreads onto hair/neck with this falloff (face h)
+    face_pin_weight: float = 20.0  # ARAP pull of head vertices under the face towards the face's motion
     teeth_height: float = 0.045  # visible upper-teeth band, in face heights
     # --- limits ---
     max_along_stretch: float = 1.8  # a bone's length may change by at most this factor per frame
@@ -42,7 +43,7 @@ class WarpConfig:
     def __post_init__(self) -> None:
         positive = ("work_min_side", "work_max_side", "plate_max_side", "mesh_spacing_u", "mesh_spacing_min_px",
                     "mesh_max_vertices", "hand_spacing_palm", "skin_power", "skin_eps", "skin_top_k",
-                    "arap_soft_weight", "arap_joint_weight", "face_blend_sigma", "max_along_stretch",
+                    "arap_soft_weight", "arap_joint_weight", "face_blend_sigma", "face_pin_weight", "max_along_stretch",
                     "min_along_stretch", "cache_size")
         for f in fields(self):
             v = getattr(self, f.name)

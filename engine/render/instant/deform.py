@@ -29,7 +29,8 @@ def skin(rest: np.ndarray, weights: np.ndarray, mats: np.ndarray) -> np.ndarray:
 class ArapSolver:
     """Prefactorised ARAP refinement for a fixed rest mesh (all pieces in one block-diagonal system)."""
 
-    def __init__(self, rest: np.ndarray, tris: np.ndarray, handles: np.ndarray, soft: float, hard: float) -> None:
+    def __init__(self, rest: np.ndarray, tris: np.ndarray, handles: np.ndarray, soft: float | np.ndarray,
+                 hard: float) -> None:
         self.rest = np.asarray(rest, np.float64)
         self.tris = np.asarray(tris, np.int64)
         self.handles = np.asarray(handles, np.int64)
@@ -42,7 +43,7 @@ class ArapSolver:
             cols[2 * k + 1::6] = self.tris[:, j]
         self.G = sp.csr_matrix((vals, (rows, cols)), shape=(3 * t, n))  # edge operator: x_j - x_i
         self.Gt = self.G.T.tocsr()
-        lam = np.full(n, soft)
+        lam = np.broadcast_to(np.asarray(soft, np.float64), (n,)).copy()  # per vertex: the face pins its own
         lam[self.handles] += hard
         self.lam = lam
         self.hard = hard

@@ -4,7 +4,7 @@ The face layer is piecewise-affine over the canonical mesh's triangles (rebuilt 
 edges), so lids, brows, jaw and lips follow their landmarks exactly. The mesh has holes at the eyes and the
 mouth: the eyes are filled by a fan around the iris centre (so the iris follows the gaze), and a mouth opened
 wider than in the photo gets a strip of synthetic interior (upper teeth under the upper lip, a dark cavity,
-a dim tongue) drawn beneath the lips, instead of stretched lips. A photo whose mouth is already open lends
+shaded lower teeth) drawn beneath the lips, instead of stretched lips. A photo whose mouth is already open lends
 its own mouth interior to the strip. Around the face, the face's non-rigid motion (a jaw drop) spreads onto
 the hair and neck vertices of the body mesh with a smooth falloff, so the chin does not tear from the neck.
 """
@@ -29,14 +29,15 @@ IRIS_CENTRE_R, IRIS_CENTRE_L = L.IRIS_R[0], L.IRIS_L[0]
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
              148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
 MOUTH_TEX_SIZE = (96, 48)  # (w, h) of the mouth interior texture
-MOUTH_ROWS_V = (0.0, 0.34, 0.8, 1.0)  # texture rows: upper lip, teeth edge, tongue edge, lower lip
+MOUTH_ROWS_V = (0.0, 0.34, 0.8, 1.0)  # texture rows: upper lip, upper teeth edge, lower teeth edge, lower lip
 LOWER_TEETH_SHARE = 0.2  # the lower band takes at most this share of the gap
 UPPER_TEETH_SHARE = 0.45  # the teeth band takes at most this share of the gap
 OPEN_PHOTO_GAP = 0.035  # a photo mouth gaping more than this (face heights) lends its own interior
 OPEN_MARGIN_PX = 0.75  # the strip is drawn once the target gap beats the photo's by this much
+PIN_REACH_FH = 0.08  # the head's mesh is held to the face's motion this far outside the oval
 TEETH_RGB = np.array([236, 230, 216], np.float32)
 CAVITY_RGB = np.array([46, 18, 22], np.float32)
-TONGUE_RGB = np.array([120, 52, 58], np.float32)
+LOWER_TEETH_SHADE = 0.62  # the lower teeth sit in shadow
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +62,7 @@ def _fan(ring: tuple[int, ...], centre: int) -> np.ndarray:
 
 
 def synthetic_mouth(skin_rgb: np.ndarray) -> np.ndarray:
-    """A plausible mouth interior (RGB uint8, MOUTH_TEX_SIZE): teeth, cavity, tongue, dark corners,
+    """A plausible mouth interior (RGB uint8, MOUTH_TEX_SIZE): upper teeth, cavity, lower teeth, dark corners,
     lit like the face (skin_rgb is the face's median colour)."""
     w, h = MOUTH_TEX_SIZE
     v = (np.arange(h) + 0.5)[:, None] / h
@@ -74,15 +75,17 @@ def synthetic_mouth(skin_rgb: np.ndarray) -> np.ndarray:
     gaps = 1.0 - 0.18 * (np.abs(np.sin(np.pi * (u - 0.5) * 8.0)) < 0.12)  # faint gaps between teeth
     img[...] = CAVITY_RGB
     img = np.where(teeth[..., None], (TEETH_RGB * (shade * gaps)[..., None]), img)
-    tongue = v > v2
-    img = np.where(tongue[..., None], TONGUE_RGB * (0.7 + 0.3 * (v - v2) / (1 - v2))[..., None], img)
+    # Below the cavity, the lower teeth in the lower lip's shadow: a tongue there reads as a swollen lip.
+    lower = v > v2
+    shade = LOWER_TEETH_SHADE * (0.8 + 0.2 * (v - v2) / (1 - v2)) * gaps
+    img = np.where(lower[..., None], TEETH_RGB * shade[..., None], img)
     corners = np.clip(1.0 - ((u - 0.5) / 0.5) ** 4, 0.15, 1.0)  # dark mouth corners
     img = img * (corners[..., None] * light)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def mouth_grid(face: np.ndarray, teeth_px: float) -> np.ndarray:
-    """(4, 11, 2) strip vertices inside the lips: upper lip, teeth edge, tongue edge, lower lip."""
+    """(4, 11, 2) strip vertices inside the lips: upper lip, upper teeth edge, lower teeth edge, lower lip."""
     up = face[list(LIP_INNER_UPPER), :2]
     lo = face[list(LIP_INNER_LOWER), :2]
     d = lo - up
@@ -118,6 +121,8 @@ class FaceLayer:
     teeth_px: float
     mouth_tex: np.ndarray  # (h, w, 3) uint8
     oval_w: np.ndarray | None = None  # (V_body, 36) spread of the oval's residual onto body vertices
+    oval_tri: np.ndarray | None = None  # (36, 3) body vertices of the triangle each oval point lies in ...
+    oval_bary: np.ndarray | None = None  # (36, 3) ... and its barycentric coordinates there
 
     @classmethod
     def build(cls, face_px: np.ndarray, rgb: np.ndarray, teeth_height: float) -> "FaceLayer":
@@ -136,32 +141,51 @@ class FaceLayer:
             tex = synthetic_mouth(np.asarray(skin, np.float32))
         return cls(src, tris, fh, gap, teeth_px, tex)
 
-    def spread_weights(self, verts: np.ndarray, head_weight: np.ndarray, sigma_fh: float) -> None:
+    def spread_weights(self, verts: np.ndarray, tris: np.ndarray, head_weight: np.ndarray,
+                       sigma_fh: float) -> np.ndarray:
         """Precompute how the oval's residual motion reaches body vertices (Gaussian, faded by distance
-        and by how much of the vertex belongs to the head)."""
+        and by how much of the vertex belongs to the head; in full inside the oval, which the face covers),
+        and where the oval sits in the body mesh (tris: the body's triangles over `verts`). Returns (V,)
+        pin weights: 1 inside the oval, falling off outside it (PIN_REACH_FH)."""
         oval = self.src[list(FACE_OVAL)]
         sig = sigma_fh * self.face_height
         d2 = ((verts[:, None, :] - oval[None]) ** 2).sum(-1)
         g = np.exp(-d2 / (2 * (0.5 * sig) ** 2)) + 1e-12
         g /= g.sum(1, keepdims=True)
-        fade = np.exp(-d2.min(1) / (2 * sig * sig)) * head_weight
+        poly = oval.astype(np.float32).reshape(-1, 1, 2)
+        signed = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), True) for x, y in verts])
+        out = np.maximum(-signed, 0.0) / (PIN_REACH_FH * self.face_height)
+        pin = np.exp(-out * out)
+        fade = np.maximum(np.exp(-d2.min(1) / (2 * sig * sig)) * head_weight, (signed >= 0).astype(np.float64))
         self.oval_w = g * fade[:, None]
+        self.oval_tri, self.oval_bary = _locate(oval, verts, tris)
+        return pin
 
-    def residual_field(self, tgt: np.ndarray, head_m: np.ndarray) -> np.ndarray:
-        """(V_body, 2) displacement of body vertices from the face's non-rigid motion."""
+    def residual_field(self, tgt: np.ndarray, body: np.ndarray) -> np.ndarray:
+        """(V_body, 2) displacement of the skinned body vertices `body` that carries the body mesh's oval
+        onto the face's oval (the face's non-rigid motion: a jaw drop, a turn the head bone cannot show)."""
         if self.oval_w is None:
             return 0.0
-        oval = list(FACE_OVAL)
-        rigid = self.src[oval] @ head_m[:, :2].T + head_m[:, 2]
-        return self.oval_w @ (tgt[oval] - rigid)
+        skinned = (self.oval_bary[..., None] * body[self.oval_tri]).sum(1)
+        return self.oval_w @ (tgt[list(FACE_OVAL)] - skinned)
 
-    def frame(self, tgt: np.ndarray, mouth_offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def frame(self, tgt: np.ndarray, mouth_offset: np.ndarray, depth: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(dst (T, 3, 2), src (T, 3, 2), is_mouth (T,)) for one frame; the mouth strip (when open
         wider than in the photo) comes first so the lips are drawn over it. mouth_offset: the mouth
-        texture's origin in the source atlas (work px)."""
-        dst = [tgt[self.tris]]
-        src = [self.src[self.tris]]
-        mouth = [np.zeros(len(self.tris), bool)]
+        texture's origin in the source atlas (work px); depth: (478,) target z (larger = further).
+
+        A turned head folds the far cheek's triangles over (they would paint the hair at the face's edge
+        onto the cheek): folded triangles are dropped (the head mesh beneath, held to the face, shows),
+        and the rest are drawn far to near."""
+        d, sr = tgt[self.tris], self.src[self.tris]
+        keep = _signed_area(d) * _signed_area(sr) > 0
+        tris = self.tris[keep]
+        if depth is not None:
+            tris = tris[np.argsort(-depth[tris].mean(1), kind="stable")]
+        dst = [tgt[tris]]
+        src = [self.src[tris]]
+        mouth = [np.zeros(len(tris), bool)]
         if mouth_gap(tgt) > self.src_gap + OPEN_MARGIN_PX:
             grid = mouth_grid(tgt, self.teeth_px * self._scale(tgt)).reshape(-1, 2)
             tw, th = MOUTH_TEX_SIZE
@@ -179,6 +203,11 @@ class FaceLayer:
         return fh / max(self.face_height, 1e-6)
 
 
+def _signed_area(t: np.ndarray) -> np.ndarray:
+    e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
+    return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+
+
 def _photo_mouth(rgb: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Resample the photo's open mouth into the canonical strip layout (so a wider opening reuses it)."""
     tw, th = MOUTH_TEX_SIZE
@@ -192,3 +221,21 @@ def _photo_mouth(rgb: np.ndarray, grid: np.ndarray) -> np.ndarray:
         mx[:, x] = np.interp(np.arange(th), rows_v, gx[:, x])
         my[:, x] = np.interp(np.arange(th), rows_v, gy[:, x])
     return cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _locate(points: np.ndarray, verts: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) vertex ids and barycentrics of the triangle holding each point (or, off the mesh, of the
+    nearest triangle by centroid, extrapolated)."""
+    t = verts[tris]  # (T, 3, 2)
+    a, b, c = t[:, 0], t[:, 1], t[:, 2]
+    det = (b[:, 1] - c[:, 1]) * (a[:, 0] - c[:, 0]) + (c[:, 0] - b[:, 0]) * (a[:, 1] - c[:, 1])
+    det = np.where(np.abs(det) < 1e-9, 1e-9, det)
+    px, py = points[:, None, 0] - c[None, :, 0], points[:, None, 1] - c[None, :, 1]
+    l1 = ((b[:, 1] - c[:, 1]) * px + (c[:, 0] - b[:, 0]) * py) / det
+    l2 = ((c[:, 1] - a[:, 1]) * px + (a[:, 0] - c[:, 0]) * py) / det
+    bary = np.stack([l1, l2, 1.0 - l1 - l2], -1)  # (N, T, 3)
+    worst = bary.min(-1)
+    centroid = ((points[:, None, :] - t.mean(1)[None]) ** 2).sum(-1)
+    pick = np.where(worst.max(1) >= -1e-6, worst.argmax(1), centroid.argmin(1))
+    n = np.arange(len(points))
+    return tris[pick], bary[n, pick]

@@ -21,6 +21,10 @@ SHARPEN_HALF_WIDTH = 0.2  # alpha ramps from threshold-w to threshold+w after gu
 MIN_SEGMENT_SHARE = 0.25  # segmentation covering less than this share of the skeleton matte is not trusted
 SKELETON_LIMB_U = 0.28  # thickness of the drawn-skeleton fallback matte (body units)
 PLATE_SEAM_BLUR = 0.5  # the inpainted hole blends into the photo over this share of the dilation
+PLATE_FRINGE_ALPHA = 0.03  # matte above this counts as person for the plate (hair strands, halo)
+PLATE_GUARD = 0.012  # ... and the hole reaches this far past it (share of the long side)
+PLATE_RING = 0.04  # the background this far around the hole (share of the long side) ...
+PLATE_PLAIN_DETAIL = 4.0  # ... is plain when 90% of it has less texture than this (grey levels)
 PLATE_TEXTURE_MAX_SIDE = 768  # the plate's borrowed texture is resolved at this size
 PLATE_DETAIL_SIGMA = 0.006  # texture above this scale (share of the long side) is borrowed, below it smooth
 PLATE_DETAIL_REACH = 0.15  # ... fading out this far into the hole (share of the long side)
@@ -104,13 +108,18 @@ def _touching(alpha: np.ndarray, skel: np.ndarray) -> np.ndarray:
 
 
 def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, config: WarpConfig) -> np.ndarray:
-    """The photo with the person inpainted away: everything at least half person, and a margin. The faint
-    fringe beyond stays in the plate: a person standing still then composites back exactly (no halo of
-    inpainted colour around the hair), at the price of a faint trace where they left."""
+    """The photo with the person inpainted away: every pixel with any trace of the person (the soft fringe
+    included: hair strands, a dark halo), a margin, and a guard ring beyond. The fill is taken only from
+    background past the guard ring: pixels right at a person's outline carry their colour (hair, shadow),
+    and reflecting or smoothing those into the hole draws dark scribbles and a silhouette trace where the
+    person left. Standing still, the person still composites back exactly: decontaminate() solves the
+    fringe's colours against this plate."""
     h, w = rgb.shape[:2]
     k = max(1, int(round(dilate_px)))
     core = (alpha > 0.5).astype(np.uint8)
-    hole = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+    g = k + max(1, int(round(PLATE_GUARD * max(h, w))))
+    hole = cv2.dilate((alpha > PLATE_FRINGE_ALPHA).astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1,) * 2))
     if not hole.any():
         return rgb.copy()
     s = min(1.0, config.plate_max_side / max(h, w))
@@ -124,7 +133,7 @@ def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, confi
     else:
         up = _textured(rgb, hole, push_pull_fill(small, 1 - small_hole))
     soft = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, PLATE_SEAM_BLUR * k))
-    soft = np.maximum(soft, core.astype(np.float32))[..., None]
+    soft = np.maximum(soft, cv2.erode(hole, np.ones((3, 3), np.uint8)).astype(np.float32))[..., None]
     return (rgb * (1.0 - soft) + up * soft + 0.5).astype(np.uint8)
 
 
@@ -140,10 +149,25 @@ def _textured(rgb: np.ndarray, hole: np.ndarray, membrane_small: np.ndarray) -> 
     mirrored = mirror_fill(img, holes).astype(np.float32)
     sigma = max(1.0, PLATE_DETAIL_SIGMA * max(tw, th))
     detail = mirrored - cv2.GaussianBlur(mirrored, (0, 0), sigma)
+    if _plain_surround(img, holes, sigma):  # a plain wall stays plain: reflected edges would only draw lines
+        detail[:] = 0.0
+        membrane = cv2.GaussianBlur(membrane, (0, 0), sigma)
     depth = cv2.distanceTransform(holes.astype(np.uint8), cv2.DIST_L2, 5)  # far inside, reflections streak
     fade = np.clip(1.0 - depth / (PLATE_DETAIL_REACH * max(tw, th)), 0.0, 1.0)[..., None]
     out = np.clip(membrane + detail * fade, 0, 255).astype(np.uint8)
     return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) if t < 1 else out
+
+
+def _plain_surround(img: np.ndarray, holes: np.ndarray, sigma: float) -> bool:
+    """Whether the background ring around the hole is near uniform (little texture above `sigma`)."""
+    reach = max(2, int(round(PLATE_RING * max(holes.shape))))
+    ring = cv2.dilate(holes.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+    ring = (ring > 0) & ~holes
+    if ring.sum() < 16:
+        return False
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), sigma))
+    return float(np.percentile(detail[ring], 90)) < PLATE_PLAIN_DETAIL
 
 
 def mirror_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
