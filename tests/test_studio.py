@@ -25,6 +25,7 @@ from engine.project.document import ViewMode  # noqa: E402
 
 PHOTO = "photo_halfbody_woman_openhands.png"
 VIDEO = "drive_face_expressions_greenscreen.mp4"  # 78 frames, 25 fps, no audio
+ARMS_VIDEO = "drive_fullbody_woman_dance.mp4"  # 103 frames, arms in view (a face clip leaves arms to the photo)
 LONG_VIDEO = "drive_fullbody_man_dance.mp4"  # 194 frames: long enough to cancel mid-way
 FOREARM = ("body", "l_forearm.y")
 TRACK_TIMEOUT_MS = 60_000
@@ -73,9 +74,9 @@ def wait_rendered(qtbot, w, timeout=20_000) -> np.ndarray:
     return w.viewer.canvas.rgb.copy()
 
 
-def load_media(qtbot, w, media: Path) -> None:
+def load_media(qtbot, w, media: Path, video: str = VIDEO) -> None:
     drop(w.reference_panel, media / PHOTO)
-    w.driving_panel.load_path(media / VIDEO)
+    w.driving_panel.load_path(media / video)
     qtbot.waitUntil(lambda: w.project.reference is not None and w.project.clip is not None, timeout=TRACK_TIMEOUT_MS)
     qtbot.waitUntil(lambda: w.media.driver_frames is not None, timeout=TRACK_TIMEOUT_MS)
 
@@ -125,9 +126,9 @@ def _drag(view, start: QPointF, end: QPointF, steps: int, modifiers) -> None:
 
 def test_drop_track_scrub_drag_key_undo_export(window, qtbot, media, tmp_path):
     w, doc = window, window.project
-    load_media(qtbot, w, media)
+    load_media(qtbot, w, media, ARMS_VIDEO)
     assert "Found:" in w.reference_panel.status_text and "both hands" in w.reference_panel.status_text
-    assert doc.frame_count == 78 and "78 frames" in w.driving_panel.status_text
+    assert doc.frame_count == 103 and "103 frames" in w.driving_panel.status_text
     first = wait_rendered(qtbot, w)
     assert first.shape[2] == 3 and first.std() > 5, "the preview shows an image"
 
@@ -159,11 +160,11 @@ def test_drop_track_scrub_drag_key_undo_export(window, qtbot, media, tmp_path):
     (key,) = E.keys_of(doc.channel_ops(FOREARM))
     assert key.frame == 40 and key.value > 0.5
     moved = wait_rendered(qtbot, w)
-    assert np.abs(moved.astype(int) - keyed.astype(int)).mean() > 1.0, "the rendered frame changed"
+    assert np.abs(moved.astype(int) - keyed.astype(int)).mean() > 0.4, "the rendered frame changed"
 
     w.actions.trigger("edit.undo")
     undone = wait_rendered(qtbot, w)
-    assert np.abs(undone.astype(int) - keyed.astype(int)).mean() < 0.5, "undo brings the frame back"
+    assert np.abs(undone.astype(int) - keyed.astype(int)).mean() < 0.1, "undo brings the frame back"
     w.actions.trigger("edit.undo")
     assert doc.channel_ops(FOREARM) == () and not doc.edits
     assert np.abs(wait_rendered(qtbot, w).astype(int) - before.astype(int)).mean() < 0.5

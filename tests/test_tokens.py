@@ -84,7 +84,7 @@ def test_tokens_ignore_bone_lengths_face_shape_and_size(media):
         if n.endswith(("arm", "forearm")):
             lengths[i] *= 0.8
     other, _ = B.apply_body_frame(tok, lengths, np.array([3.0, -1.0, 0.2]))
-    other_tok = B.encode_body_frame(other, np.ones(33))
+    other_tok = B.encode_body_frame(other, lm.body_conf[t])
     assert np.abs(other_tok - tok).max() < 1e-4
 
     # A wider, shorter face, twice as big, with the same expression.
@@ -110,6 +110,27 @@ def test_tokens_ignore_bone_lengths_face_shape_and_size(media):
     big = Hd.apply_hand_frame(htok, palm * 1.5, seg * np.array([1.7, 1.6, 1.5])[None] * 1.5,
                               hand[0] + 100, side)
     assert np.abs(Hd.encode_hand_frame(big, side) - htok).max() < 0.5
+
+
+def test_limbs_the_driver_does_not_show_keep_the_photos_pose(media):
+    talk = tracked(str(media / "drive_face_talking_headmotion.mp4"))  # head and shoulders only
+    follow = {n: talk.tokens.body.channel(f"follow.{n}") for n in ("l_arm", "r_arm", "l_leg", "r_leg")}
+    assert follow["l_leg"].max() == 0 and follow["r_leg"].max() == 0, "legs are out of view"
+    ref = tracked(str(media / "photo_halfbody_woman_openhands.png"))
+    rig = Rig.from_landmarks(ref.landmarks.frame(0))
+    legs = [L.L_KNEE, L.R_KNEE, L.L_ANKLE, L.R_ANKLE]
+    for t in (0, 60, 120):
+        out = apply(talk.tokens, rig, t)
+        s = talk.tokens.placement[t, 2]
+        # Knees and ankles stay where the photo's own pose puts them (moved only with the whole body).
+        own = apply(encode_clip(ref.landmarks)[0], rig, 0).body
+        hip = lambda b: (b[L.L_HIP] + b[L.R_HIP]) / 2  # noqa: E731
+        rel_out = (out.body[legs, :2] - hip(out.body)[:2]) / s
+        rel_own = own[legs, :2] - hip(own)[:2]
+        torso = rig.scale
+        assert np.abs(rel_out - rel_own).max() < 0.35 * torso
+    dance = tracked(str(media / DANCE))
+    assert dance.tokens.body.channel("follow.l_arm").mean() > 0.9, "a full-body dancer's arms are followed"
 
 
 def test_face_expression_is_relative_to_the_performers_neutral(media):

@@ -4,11 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 from engine.tokens.geometry import frame_from_axes, euler_yxz, normalize, rot_yxz, to_cam, to_px
-from engine.tokens.schema import BODY_BONES, CHANNELS
+from engine.tokens.schema import BODY_BONE_NAMES, BODY_BONES, BODY_DIRS, BODY_FOLLOW, CHANNELS, LIMBS
 from engine.track import landmarks as L
 
-_REST = np.array([c.neutral for c in CHANNELS["body"]], np.float64)[3:].reshape(-1, 3)
-VIS_LOW, VIS_HIGH = 0.2, 0.6  # below VIS_LOW a limb is unseen and falls back to rest; blend up to VIS_HIGH
+_REST = np.array([c.neutral for c in CHANNELS["body"]], np.float64)[BODY_DIRS].reshape(-1, 3)
+VIS_LOW, VIS_HIGH = 0.2, 0.6  # a limb seen less than VIS_LOW is out of view (follow 0); fully followed from VIS_HIGH
+_LIMB_JOINTS = {"l_arm": (L.L_ELBOW, L.L_WRIST), "r_arm": (L.R_ELBOW, L.R_WRIST),
+                "l_leg": (L.L_KNEE, L.L_ANKLE), "r_leg": (L.R_KNEE, L.R_ANKLE)}
+_BONE_LIMB = np.array([next((k for k, (limb, bones) in enumerate(LIMBS.items()) if name in bones), -1)
+                       for name in BODY_BONE_NAMES])
 
 
 def virtual_points(p: np.ndarray) -> dict[object, np.ndarray]:
@@ -19,14 +23,6 @@ def virtual_points(p: np.ndarray) -> dict[object, np.ndarray]:
     pts["l_hand_c"] = (p[L.L_PINKY] + p[L.L_INDEX]) / 2
     pts["r_hand_c"] = (p[L.R_PINKY] + p[L.R_INDEX]) / 2
     return pts
-
-
-def _vis(conf: np.ndarray, key: object) -> float:
-    if isinstance(key, int):
-        return float(conf[key])
-    parts = {"hip_c": (L.L_HIP, L.R_HIP), "shoulder_c": (L.L_SHOULDER, L.R_SHOULDER),
-             "l_hand_c": (L.L_PINKY, L.L_INDEX), "r_hand_c": (L.R_PINKY, L.R_INDEX)}[key]
-    return float(min(conf[i] for i in parts))
 
 
 def pelvis_frame(cam: dict[object, np.ndarray]) -> np.ndarray:
@@ -42,11 +38,26 @@ def encode_body_frame(body_world: np.ndarray, conf: np.ndarray) -> np.ndarray:
     cam = virtual_points(to_cam(body_world))
     r = pelvis_frame(cam)
     out = [euler_yxz(r)]
-    for b, (_, parent, child) in enumerate(BODY_BONES):
-        d = r.T @ normalize(cam[child] - cam[parent])
-        w = np.clip((_vis(conf, child) - VIS_LOW) / (VIS_HIGH - VIS_LOW), 0.0, 1.0)
-        out.append(normalize(w * d + (1 - w) * _REST[b]))
+    for _, parent, child in BODY_BONES:
+        out.append(r.T @ normalize(cam[child] - cam[parent]))
+    follow = [np.clip((np.mean([conf[j] for j in joints]) - VIS_LOW) / (VIS_HIGH - VIS_LOW), 0.0, 1.0)
+              for joints in _LIMB_JOINTS.values()]
+    out.append(np.asarray(follow))
     return np.concatenate(out).astype(np.float32)
+
+
+def blend_limbs(token: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """The driver's token with each limb pulled towards `own` (the reference photo's pose) as far as the
+    limb's follow weight is below 1, so limbs the driver does not show keep the photo's pose."""
+    out = np.array(token, dtype=np.float64, copy=True)
+    w = np.clip(out[BODY_FOLLOW], 0.0, 1.0)
+    dirs = out[BODY_DIRS].reshape(-1, 3)
+    own_dirs = np.asarray(own, np.float64)[BODY_DIRS].reshape(-1, 3)
+    for b, limb in enumerate(_BONE_LIMB):
+        if limb >= 0 and w[limb] < 1.0:
+            dirs[b] = normalize(w[limb] * normalize(dirs[b]) + (1 - w[limb]) * own_dirs[b])
+    out[BODY_DIRS] = dirs.reshape(-1)
+    return out
 
 
 def bone_lengths(body_world: np.ndarray) -> np.ndarray:
@@ -62,7 +73,7 @@ def apply_body_frame(token: np.ndarray, lengths: np.ndarray, root_px: np.ndarray
     Returns the points and the virtual points (for attaching hands and the head).
     """
     r = rot_yxz(*token[:3])
-    dirs = normalize(token[3:].reshape(-1, 3).astype(np.float64))
+    dirs = normalize(np.asarray(token[BODY_DIRS], np.float64).reshape(-1, 3))
     cam: dict[object, np.ndarray] = {"hip_c": to_cam(root_px)}
     for b, (_, parent, child) in enumerate(BODY_BONES):
         cam[child] = cam[parent] + scale * lengths[b] * (r @ dirs[b])
@@ -86,8 +97,8 @@ RESIDUAL_FADE_DEG = 25.0  # how far a bone may turn from the photo's pose before
 def residual_weights(token: np.ndarray, rest_token: np.ndarray) -> np.ndarray:
     """(33,) weights for a rig's photo-vs-skeleton correction: 1 in the photo's own pose, fading as each
     bone (and the chain above it) turns away, so far-off poses keep exact bone lengths."""
-    d = normalize(token[3:].reshape(-1, 3).astype(np.float64))
-    d0 = normalize(rest_token[3:].reshape(-1, 3).astype(np.float64))
+    d = normalize(np.asarray(token[BODY_DIRS], np.float64).reshape(-1, 3))
+    d0 = normalize(np.asarray(rest_token[BODY_DIRS], np.float64).reshape(-1, 3))
     ang = np.degrees(np.arccos(np.clip((d * d0).sum(1), -1, 1)))
     torso = np.abs(np.asarray(token[:3], float) - np.asarray(rest_token[:3], float)).max()
     w_node: dict[object, float] = {"hip_c": float(np.exp(-(torso / RESIDUAL_FADE_DEG) ** 2))}

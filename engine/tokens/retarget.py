@@ -8,7 +8,7 @@ from engine.tokens import face as F
 from engine.tokens import hands as Hd
 from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, to_cam
 from engine.tokens.rig import Rig
-from engine.tokens.schema import MotionTokens
+from engine.tokens.schema import BODY_FOLLOW, LIMBS, MotionTokens
 from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks
 
@@ -33,7 +33,8 @@ def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
     out = FrameLandmarks(width=rig.width, height=rig.height)
     shift = np.array([dx * rig.scale, dy * rig.scale, 0.0])
 
-    body_tok = tokens.body.values[t] if tokens.body.confidence[t] > 0 else rig.body_token
+    body_tok = B.blend_limbs(tokens.body.values[t], rig.body_token) if tokens.body.confidence[t] > 0 \
+        else rig.body_token
     body_px, virt = B.apply_body_frame(body_tok, rig.bone_lengths, rig.root_px + shift, s)
     body_px = body_px + rig.body_residual * s * B.residual_weights(body_tok, rig.body_token)[:, None]
     if rig.has_body:
@@ -48,11 +49,15 @@ def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
         if rig.has_body:
             _head_points_from_face(out.body, face)
 
+    follow = dict(zip(LIMBS, np.asarray(body_tok)[BODY_FOLLOW]))
     for side, wrist_i, elbow_i in (("left", L.L_WRIST, L.L_ELBOW), ("right", L.R_WRIST, L.R_ELBOW)):
         grp = tokens.group(f"{side}_hand")
         hs = rig.hands[side]
-        if grp.confidence[t] > 0:
+        arm_follows = follow[f"{side[0]}_arm"] >= 0.5
+        if grp.confidence[t] > 0 and arm_follows:
             tok = grp.values[t]
+        elif hs.own_token is not None and (not arm_follows or grp.confidence[t] <= 0):
+            tok = hs.own_token  # the driver does not show this hand (or arm): keep the photo's hand
         else:
             tok = _relaxed_hand_token(normalize(body_px[wrist_i] - body_px[elbow_i]), side)
         hand = Hd.apply_hand_frame(tok, hs.palm, hs.segments, body_px[wrist_i], side, s)

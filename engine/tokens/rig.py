@@ -27,6 +27,7 @@ class HandShape:
     palm: np.ndarray  # (6, 3) palm points in the palm frame, px
     segments: np.ndarray  # (5, 3) finger segment lengths, px
     from_photo: bool  # False: the generic template sized from the forearm
+    own_token: np.ndarray | None = None  # the hand's pose in the photo, when the photo shows it
 
 
 @dataclass
@@ -107,6 +108,8 @@ class Rig:
             elif fl.has(f"{side}_hand"):
                 palm, seg = Hd.hand_shape(pts, side)
                 hands[side] = HandShape(palm, seg, True)
+            if fl.has(f"{side}_hand") and side in hands:
+                hands[side].own_token = Hd.encode_hand_frame(pts, side)
             else:
                 palm, seg = Hd.template_shape(forearm)
                 hands[side] = HandShape(palm, seg, False)

@@ -50,6 +50,17 @@ BODY_BONES: tuple[tuple[str, object, object], ...] = (
 )
 BODY_BONE_NAMES = tuple(b[0] for b in BODY_BONES)
 
+# Limbs the driver may not show (a talking head has no legs, often no arms). Each has a "follow" channel in
+# [0, 1]: how far the limb takes the driver's direction rather than keeping the reference photo's own pose.
+LIMBS = {
+    "l_arm": ("l_upper_arm", "l_forearm", "l_hand"),
+    "r_arm": ("r_upper_arm", "r_forearm", "r_hand"),
+    "l_leg": ("l_thigh", "l_shin", "l_foot", "l_heel"),
+    "r_leg": ("r_thigh", "r_shin", "r_foot", "r_heel"),
+}
+BODY_DIRS = slice(3, 3 + 3 * len(BODY_BONES))  # the bone-direction part of a body token
+BODY_FOLLOW = slice(BODY_DIRS.stop, BODY_DIRS.stop + len(LIMBS))  # the limb follow weights
+
 _REST_DIRS = {  # a standing rest pose, arms down: the neutral of each direction channel
     "spine": (0, 1, 0), "neck": (0, 1, 0.1), "l_clavicle": (1, 0, 0), "r_clavicle": (-1, 0, 0),
     "l_upper_arm": (0, -1, 0), "l_forearm": (0, -1, 0), "l_hand": (0, -1, 0),
@@ -71,6 +82,10 @@ def _body_channels() -> tuple[ChannelSpec, ...]:
         rest = rest / np.linalg.norm(rest)
         for axis, v in zip("xyz", rest):
             ch.append(ChannelSpec(f"{bone}.{axis}", "unit", float(v), f"{bone} direction, pelvis frame"))
+    for limb in LIMBS:
+        ch.append(ChannelSpec(f"follow.{limb}", "weight", 1.0,
+                              f"{limb}: 1 follows the driver, 0 keeps the photo's pose (0 where the driver's "
+                              f"limb is out of view)"))
     return tuple(ch)
 
 
