@@ -33,7 +33,9 @@ def roundtrip_errors(tokens: MotionTokens, lm: ClipLandmarks, rig_frame: int = 0
             fh = np.linalg.norm(b[L.FACE_FOREHEAD] - b[L.FACE_CHIN])
             errs["face"].append(float(np.linalg.norm(a - b, axis=1).mean() / fh))
         for side in ("left_hand", "right_hand"):
-            if tokens.group(side).confidence[t] > 0:
+            # A hand on an arm the driver does not show is deliberately not driven (the photo keeps its own).
+            follows = tokens.body.channel(f"follow.{side[0]}_arm")[t] >= 0.5
+            if tokens.group(side).confidence[t] > 0 and follows:
                 a, b = getattr(out, side), getattr(lm, side)[t]
                 a, b = a[:, :2] - a[0, :2], b[:, :2] - b[0, :2]
                 size = np.linalg.norm(b[L.MIDDLE_MCP])
