@@ -46,8 +46,23 @@ def open_paths(window, paths: list[str]) -> None:
             window.driving_panel.load_path(p)
 
 
+def no_display_reason() -> str | None:
+    """Why Qt could not open a window here, said before Qt aborts the process with its own message."""
+    import os
+
+    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return ("no display to open the studio on (run it from a desktop session, or set "
+                "QT_QPA_PLATFORM=offscreen; the command line works without one: main.py render --help)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    reason = no_display_reason()
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
     from engine.runtime import setup
 
     setup()
