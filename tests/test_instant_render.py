@@ -307,3 +307,30 @@ def test_plate_of_a_plain_wall_stays_plain():
     assert np.abs(plate[where] - wall).max(axis=1).mean() < 4
     assert plate[where].std(axis=0).max() < 3
     assert np.abs(plate[where] - wall).max() < 20
+
+
+def test_plate_beside_a_door_has_no_outline_on_the_wall():
+    # A person with a soft edge in front of a plain wall, a textured wooden door just beside them: the door
+    # must not decide for the whole hole. Where the wall is the nearest background, the plate stays within a
+    # few levels of the wall (no outline where the soft edge was, no door edges reflected onto it).
+    from engine.render.instant.matte import background_plate
+
+    rng = np.random.default_rng(1)
+    h, w = 320, 240
+    wall = np.array([226, 218, 212], np.float32)
+    img = wall + rng.normal(0, 1.0, (h, w, 3)).astype(np.float32)
+    grain = 20 * np.sin(np.arange(w)[None, :] * 0.9) + rng.normal(0, 8, (h, w))
+    img[:, 170:] = np.array([150, 80, 40], np.float32) + grain[:, 170:, None]
+    img[:, 168:172] = 60  # the door frame: one strong edge
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((xx - 105) / 45.0, (yy - 170) / 120.0)
+    alpha = np.clip((1.1 - r) / 0.2, 0, 1).astype(np.float32)
+    rgb = np.clip(img * (1 - alpha[..., None]) + np.array([30, 60, 150]) * alpha[..., None], 0, 255).astype(np.uint8)
+    plate = background_plate(rgb, alpha, 2.0, WarpConfig()).astype(np.float32)
+    wall_side = (alpha > 0.01) & (xx < 115)  # the wall is the nearest background for these
+    assert wall_side.sum() > 2000
+    err = np.abs(plate[wall_side] - wall).max(axis=1)
+    assert err.mean() < 4
+    assert np.percentile(err, 99) < 12
+    ring = (r > 1.05) & (r < 1.25) & (xx < 115)  # where the soft edge was: no lighter or darker outline
+    assert np.abs(plate[ring] - wall).max(axis=1).mean() < 4

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
 
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.skeleton import MIN_CONF, points
@@ -23,8 +25,12 @@ SKELETON_LIMB_U = 0.28  # thickness of the drawn-skeleton fallback matte (body u
 PLATE_SEAM_BLUR = 0.5  # the inpainted hole blends into the photo over this share of the dilation
 PLATE_FRINGE_ALPHA = 0.03  # matte above this counts as person for the plate (hair strands, halo)
 PLATE_GUARD = 0.012  # ... and the hole reaches this far past it (share of the long side)
-PLATE_RING = 0.04  # the background this far around the hole (share of the long side) ...
-PLATE_PLAIN_DETAIL = 4.0  # ... is plain when 90% of it has less texture than this (grey levels)
+PLATE_RING = 0.02  # the texture level of the background is averaged this far around (share of the long side)
+PLATE_PLAIN_DETAIL = 4.0  # a background pixel with more detail than this (grey levels) is busy ...
+PLATE_BUSY = (0.35, 0.65)  # ... and texture is borrowed from none to all as the busy share crosses these
+PLATE_DETAIL_CAP = 12.0  # one pixel's detail counts up to this in the level (an edge line is not texture)
+PLATE_EDGE_CLIP = 1.5  # borrowed detail is clipped to this many times its level (no jagged door frames)
+MEMBRANE_ANCHOR = 1e-4  # weak pull of the membrane towards the push-pull fill (defines unreachable parts)
 PLATE_TEXTURE_MAX_SIDE = 768  # the plate's borrowed texture is resolved at this size
 PLATE_DETAIL_SIGMA = 0.006  # texture above this scale (share of the long side) is borrowed, below it smooth
 PLATE_DETAIL_REACH = 0.15  # ... fading out this far into the hole (share of the long side)
@@ -131,7 +137,7 @@ def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, confi
         up = np.empty_like(rgb)
         up[:] = border_colour(rgb)
     else:
-        up = _textured(rgb, hole, push_pull_fill(small, 1 - small_hole))
+        up = _textured(rgb, hole, membrane_fill(small, 1 - small_hole))
     soft = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, PLATE_SEAM_BLUR * k))
     soft = np.maximum(soft, cv2.erode(hole, np.ones((3, 3), np.uint8)).astype(np.float32))[..., None]
     return (rgb * (1.0 - soft) + up * soft + 0.5).astype(np.uint8)
@@ -139,44 +145,107 @@ def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, confi
 
 def _textured(rgb: np.ndarray, hole: np.ndarray, membrane_small: np.ndarray) -> np.ndarray:
     """The smooth membrane (low frequencies) plus the texture (high frequencies) of the background mirrored
-    through the hole's nearest border point: grass stays grassy, a wall stays flat, with no seam."""
+    through the hole's nearest border point, where that border is textured: grass stays grassy, a wall
+    stays flat, with no seam. Whether texture is borrowed is decided per part of the border (a wall beside a
+    door: the wall's part of the hole stays plain), and strong single edges (a door frame) are clipped
+    from the borrowed texture: reflected through a curved outline they come out jagged."""
     h, w = rgb.shape[:2]
     t = min(1.0, PLATE_TEXTURE_MAX_SIDE / max(h, w))
     tw, th = max(8, int(round(w * t))), max(8, int(round(h * t)))
     img = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_AREA) if t < 1 else rgb
     holes = (cv2.resize(hole, (tw, th), interpolation=cv2.INTER_NEAREST) > 0) if t < 1 else hole > 0
     membrane = cv2.resize(membrane_small, (tw, th), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    mirrored = mirror_fill(img, holes).astype(np.float32)
     sigma = max(1.0, PLATE_DETAIL_SIGMA * max(tw, th))
-    detail = mirrored - cv2.GaussianBlur(mirrored, (0, 0), sigma)
-    if _plain_surround(img, holes, sigma):  # a plain wall stays plain: reflected edges would only draw lines
-        detail[:] = 0.0
-        membrane = cv2.GaussianBlur(membrane, (0, 0), sigma)
+    level, busy = _texture_level(img, holes, sigma)
+    src = img.astype(np.float32)
+    if holes.any() and not holes.all():
+        # texture is borrowed from the reflection, but how much of it is decided by the nearest border
+        # pixel: the reflection may land far off, past a plain strip of wall, on a door
+        (hy, hx), (py, px), (ry, rx) = _reflection(holes)
+        src[hy, hx] = src[ry, rx]
+        level[hy, hx], busy[hy, hx] = level[py, px], busy[py, px]
+    detail = src - cv2.GaussianBlur(src, (0, 0), sigma)
+    lv = cv2.GaussianBlur(level, (0, 0), 2 * sigma)  # smoothed, so neighbouring border parts blend
+    busy = cv2.GaussianBlur(busy, (0, 0), 2 * sigma)
+    detail = np.clip(detail, -PLATE_EDGE_CLIP * lv[..., None], PLATE_EDGE_CLIP * lv[..., None])
+    textured = np.clip((busy - PLATE_BUSY[0]) / (PLATE_BUSY[1] - PLATE_BUSY[0]), 0.0, 1.0)
     depth = cv2.distanceTransform(holes.astype(np.uint8), cv2.DIST_L2, 5)  # far inside, reflections streak
-    fade = np.clip(1.0 - depth / (PLATE_DETAIL_REACH * max(tw, th)), 0.0, 1.0)[..., None]
-    out = np.clip(membrane + detail * fade, 0, 255).astype(np.uint8)
+    fade = np.clip(1.0 - depth / (PLATE_DETAIL_REACH * max(tw, th)), 0.0, 1.0) * textured
+    out = np.clip(membrane + detail * fade[..., None], 0, 255).astype(np.uint8)
     return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) if t < 1 else out
 
 
-def _plain_surround(img: np.ndarray, holes: np.ndarray, sigma: float) -> bool:
-    """Whether the background ring around the hole is near uniform (little texture above `sigma`)."""
-    reach = max(2, int(round(PLATE_RING * max(holes.shape))))
-    ring = cv2.dilate(holes.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
-    ring = (ring > 0) & ~holes
-    if ring.sum() < 16:
-        return False
+def _texture_level(img: np.ndarray, holes: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two (h, w) float32 measures of the background's texture around each pixel, over background pixels
+    within the ring's reach: the mean detail above `sigma` (grey levels, each pixel capped) and the share
+    of pixels whose detail exceeds PLATE_PLAIN_DETAIL. The share tells texture (grass, gravel: most
+    pixels busy) from a plain wall crossed by a few strong edges (a door frame, a shadow's border: few)."""
+    reach = max(2.0, PLATE_RING * max(holes.shape))
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
     detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), sigma))
-    return float(np.percentile(detail[ring], 90)) < PLATE_PLAIN_DETAIL
+    known = (~holes).astype(np.float32)
+    den = np.maximum(cv2.GaussianBlur(known, (0, 0), reach / 2), 1e-3)
+    level = cv2.GaussianBlur(np.minimum(detail, PLATE_DETAIL_CAP) * known, (0, 0), reach / 2) / den
+    busy = cv2.GaussianBlur((detail > PLATE_PLAIN_DETAIL) * known, (0, 0), reach / 2) / den
+    return level.astype(np.float32), busy.astype(np.float32)
+
+
+def membrane_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The hole filled with the smooth membrane (Laplace's equation, the known pixels its boundary values;
+    Perez et al. 2003 with a zero guidance field). Every hole pixel is a blend of the border around it,
+    weighted by how near each part is: plain on a plain wall, a gradual blend across a wall/door boundary,
+    and no colour carried from far across the hole (a coarse average drew a grey silhouette there).
+    The photo's edge is a free (Neumann) boundary; a weak pull towards the push-pull fill keeps parts of
+    the hole that touch no known pixel defined."""
+    h, w = known.shape
+    hole = known == 0
+    n = int(hole.sum())
+    img = rgb.astype(np.float64)
+    if n == 0:
+        return rgb.copy()
+    guess = push_pull_fill(rgb, known).astype(np.float64)
+    idx = np.full((h, w), -1, np.int64)
+    idx[hole] = np.arange(n)
+    hy, hx = np.nonzero(hole)
+    diag = np.full(n, MEMBRANE_ANCHOR)
+    b = MEMBRANE_ANCHOR * guess[hy, hx]
+    rows, cols = [], []
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        ny, nx = hy + dy, hx + dx
+        ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        diag += ok
+        j = np.full(n, -1, np.int64)
+        j[ok] = idx[ny[ok], nx[ok]]
+        inner = j >= 0
+        rows.append(np.nonzero(inner)[0])
+        cols.append(j[inner])
+        edge = ok & ~inner
+        b[edge] += img[ny[edge], nx[edge]]
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    a = sp.csc_matrix((np.concatenate([diag, -np.ones(len(r))]), (np.concatenate([np.arange(n), r]),
+                                                                  np.concatenate([np.arange(n), c]))), (n, n))
+    x = splu(a).solve(b)
+    out = img.copy()
+    out[hy, hx] = x
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def mirror_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Each hole pixel x takes the colour at 2p - x, its reflection through the nearest known pixel p
     (or p itself when the reflection lands in the hole or off the image)."""
+    if not (~hole).any() or not hole.any():
+        return rgb.copy()
+    (hy, hx), _, (ry, rx) = _reflection(hole)
+    out = rgb.copy()
+    out[hy, hx] = rgb[ry, rx]
+    return out
+
+
+def _reflection(hole: np.ndarray):
+    """For every hole pixel: its (y, x), its nearest known pixel p and its reflection 2p - x (p where the
+    reflection lands in the hole or off the image)."""
     h, w = hole.shape
     known = ~hole
-    if not known.any() or not hole.any():
-        return rgb.copy()
     _, lab = cv2.distanceTransformWithLabels(hole.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     ky, kx = np.nonzero(known)
     index = np.zeros(int(lab.max()) + 1, np.int64)
@@ -189,9 +258,7 @@ def mirror_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     ry, rx = np.where(inside, ry, py), np.where(inside, rx, px)
     bad = hole[ry, rx]
     ry, rx = np.where(bad, py, ry), np.where(bad, px, rx)
-    out = rgb.copy()
-    out[hy, hx] = rgb[ry, rx]
-    return out
+    return (hy, hx), (py, px), (ry, rx)
 
 
 def push_pull_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ SEAM_OVERLAP = 0.2  # arm pieces reach this many mesh spacings over the body
 LEG_BONES = ("l_thigh", "l_shin", "l_foot", "r_thigh", "r_shin", "r_foot")
 FLESH_RADIUS = 1.1  # the body continues behind an arm within this many bone radii of a leg bone ...
 TORSO_GROW_U = 0.1  # ... or within the torso quad grown by this (u) at its corners
+TORSO_SIDE_U = 0.25  # the torso's sides (clothes, flesh) reach this far (u) past the shoulder-hip quad
 PROBE_TOLERANCE = 0.2  # a kept triangle may overhang its region by this many spacings (no corner notches)
 INTERIOR_MARGIN = 0.55  # interior samples keep this many spacings from the outline
 TRI_PROBES = np.array([[1, 1, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1], [4, 1, 1], [1, 4, 1], [1, 1, 4]], np.float64)
@@ -189,9 +190,13 @@ def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray, spacing: flo
     regions[PIECE_BODY] = body
     if arms.any():
         inside = _between(body, BETWEEN_REACH_U * sk.u)
-        fill = arms & _flesh(sk) & (alpha > 0.5).astype(np.uint8) & inside
+        # Within the torso the body carries on behind an arm even with no body beyond it (an arm down the side
+        # of a torso the photo cuts off): lifted, it uncovers suit, not a smear of the background beside it.
+        torso = _flesh(sk, legs=False, grow=TORSO_SIDE_U)
+        fill = arms & (alpha > 0.5).astype(np.uint8) & ((_flesh(sk) & inside) | torso)
         if fill.sum() >= 16:
-            regions["fill"] = cv2.dilate(fill, _disc(max(1, int(FILL_GROW_U * sk.u)))) & person & (body | inside)
+            grown = cv2.dilate(fill, _disc(max(1, int(FILL_GROW_U * sk.u))))
+            regions["fill"] = grown & person & (body | inside | torso)
     return regions
 
 
@@ -216,17 +221,17 @@ def _disc(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def _flesh(sk: Skeleton) -> np.ndarray:
-    """Where the body is likely to continue behind an arm: the torso quad and thick leg bones."""
+def _flesh(sk: Skeleton, legs: bool = True, grow: float = TORSO_GROW_U) -> np.ndarray:
+    """Where the body is likely to continue behind an arm: the torso quad and (legs) thick leg bones."""
     w, h = sk.work_size
     m = np.zeros((h, w), np.uint8)
     quad = torso_quad(sk)
     if quad is not None:  # the torso reaches a little beyond its shoulder and hip joints
         c = quad.mean(0)
         d = quad - c
-        grown = quad + d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)[:, None] * (TORSO_GROW_U * sk.u)
+        grown = quad + d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)[:, None] * (grow * sk.u)
         cv2.fillConvexPoly(m, np.round(grown).astype(np.int32), 1)
-    for i, s in enumerate(sk.specs):
+    for i, s in enumerate(sk.specs if legs else ()):
         if s.piece != PIECE_BODY or s.kind != "segment" or s.name not in LEG_BONES:
             continue
         a, b = np.round(sk.src_a[i]).astype(int), np.round(sk.src_b[i]).astype(int)
