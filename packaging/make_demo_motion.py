@@ -20,7 +20,8 @@ from engine.runtime import setup  # noqa: E402
 from engine.tokens.clipfile import save_clip  # noqa: E402
 from engine.track.types import ClipLandmarks  # noqa: E402
 
-DEFAULT = ROOT.parent / "shared" / "media" / "drive_fullbody_woman_dance.mp4"
+# A talking, nodding head suits an upper-body photo: arms the driver does not show keep the photo's pose.
+DEFAULT = ROOT.parent / "shared" / "media" / "drive_face_talking_headmotion.mp4"
 
 
 def main() -> None:

@@ -104,20 +104,31 @@ def main(argv: list[str] | None = None) -> int:
     s = Script(w, out)
     s.prefix = prefix
     shown = lambda: w.viewer.is_current() and w.viewer.canvas.rgb is not None  # noqa: E731
+    # The demo is a talking head: edit the head turn (a keyed look to the side) and the jaw (exaggerated);
+    # a clip of your own shows an arm keyed up.
+    face = [("face", "head.yaw"), ("face", "head.pitch"), ("face", "head.roll")]
     arm = [("body", "l_forearm.x"), ("body", "l_forearm.y"), ("body", "l_upper_arm.y")]
 
     def edit() -> None:
         from engine.project import edits as E
-        from studio.commands import AddKeyCommand, SmoothCommand
+        from studio.commands import AddKeyCommand, ScaleCommand, SmoothCommand
 
         doc.set_frame(min(40, doc.frame_count - 1))
-        w.inspector.select_channels(arm)
-        t = doc.edited_tokens().body
-        for f, dy in ((30, 0.0), (45, 0.6), (60, 0.0)):
-            base = float(t.channel("l_forearm.y")[f])
-            w.undo.push(AddKeyCommand(doc, ("body", "l_forearm.y"), f, base + dy))
+        n = len(doc.clip)
+        if demo:
+            w.inspector.select_channels(face)
+            t = doc.edited_tokens().face
+            for f, dy in ((30, 0.0), (45, 12.0), (60, 0.0)):
+                w.undo.push(AddKeyCommand(doc, ("face", "head.yaw"), f, float(t.channel("head.yaw")[f]) + dy))
+            w.undo.push(ScaleCommand(doc, [("face", "jaw_open")], 0, n - 1, 1.6))
+        else:
+            w.inspector.select_channels(arm)
+            t = doc.edited_tokens().body
+            for f, dy in ((30, 0.0), (45, 0.6), (60, 0.0)):
+                base = float(t.channel("l_forearm.y")[f])
+                w.undo.push(AddKeyCommand(doc, ("body", "l_forearm.y"), f, base + dy))
+            w.undo.push(SmoothCommand(doc, [("body", "l_upper_arm.y")], 0, n - 1, E.DEFAULT_SMOOTH_SIGMA * 2))
         w.inspector.curves.select_keys(w.inspector.curves.key_items()[1:2])
-        w.undo.push(SmoothCommand(doc, [("body", "l_upper_arm.y")], 0, len(doc.clip) - 1, E.DEFAULT_SMOOTH_SIGMA * 2))
         doc.set_frame(45)
 
     if demo:
