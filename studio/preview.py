@@ -60,7 +60,6 @@ class RendererHost:
         self._lock = threading.Lock()
         self._renderer: Renderer | None = None
         self._error: str | None = None
-        self._rigs: dict[str, object] = {}
 
     def get(self) -> Renderer:
         with self._lock:
@@ -78,16 +77,6 @@ class RendererHost:
     def error(self) -> str | None:
         return self._error
 
-    def rig(self, reference: Reference):
-        from engine.tokens.rig import Rig
-
-        with self._lock:
-            rig = self._rigs.get(reference.key)
-        if rig is None:
-            rig = Rig.from_landmarks(reference.landmarks)
-            with self._lock:
-                self._rigs[reference.key] = rig
-        return rig
 
 
 @dataclass(frozen=True)
@@ -127,7 +116,7 @@ def render_preview(req: PreviewRequest, host: RendererHost, cancel: CancelToken)
     if req.mode == ViewMode.SKELETON:
         from engine.tokens import retarget
 
-        overlay = retarget.apply(req.tokens, host.rig(req.reference), req.frame)
+        overlay = retarget.apply(req.tokens, req.reference.rig(), req.frame)
         space = req.reference.size
         # the renderer letterboxes the photo into `size`; map the overlay's space onto the same box
         rw, rh = req.reference.size

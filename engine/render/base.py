@@ -6,6 +6,7 @@ analysis happens once and is cached by the renderer, keyed by the reference's co
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -25,10 +26,22 @@ class Reference:
     landmarks: FrameLandmarks
     name: str = "reference"
     key: str = field(default="")  # content hash; renderers cache per-photo analysis under it
+    _rig: object = field(default=None, init=False, repr=False, compare=False)
+    _rig_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.key:
             self.key = hashlib.sha1(np.ascontiguousarray(self.rgb).tobytes()).hexdigest()[:16]
+
+    def rig(self):
+        """The person's rig (proportions read off the photo), built once and shared by every renderer and
+        overlay that animates this reference."""
+        from engine.tokens.rig import Rig
+
+        with self._rig_lock:
+            if self._rig is None:
+                self._rig = Rig.from_landmarks(self.landmarks)
+            return self._rig
 
     @property
     def size(self) -> tuple[int, int]:

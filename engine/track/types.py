@@ -46,6 +46,20 @@ class FrameLandmarks:
     def conf(self, group: str) -> np.ndarray:
         return getattr(self, f"{group}_conf")
 
+    def rescaled(self, width: int, height: int) -> "FrameLandmarks":
+        """The same landmarks in an image of another size (z follows x, as MediaPipe scales it)."""
+        if (width, height) == (self.width, self.height) or self.width <= 0 or self.height <= 0:
+            return self
+        sx, sy = width / self.width, height / self.height
+        out = self.copy()
+        out.width, out.height = width, height
+        for g in GROUPS:
+            p = getattr(out, g)
+            p[:, 0] *= sx
+            p[:, 1] *= sy
+            p[:, 2] *= sx
+        return out
+
     def copy(self) -> "FrameLandmarks":
         return FrameLandmarks(
             width=self.width, height=self.height,

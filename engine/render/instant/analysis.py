@@ -135,7 +135,7 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     h0, w0 = rgb.shape[:2]
     sx, sy = w0 / max(fl.width, 1), h0 / max(fl.height, 1)
     if abs(sx - 1) > 1e-3 or abs(sy - 1) > 1e-3:  # landmarks given at another size: bring them to the photo's
-        fl = _rescaled(fl, sx, sy, w0, h0)
+        fl = fl.rescaled(w0, h0)
     k = _work_scale(w0, h0, config)
     ww, wh = max(8, int(round(w0 * k))), max(8, int(round(h0 * k)))
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
@@ -311,14 +311,3 @@ def _repair_coverage(pieces, alpha, lab, spacing):
         if patch is not None:
             patches.append(patch)
     return patches + pieces
-
-
-def _rescaled(fl: FrameLandmarks, sx: float, sy: float, w: int, h: int) -> FrameLandmarks:
-    out = fl.copy()
-    out.width, out.height = w, h
-    for g in ("body", "face", "left_hand", "right_hand"):
-        p = getattr(out, g)
-        p[:, 0] *= sx
-        p[:, 1] *= sy
-        p[:, 2] *= sx
-    return out

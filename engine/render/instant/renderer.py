@@ -49,7 +49,6 @@ class InstantRenderer(Renderer):
     def __init__(self, config: WarpConfig | None = None) -> None:
         self.config = config or WarpConfig()
         self._cache: OrderedDict[str, PhotoAnalysis] = OrderedDict()
-        self._rigs: dict[str, object] = {}
         self._lock = threading.Lock()
 
     # ---- per photo ----
@@ -64,8 +63,7 @@ class InstantRenderer(Renderer):
         with self._lock:
             self._cache[reference.key] = result
             while len(self._cache) > self.config.cache_size:
-                old, _ = self._cache.popitem(last=False)
-                self._rigs.pop(old, None)
+                self._cache.popitem(last=False)
         return result
 
     def forget(self, reference: Reference | None = None) -> None:
@@ -73,10 +71,8 @@ class InstantRenderer(Renderer):
         with self._lock:
             if reference is None:
                 self._cache.clear()
-                self._rigs.clear()
             else:
                 self._cache.pop(reference.key, None)
-                self._rigs.pop(reference.key, None)
 
     def _sized(self, an: PhotoAnalysis, size: tuple[int, int]) -> _Sized:
         hit = an.sized.get(size)
@@ -113,7 +109,7 @@ class InstantRenderer(Renderer):
         an = self.analysis(reference)
         out_size = output_size(reference, size)
         sz = self._sized(an, out_size)
-        target = _to_reference_pixels(target, reference)
+        target = target.rescaled(*reference.size)
         fr = an.deform(target)
         # work px -> output px; pixel centres: out = (work + 0.5) * scale - 0.5 + offset
         dst = (fr.dst + 0.5) * sz.scale - 0.5 + sz.offset
@@ -130,7 +126,7 @@ class InstantRenderer(Renderer):
         """Retarget each frame's tokens onto the reference (engine.tokens.retarget) and warp."""
         from engine.tokens import retarget  # lazy: retargeting belongs to the tokens package
 
-        rig = self._rig(reference)
+        rig = reference.rig()
         out = output_size(reference, size)
         self.analysis(reference)
         for i in indices:
@@ -138,29 +134,3 @@ class InstantRenderer(Renderer):
                 cancel.raise_if_cancelled()
             target = retarget.apply(motion.frame(int(i)), rig)
             yield RenderedFrame(int(i), self.warp(reference, target, out))
-
-    def _rig(self, reference: Reference):
-        from engine.tokens.rig import Rig
-
-        with self._lock:
-            rig = self._rigs.get(reference.key)
-        if rig is None:
-            rig = Rig.from_landmarks(reference.landmarks)
-            with self._lock:
-                self._rigs[reference.key] = rig
-        return rig
-
-
-def _to_reference_pixels(target: FrameLandmarks, reference: Reference) -> FrameLandmarks:
-    w, h = reference.size
-    if (target.width, target.height) == (w, h) or target.width <= 0 or target.height <= 0:
-        return target
-    sx, sy = w / target.width, h / target.height
-    out = target.copy()
-    out.width, out.height = w, h
-    for g in ("body", "face", "left_hand", "right_hand"):
-        p = getattr(out, g)
-        p[:, 0] *= sx
-        p[:, 1] *= sy
-        p[:, 2] *= sx
-    return out
