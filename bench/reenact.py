@@ -1,7 +1,8 @@
 """Reenactment quality of a renderer on the shared media, against a do-nothing baseline in the same run.
 
 Self-reenactment (each clip's first frame is the reference, the clip drives it, compare with the real
-frames): PSNR, SSIM, and body keypoint distance after re-tracking the output (torso lengths).
+frames): PSNR, SSIM, and the distance of the body joints in view after re-tracking the output (in shoulder
+widths). Baseline: the first frame held still.
 Cross-reenactment (every photo x clip): agreement between the driving tokens and the tokens re-tracked
 from the output, per group: body = mean angle between arm/leg bone directions (deg), face = mean abs
 difference of expression channels, hands = mean abs finger-flexion difference (deg). The baseline is the
@@ -49,10 +50,17 @@ def token_agreement(drive, got) -> dict[str, float]:
     if b_ok.any():
         angles = []
         for bone in LIMB_BONES:
+            # Only limbs in view in both the driver and the output: an unseen limb is not driven, and a
+            # limb the photo does not show cannot be rendered.
+            limb = f"follow.{bone[0]}_{'arm' if 'arm' in bone else 'leg'}"
+            seen = b_ok & (drive.body.channel(limb) >= 0.5) & (got.body.channel(limb) >= 0.5)
+            if not seen.any():
+                continue
             idx = [i for i, c in enumerate(drive.body.channels) if c.name.split(".")[0] == bone]
-            a, b = drive.body.values[b_ok][:, idx], got.body.values[b_ok][:, idx]
+            a, b = drive.body.values[seen][:, idx], got.body.values[seen][:, idx]
             angles.append(np.degrees(np.arccos(np.clip((a * b).sum(1), -1, 1))))
-        out["body_deg"] = float(np.mean(angles))
+        if angles:
+            out["body_deg"] = float(np.mean(np.concatenate(angles)))
     f_ok = (drive.face.confidence > 0) & (got.face.confidence > 0)
     if f_ok.any():
         # Expression relative to each clip's own first frame: the photo's resting face is its own neutral.
@@ -96,7 +104,7 @@ def main() -> None:
 
     print(f"Self-reenactment ({args.frames} frames, {args.size} px): output vs real frames; "
           f"baseline = first frame held still")
-    print(f"{'clip':<40} {'PSNR':>7} {'base':>7} {'SSIM':>6} {'base':>6} {'kp err':>7} {'base':>7}")
+    print(f"{'clip':<40} {'PSNR':>7} {'still':>7} {'SSIM':>6} {'still':>6} {'kp err':>7} {'still':>7}")
     for clip_path in clips:
         clip = drain(track_clip(clip_path))
         real = [f.rgb for f, _ in zip(iter_frames(clip_path), range(args.frames))]
@@ -106,13 +114,14 @@ def main() -> None:
         s = args.size / max(real[0].shape[:2])
         small = lambda im: cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)  # noqa: E731
         psnr = np.mean([peak_signal_noise_ratio(small(a), small(b)) for a, b in zip(real, out)])
-        psnr0 = np.mean([peak_signal_noise_ratio(small(a), small(real[0])) for a in real])
+        psnr0 = np.mean([peak_signal_noise_ratio(small(a), small(real[0])) for a in real[1:]])
         ssim = np.mean([structural_similarity(small(a), small(b), channel_axis=2) for a, b in zip(real, out)])
-        ssim0 = np.mean([structural_similarity(small(a), small(real[0]), channel_axis=2) for a in real])
+        ssim0 = np.mean([structural_similarity(small(a), small(real[0]), channel_axis=2) for a in real[1:]])
         lm_out, _ = retrack(out, clip.fps)
         lm_real = clip.landmarks
-        joints = [11, 12, 13, 14, 15, 16, 23, 24]
-        torso = np.linalg.norm(lm_real.body[:n, 11, :2] - lm_real.body[:n, 23, :2], axis=1)
+        # Joints in view in the real clip (the tracker only guesses the others).
+        joints = [j for j in (11, 12, 13, 14, 15, 16, 23, 24) if np.median(lm_real.body_conf[:n, j]) > 0.5]
+        torso = np.linalg.norm(lm_real.body[:n, 11, :2] - lm_real.body[:n, 12, :2], axis=1)  # shoulder width
         kp = np.nanmean(np.linalg.norm(lm_out.body[:, joints, :2] - lm_real.body[:n, joints, :2], axis=2).mean(1)
                         / torso)
         kp0 = np.nanmean(np.linalg.norm(lm_real.body[:1, joints, :2] - lm_real.body[:n, joints, :2], axis=2)

@@ -105,25 +105,31 @@ def placement(lm: ClipLandmarks) -> np.ndarray:
     out = np.tile(np.array([0.0, 0.0, 1.0], np.float32), (t_len, 1))
     if not ok.any():
         return out
-    first = int(np.argmax(ok))
-    a0, k0, _ = raw[first]
     zoom = _zoom(lm, np.array([r[2] if r is not None else np.nan for r in raw]), mode)
-    unit = float(np.median([r[2] / zoom[t] for t, r in enumerate(raw) if r is not None]))  # first-frame torso px
+    unit = float(np.median([r[2] / zoom[t] for t, r in enumerate(raw) if r is not None]))  # start torso px
+    # The start is the median of the first tracked moments, not frame 0 alone: the tracker's first frame
+    # (detection, before temporal tracking settles) is often an outlier.
+    start = np.where(ok)[0][:START_FRAMES]
+    a0 = np.median([raw[t][0] for t in start], axis=0)
     for t in np.where(ok)[0]:
         a = raw[t][0]
         out[t] = [(a[0] - a0[0]) / unit, (a[1] - a0[1]) / unit, zoom[t]]
     return _hold(out, ok)
 
 
+START_FRAMES = 12  # placement is measured from the median of this many first tracked frames
+
+
 ZOOM_SMOOTH_FRAMES = 9  # apparent size changes slowly (walking closer, a zoom); faster wobble is noise
 
 
 def _zoom(lm: ClipLandmarks, torso_px: np.ndarray, mode: str) -> np.ndarray:
-    """(T,) apparent size relative to the first frame, smoothed. With a body in view: the metric torso
+    """(T,) apparent size relative to the start, smoothed. With the whole body in view: the metric torso
     projected into the image (MediaPipe's metric skeleton rescales itself from frame to frame, and its
-    projected lengths are what forward kinematics must reproduce); a face-only clip: the face's 3D height."""
+    projected lengths are what forward kinematics must reproduce). When the hips are out of view the torso
+    is a guess, so the face's own 3D height is the cue (it is the steadiest size in a half-body shot)."""
     face_ok = lm.present("face")
-    if mode == "face" and face_ok.mean() >= 0.5:
+    if mode != "hip_c" and face_ok.mean() >= 0.5:
         cue = np.full(len(lm), np.nan)
         for t in np.where(face_ok)[0]:
             loc, _, _ = F.local_face(lm.face[t])
@@ -138,4 +144,4 @@ def _zoom(lm: ClipLandmarks, torso_px: np.ndarray, mode: str) -> np.ndarray:
 
     cue = uniform_filter1d(median_filter(cue, ZOOM_SMOOTH_FRAMES, mode="nearest"), ZOOM_SMOOTH_FRAMES,
                            mode="nearest")
-    return cue / cue[int(np.argmax(ok))]
+    return cue / float(np.median(cue[np.where(ok)[0][:START_FRAMES]]))
