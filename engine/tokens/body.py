@@ -25,6 +25,19 @@ def virtual_points(p: np.ndarray) -> dict[object, np.ndarray]:
     return pts
 
 
+_VIRTUAL = ("hip_c", "shoulder_c", "l_hand_c", "r_hand_c")  # stacked after the 33 points, in this order
+_ROW = {**{i: i for i in range(L.N_BODY)}, **{k: L.N_BODY + j for j, k in enumerate(_VIRTUAL)}}
+_PARENT = np.array([_ROW[p] for _, p, _ in BODY_BONES])
+_CHILD = np.array([_ROW[c] for _, _, c in BODY_BONES])
+_LIMB_JOINT_IDX = np.array(list(_LIMB_JOINTS.values()))
+
+
+def _stacked(p: np.ndarray) -> np.ndarray:
+    """(37, 3): the 33 points and the virtual midpoints, for vectorised bone vectors."""
+    pairs = ((L.L_HIP, L.R_HIP), (L.L_SHOULDER, L.R_SHOULDER), (L.L_PINKY, L.L_INDEX), (L.R_PINKY, L.R_INDEX))
+    return np.concatenate([p, [(p[a] + p[b]) / 2 for a, b in pairs]])
+
+
 def pelvis_frame(cam: dict[object, np.ndarray]) -> np.ndarray:
     return frame_from_axes(cam[L.L_HIP] - cam[L.R_HIP], cam["shoulder_c"] - cam["hip_c"])
 
@@ -35,15 +48,11 @@ def encode_body_frame(body_world: np.ndarray, conf: np.ndarray) -> np.ndarray:
     Directions come from MediaPipe's metric 3D skeleton, whose bone lengths stay steady across frames
     (image-space depth is far noisier), so a direction means the same pose in every frame.
     """
-    cam = virtual_points(to_cam(body_world))
-    r = pelvis_frame(cam)
-    out = [euler_yxz(r)]
-    for _, parent, child in BODY_BONES:
-        out.append(r.T @ normalize(cam[child] - cam[parent]))
-    follow = [np.clip((np.mean([conf[j] for j in joints]) - VIS_LOW) / (VIS_HIGH - VIS_LOW), 0.0, 1.0)
-              for joints in _LIMB_JOINTS.values()]
-    out.append(np.asarray(follow))
-    return np.concatenate(out).astype(np.float32)
+    pts = _stacked(to_cam(body_world))
+    r = frame_from_axes(pts[L.L_HIP] - pts[L.R_HIP], pts[_ROW["shoulder_c"]] - pts[_ROW["hip_c"]])
+    dirs = normalize(pts[_CHILD] - pts[_PARENT]) @ r  # (bones, 3) in the pelvis frame
+    follow = np.clip((np.asarray(conf)[_LIMB_JOINT_IDX].mean(axis=1) - VIS_LOW) / (VIS_HIGH - VIS_LOW), 0.0, 1.0)
+    return np.concatenate([euler_yxz(r), dirs.reshape(-1), follow]).astype(np.float32)
 
 
 def blend_limbs(token: np.ndarray, own: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.tokens.geometry import (angle_between, euler_yxz, frame_from_axes, mirror_x, normalize, rot_yxz,
+from engine.tokens.geometry import (euler_yxz, frame_from_axes, mirror_x, normalize, rot_yxz,
                                     rotate_about, to_cam, to_px)
 from engine.track.landmarks import FINGERS, INDEX_MCP, MIDDLE_MCP, N_HAND, PINKY_MCP, WRIST
 
@@ -33,18 +33,25 @@ def palm_frame(cam: np.ndarray) -> np.ndarray:
     return frame_from_axes(cam[INDEX_MCP] - cam[PINKY_MCP], cam[MIDDLE_MCP] - cam[WRIST])
 
 
+_CHAINS = np.array(FINGER_CHAINS)  # (5, 4) point indices per finger
+
+
+def _angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise angle in degrees between (N, 3) vectors."""
+    cos = (normalize(a) * normalize(b)).sum(axis=1)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
 def encode_hand_frame(hand_px: np.ndarray, side: str) -> np.ndarray:
     """(21, 3) px -> [wrist yaw, pitch, roll] + per finger [spread, flex_base, flex_mid, flex_tip] (deg)."""
     cam = _as_right(hand_px, side)
     r = palm_frame(cam)
-    out = list(euler_yxz(r))
-    for chain in FINGER_CHAINS:
-        segs = [cam[b] - cam[a] for a, b in zip(chain[:-1], chain[1:])]
-        d0 = normalize(r.T @ segs[0])
-        spread = np.degrees(np.arctan2(d0[0], d0[1]))
-        flex_base = np.degrees(np.arctan2(d0[2], np.hypot(d0[0], d0[1])))
-        out += [spread, flex_base, angle_between(segs[0], segs[1]), angle_between(segs[1], segs[2])]
-    return np.asarray(out, np.float32)
+    segs = cam[_CHAINS[:, 1:]] - cam[_CHAINS[:, :-1]]  # (5 fingers, 3 segments, 3)
+    d0 = normalize(segs[:, 0]) @ r  # first segment in the palm frame
+    spread = np.degrees(np.arctan2(d0[:, 0], d0[:, 1]))
+    flex_base = np.degrees(np.arctan2(d0[:, 2], np.hypot(d0[:, 0], d0[:, 1])))
+    fingers = np.stack([spread, flex_base, _angles(segs[:, 0], segs[:, 1]), _angles(segs[:, 1], segs[:, 2])], 1)
+    return np.concatenate([euler_yxz(r), fingers.reshape(-1)]).astype(np.float32)
 
 
 def hand_shape(hand_px: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
