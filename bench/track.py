@@ -44,7 +44,9 @@ def engine_tracker(frames: list[np.ndarray], max_side: int) -> float:
 
     cfg = TrackerConfig(max_side=max_side)
     with HolisticTracker(cfg) as tr:
-        tr.process(_downscale(frames[0], max_side), frames[0].shape[1], frames[0].shape[0])
+        warm = _downscale(frames[0], max_side)
+        tr.process(warm, frames[0].shape[1], frames[0].shape[0])  # both sides warm their graphs first
+        tr.count_people(warm)
         t = time.perf_counter()
         out = []
         for i, f in enumerate(frames):

@@ -22,16 +22,20 @@ def to_px(cam: np.ndarray) -> np.ndarray:
 
 
 def normalize(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    n = np.sqrt((v * v).sum(axis=-1, keepdims=True))  # np.linalg.norm costs more on tiny arrays
     return v / np.maximum(n, EPS)
+
+
+def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (np.cross's generality is slow on the per-frame hot path)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def frame_from_axes(x_hint: np.ndarray, y_hint: np.ndarray) -> np.ndarray:
     """Rotation matrix with columns (ex, ey, ez): ey along y_hint, ex along x_hint made orthogonal."""
     ey = normalize(y_hint)
     ex = normalize(x_hint - np.dot(x_hint, ey) * ey)
-    ez = np.cross(ex, ey)
-    return np.stack([ex, ey, ez], axis=1)
+    return np.stack([ex, ey, cross3(ex, ey)], axis=1)
 
 
 def euler_yxz(r: np.ndarray) -> np.ndarray:
