@@ -5,7 +5,7 @@ Layout (format_version 1): an .npz of plain numeric arrays plus one `meta` entry
                        channels (per group: name, unit, neutral), engine_version
   tokens/<group>       (T, C) float32, channels as listed in meta.channels[group]
   confidence/<group>   (T,) float32, 0 = not tracked in that frame (values then hold the nearest frame)
-  placement            (T, 3) float32: dx, dy (first-frame torso lengths), scale
+  placement            (T, 3) float32: dx, dy (torso lengths from the start), scale
   times                (T,) float64 seconds (variable frame rate preserved)
   face_neutral         (E,) float64: the performer's raw expression neutral
   landmarks/<array>    the ClipLandmarks arrays (px; NaN where missing)

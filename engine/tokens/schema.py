@@ -131,9 +131,9 @@ CHANNELS: dict[str, tuple[ChannelSpec, ...]] = {
 }
 
 PLACEMENT_CHANNELS = (
-    ChannelSpec("dx", "body", 0.0, "anchor shift since the first frame, in the performer's own body scale; + right"),
-    ChannelSpec("dy", "body", 0.0, "anchor shift since the first frame, in body scale; + down"),
-    ChannelSpec("scale", "ratio", 1.0, "apparent size relative to the first frame"),
+    ChannelSpec("dx", "body", 0.0, "anchor shift since the start, in the performer's own torso lengths; + right"),
+    ChannelSpec("dy", "body", 0.0, "anchor shift since the start, in torso lengths; + down"),
+    ChannelSpec("scale", "ratio", 1.0, "apparent size relative to the start (median of the first tracked frames)"),
 )
 
 
