@@ -165,8 +165,9 @@ def test_truncated_video_keeps_the_frames_that_decode(media, tmp_path):
 def test_two_people_tracks_the_largest_and_says_so(media, tmp_path):
     import cv2
 
-    photo = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(media / "photo_fullbody_man_studio.png")
-                       .convert("RGB"))
+    from PIL import Image
+
+    photo = np.asarray(Image.open(media / "photo_fullbody_man_studio.png").convert("RGB"))
     small = cv2.resize(photo, (photo.shape[1] * 2 // 3, photo.shape[0] * 2 // 3))
     canvas = np.full((photo.shape[0], photo.shape[1] + small.shape[1], 3), 255, np.uint8)
     canvas[:, : photo.shape[1]] = photo

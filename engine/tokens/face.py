@@ -46,27 +46,36 @@ def local_face(face_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return (cam - c) @ r, r, c
 
 
+def face_size(loc: np.ndarray) -> tuple[float, float]:
+    """(width, height) of a face in its own head frame: the sides' x-extent and forehead-to-chin y-extent.
+
+    Every expression measure divides a head-frame x-extent by the width and a y-extent by the height, so a
+    face stretched or squeezed along its own axes (a wider, a longer face) measures the same."""
+    fw = abs(loc[L.FACE_SIDE_L, 0] - loc[L.FACE_SIDE_R, 0])
+    fh = abs(loc[L.FACE_FOREHEAD, 1] - loc[L.FACE_CHIN, 1])
+    return max(float(fw), 1e-6), max(float(fh), 1e-6)
+
+
 def raw_expression(face_px: np.ndarray) -> np.ndarray:
     """Un-neutralised expression measures of one face, in EXPRESSION order."""
     loc, _, _ = local_face(face_px)
-    d = lambda a, b: float(np.linalg.norm(loc[a] - loc[b]))  # noqa: E731
-    fw, fh = d(L.FACE_SIDE_L, L.FACE_SIDE_R), d(L.FACE_FOREHEAD, L.FACE_CHIN)
+    fw, fh = face_size(loc)
     out = []
-    for up, lo, inner, outer in (L.EYE_L, L.EYE_R):
-        out.append(d(up, lo) / max(d(inner, outer), 1e-6))
+    for up, lo, _, _ in (L.EYE_L, L.EYE_R):
+        out.append((loc[up, 1] - loc[lo, 1]) / fh)
     for eye, iris in ((L.EYE_L, L.IRIS_L), (L.EYE_R, L.IRIS_R)):
-        ew = max(d(eye[2], eye[3]), 1e-6)
+        ew = max(abs(loc[eye[2], 0] - loc[eye[3], 0]), 1e-6)
         centre = (loc[eye[2]] + loc[eye[3]]) / 2
-        off = (loc[iris[0]] - centre) / ew
-        out.extend([off[0], off[1]])
+        off = loc[iris[0]] - centre
+        out.extend([off[0] / ew, off[1] / fh])
     for brow, eye in ((L.BROW_L + BROW_L_LOW, L.EYE_L), (L.BROW_R + BROW_R_LOW, L.EYE_R)):
         out.append((loc[list(brow), 1].mean() - loc[eye[0], 1]) / fh)
-    out.append(d(L.LIP_UPPER_INNER, L.LIP_LOWER_INNER) / fh)
-    out.append(d(L.MOUTH_CORNER_L, L.MOUTH_CORNER_R) / fw)
+    out.append((loc[L.LIP_UPPER_INNER, 1] - loc[L.LIP_LOWER_INNER, 1]) / fh)
+    out.append(abs(loc[L.MOUTH_CORNER_L, 0] - loc[L.MOUTH_CORNER_R, 0]) / fw)
     lip_c = (loc[L.LIP_UPPER_INNER, 1] + loc[L.LIP_LOWER_INNER, 1]) / 2
     out.append((loc[L.MOUTH_CORNER_L, 1] - lip_c) / fh)
     out.append((loc[L.MOUTH_CORNER_R, 1] - lip_c) / fh)
-    out.append(d(L.FACE_NOSE_TIP, L.LIP_UPPER_OUTER) / fh)
+    out.append((loc[L.FACE_NOSE_TIP, 1] - loc[L.LIP_UPPER_OUTER, 1]) / fh)
     return np.asarray(out, np.float64)
 
 
@@ -90,11 +99,21 @@ def estimate_neutral(raw: np.ndarray) -> np.ndarray:
     return neutral
 
 
+EYELIDS = (0, 1)  # expression indices measured as a ratio to the neutral (-1 = shut), not a difference
+
+
 def encode_face_frame(face_px: np.ndarray, neutral: np.ndarray) -> np.ndarray:
-    """(478, 3) px -> face token (head yaw/pitch/roll, expression minus neutral)."""
+    """(478, 3) px -> face token (head yaw/pitch/roll, expression relative to the performer's neutral).
+
+    Eyelids are a ratio to the neutral opening (-1 = shut, for small and large eyes alike); the rest are
+    differences from the neutral in face widths or heights."""
     cam = to_cam(face_px)
     r, _ = head_frame(cam)
-    return np.concatenate([euler_yxz(r), raw_expression(face_px) - neutral]).astype(np.float32)
+    raw = raw_expression(face_px)
+    expr = raw - neutral
+    for i in EYELIDS:
+        expr[i] = raw[i] / max(neutral[i], 1e-6) - 1.0
+    return np.concatenate([euler_yxz(r), expr]).astype(np.float32)
 
 
 def _bump(values: np.ndarray, centre: float, width: float) -> np.ndarray:
@@ -172,19 +191,18 @@ def deform_expression(loc: np.ndarray, expr: np.ndarray) -> np.ndarray:
     """
     out = loc.copy()
     e = dict(zip(EXPRESSION, expr))
-    fw = np.linalg.norm(loc[L.FACE_SIDE_L] - loc[L.FACE_SIDE_R])
-    fh = np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN])
+    fw, fh = face_size(loc)
     for side, eye, upper, lower, iris in (("l", L.EYE_L, L.EYE_L_UPPER, L.EYE_L_LOWER, L.IRIS_L),
                                           ("r", L.EYE_R, L.EYE_R_UPPER, L.EYE_R_LOWER, L.IRIS_R)):
-        ew = np.linalg.norm(loc[eye[2]] - loc[eye[3]])
-        gap = loc[eye[0], 1] - loc[eye[1], 1]
-        change = max(e[f"eyelid.{side}"] * ew, -gap)  # a lid cannot close past the lower lid
+        ew = abs(loc[eye[2], 0] - loc[eye[3], 0])
+        gap = max(loc[eye[0], 1] - loc[eye[1], 1], 0.0)
+        change = max(e[f"eyelid.{side}"] * gap, -gap)  # a ratio of the rig's own opening; never past shut
         ex = loc[list(upper), 0]
         w = _bump(ex, loc[eye[0], 0], ew / 2.5)
         out[list(upper), 1] += 0.8 * change * w
         out[list(lower), 1] -= 0.2 * change * _bump(loc[list(lower), 0], loc[eye[1], 0], ew / 2.5)
         out[list(iris), 0] += e[f"gaze.{side}.x"] * ew
-        out[list(iris), 1] += e[f"gaze.{side}.y"] * ew
+        out[list(iris), 1] += e[f"gaze.{side}.y"] * fh
     for side, brow in (("l", L.BROW_L + BROW_L_LOW), ("r", L.BROW_R + BROW_R_LOW)):
         out[list(brow), 1] += e[f"brow.{side}"] * fh
     _deform_mouth(loc, out, e, fw, fh)

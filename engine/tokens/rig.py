@@ -9,14 +9,14 @@ from engine.errors import NoPersonError
 from engine.tokens import body as B
 from engine.tokens import face as F
 from engine.tokens import hands as Hd
-from engine.tokens.geometry import euler_yxz
+from engine.tokens.geometry import euler_yxz, to_px
+from engine.tokens.schema import CHANNELS
 from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks
 
 FACE_TO_TORSO = 2.2  # torso length over face height, to size a body the photo does not show
 # Rest body token used when a rig has no tracked body (a face-only photo): standing, arms down.
-_BODY_REST = np.array([c.neutral for c in __import__("engine.tokens.schema", fromlist=["CHANNELS"]).CHANNELS["body"]],
-                      np.float32)
+_BODY_REST = np.array([c.neutral for c in CHANNELS["body"]], np.float32)
 # Bone lengths of a generic person in torso lengths (BODY_BONES order), for a face-only photo.
 GENERIC_LENGTHS = np.array([1.0, 0.55, 0.4, 0.4, 0.55, 0.48, 0.2, 0.55, 0.48, 0.2, 0.2, 0.2, 0.85, 0.8,
                             0.3, 0.12, 0.85, 0.8, 0.3, 0.12])
@@ -62,7 +62,6 @@ class Rig:
         if has_face:
             loc, r, c = F.local_face(fl.face)
             face_local = loc
-            from engine.tokens.geometry import to_px
             face_centre = to_px(c)
             face_token = np.concatenate([euler_yxz(r), np.zeros(len(F.EXPRESSION))]).astype(np.float32)
             face_h = float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))
