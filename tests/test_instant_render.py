@@ -334,3 +334,36 @@ def test_plate_beside_a_door_has_no_outline_on_the_wall():
     assert np.percentile(err, 99) < 12
     ring = (r > 1.05) & (r < 1.25) & (xx < 115)  # where the soft edge was: no lighter or darker outline
     assert np.abs(plate[ring] - wall).max(axis=1).mean() < 4
+
+
+def _swing_left_arm(fl: FrameLandmarks, deg: float) -> FrameLandmarks:
+    """The performer's left arm (image right) swung out about the shoulder (negative: up and out)."""
+    t = fl.copy()
+    pts = [L.L_ELBOW, L.L_WRIST, L.L_PINKY, L.L_INDEX, L.L_THUMB]
+    t.body[pts] = _rotate(t.body[pts], t.body[L.L_SHOULDER], deg)
+    t.left_hand = _rotate(t.left_hand, fl.body[L.L_SHOULDER], deg)
+    return t
+
+
+def test_a_moved_hand_carries_no_dark_rim(photos, renderer):
+    """The man's hands rest on dark shorts. Lifted out over the white studio wall, a hand must not bring
+    a rim of those shorts along: no pixels darker than both the hand and the wall where the two meet."""
+    ref = photos[MAN]
+    tgt = _swing_left_arm(ref.landmarks, -35)
+    out = renderer.warp(ref, tgt, ref.size)
+    lum = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    hand = tgt.left_hand[:, :2]
+    palm = float(np.linalg.norm(hand[5] - hand[17]))
+    zone = np.zeros(lum.shape, np.uint8)
+    cv2.fillConvexPoly(zone, np.round(cv2.convexHull(hand.astype(np.float32))).astype(np.int32).reshape(-1, 2), 1)
+    r = int(round(0.6 * palm))
+    zone = cv2.dilate(zone, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)) > 0
+    wall = float(np.median(cv2.cvtColor(ref.rgb[:40, -40:], cv2.COLOR_RGB2GRAY)))  # the studio wall
+    skin = float(np.median(lum[[int(round(p[1])) for p in hand[[0, 5, 9, 13, 17]]],
+                               [int(round(p[0])) for p in hand[[0, 5, 9, 13, 17]]]]))
+    assert wall > 200 and 100 < skin < wall - 20
+    is_wall = (np.abs(lum - wall) < 12) & zone
+    assert is_wall.sum() > 200  # the hand really is over the wall
+    dark = lum < min(skin, wall) - 60  # shorts, not hand and not wall
+    ring = (cv2.dilate(is_wall.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & zone
+    assert (dark & ring).sum() <= 10, f"{(dark & ring).sum()} dark px where the moved hand meets the wall"

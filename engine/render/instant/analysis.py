@@ -14,7 +14,8 @@ import numpy as np
 
 from engine.errors import NoPersonError
 from engine.render.instant import hands as H
-from engine.render.instant.atlas import arm_alpha_mask, build_atlas, clean_seam, fill_texture
+from engine.render.instant.atlas import (arm_alpha_mask, build_atlas, clean_seam, fill_texture, hand_rim_px,
+                                         moved_hand_colours)
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver, skin
 from engine.render.instant.face import FaceLayer
@@ -31,6 +32,7 @@ COVERAGE_ALPHA = 0.3  # person pixels this opaque must be covered by a mesh piec
 COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
 COVERAGE_GROW = 0.4  # ... and get a patch this many spacings wider than the hole
 PATCH = "patch:"  # patch piece names: this prefix and the piece they mend
+HAND_NEAR_PALM = 0.8  # arm triangles this close (palm widths) to a tracked hand may show its moved colours
 
 
 @dataclass
@@ -68,6 +70,11 @@ class PhotoAnalysis:
     plate: np.ndarray  # (h, w, 3) uint8, work size
     canvas_colour: np.ndarray
     palms: dict = field(default_factory=dict)  # {"lh"/"rh": palm width, work px} of the hands that bend
+    # arm triangles that switch to the "arm_moved" layer once they slide over the body beneath them:
+    moved_tris: np.ndarray | None = None  # (M,) triangle indices
+    moved_anchor: np.ndarray | None = None  # (M,) the body vertex each lay on at rest
+    moved_shift: np.ndarray | None = None  # (2,) atlas offset from the arm layer to the arm_moved one
+    moved_px: float = 0.0  # slide (work px) beyond which the moved colours show
     sized: dict = field(default_factory=dict)
 
     def deform(self, target: FrameLandmarks) -> Frame:
@@ -87,7 +94,15 @@ class PhotoAnalysis:
             handles = sk.joint_targets(self.joint_keys, mats, self.joint_owner)
             x = self.solver.solve(x, handles, cfg.arap_iterations)
         dst = [x[self.tris]]
-        src = [self.verts[self.tris] + self.tri_offset[:, None, :]]
+        src0 = self.verts[self.tris] + self.tri_offset[:, None, :]
+        if self.moved_tris is not None:
+            # a hand (and the rim kept around it) that slid off the clothes it lay on shows the moved colours
+            t = self.moved_tris
+            slide = (x[self.tris[t]].mean(1) - self.verts[self.tris[t]].mean(1)) \
+                - (x[self.moved_anchor] - self.verts[self.moved_anchor])
+            away = t[np.hypot(slide[:, 0], slide[:, 1]) > self.moved_px]
+            src0[away] += self.moved_shift
+        src = [src0]
         key = z[self.tri_bone] - self.tri_arm * cfg.arm_behind_margin_u * sk.u
         key = np.where(self.tri_fill, np.inf, key)
         keys = [key]
@@ -182,12 +197,16 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     face = None
     if config.face_layer and fl.has("face"):
         face = FaceLayer.build(fl.face * k, fg, config.teeth_height)
+    moved_rgb = moved_hand_colours(fg, arm_own, hand_masks, hands) if hand_masks else None
     arm_own = arm_alpha_mask(arm_own, hand_masks, hands)
     body_rgb = clean_seam(fg, fill_tex, regions, arm_own, sk.u)
-    atlas, offsets, mouth_off = build_atlas(fg, body_rgb, alpha, fill_tex, regions.get("fill"), face, arm_own)
+    atlas, offsets, mouth_off = build_atlas(fg, body_rgb, alpha, fill_tex, regions.get("fill"), face, arm_own,
+                                            moved_rgb)
     grown = {p: cv2.dilate(m, np.ones((5, 5), np.uint8)) for p, m in hand_masks.items()}
     an = _assemble(key, config, (w0, h0), k, (ww, wh), sk, pieces, face, atlas, offsets, mouth_off, plate, grown)
     an.palms = dict(bending)
+    if moved_rgb is not None:
+        _moved_switch(an, pieces, offsets, hand_masks, hands)
     return an
 
 
@@ -251,6 +270,30 @@ def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offs
                          weights=weights, body_verts=body_verts, solver=solver, joint_keys=jkeys, joint_owner=jown,
                          face=face, mouth_offset=mouth_off, atlas=atlas, plate=plate,
                          canvas_colour=border_colour(plate))
+
+
+def _moved_switch(an: PhotoAnalysis, pieces, offsets, hand_masks, hands) -> None:
+    """Which arm triangles may switch to the arm_moved layer (those near a tracked hand), and the body
+    vertex each lay on at rest: the hand's slide is measured against the clothes beneath it, so a dancer
+    moving as a whole keeps the photo's colours around a resting hand."""
+    arm_tri = np.all(an.tri_offset == offsets["arm"], axis=1)
+    body = np.concatenate([np.full(len(p.verts), p.name == PIECE_BODY) for p in pieces])
+    if not arm_tri.any() or not body.any():
+        return
+    near = np.zeros(next(iter(hand_masks.values())).shape, np.uint8)
+    for prefix, m in hand_masks.items():
+        r = max(2, int(round(HAND_NEAR_PALM * hands[prefix])))
+        near |= cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    c = an.verts[an.tris].mean(1)
+    t = np.nonzero(arm_tri & (region_contains(near, c) > 0))[0]
+    if not len(t):
+        return
+    bv = np.nonzero(body)[0]
+    d = ((c[t, None, :] - an.verts[None, bv, :]) ** 2).sum(-1)
+    an.moved_tris = t
+    an.moved_anchor = bv[np.argmin(d, axis=1)]
+    an.moved_shift = offsets["arm_moved"] - offsets["arm"]
+    an.moved_px = hand_rim_px(hands)
 
 
 def _allowed(sk: Skeleton, piece: str) -> np.ndarray:

@@ -18,6 +18,7 @@ FILL_EDGE_SKIP_U = 0.06  # ... which continues body pixels at least this far ins
 SEAM_BAND_U = 0.02  # body pixels this close (u) to an arm lying over the body take the under-arm texture
 HAND_CUT_PALM = 0.5  # around a tracked hand (palm widths) the arm layer shows the arm's own pixels only ...
 HAND_RIM_PALM = 0.12  # ... and this rim (palm widths) beyond them
+HAND_SKIN_DIST = 28.0  # arm pixels near a hand this far (CIELAB, 8-bit units) from its skin may be clothes
 ATLAS_PAD = 8  # px between atlas layers, so minified copies do not bleed across
 
 
@@ -62,6 +63,64 @@ def arm_alpha_mask(own, hand_masks, palms):
     return np.where(near > 0, own, 1).astype(np.uint8)
 
 
+def hand_rim_px(palms) -> float:
+    """Width (work px) of the opaque rim arm_alpha_mask keeps around the tracked hands."""
+    return float(max([1] + [int(round(HAND_RIM_PALM * p)) for p in palms.values()]))
+
+
+def moved_hand_colours(fg, own, hand_masks, palms):
+    """The arm layer's colours for a hand that has left its place.
+
+    The arm layer stays opaque for a rim around a tracked hand (arm_alpha_mask), and the arm's own pixels
+    there reach into whatever the hand lay on (dark shorts beside and between curled fingers, mixed into
+    the hand's outermost pixels): carried along, that is a dark outline. Every pixel near a hand that is
+    not hand (outside the arm's own pixels, or coloured like the clothes around the hand rather than like
+    its skin and connected to the outside) takes the colour of the nearest skin pixel, softened; coverage
+    is unchanged (the arm layer's alpha is shared). Inner, enclosed detail (a tattoo, a nail) stays."""
+    lab = cv2.cvtColor(fg, cv2.COLOR_RGB2LAB).astype(np.float32)
+    near = np.zeros_like(own)
+    clothes = np.zeros(own.shape, bool)
+    skin_px = np.zeros(own.shape, bool)
+    for prefix, m in hand_masks.items():
+        palm = palms[prefix]
+        r = max(2, int(round(HAND_CUT_PALM * palm)))
+        zone = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)) > 0
+        near |= zone
+        core = cv2.erode(m, np.ones((3, 3), np.uint8)) > 0
+        under = zone & (own == 0)  # what the hand lies on (and the wall): its colour, away from the hand
+        if core.sum() < 8 or under.sum() < 8:
+            continue
+        d_skin = np.linalg.norm(lab - np.median(lab[core], axis=0), axis=-1)
+        d_under = np.linalg.norm(lab - np.median(lab[under], axis=0), axis=-1)
+        clothes |= zone & (d_skin > HAND_SKIN_DIST) & (d_under < d_skin)
+        skin_px |= zone & (own > 0) & (d_skin <= HAND_SKIN_DIST)
+    # clothes pixels of the arm's own that touch the outside (through other clothes pixels) are not hand
+    out_or_clothes = (near > 0) & ((own == 0) | clothes)
+    n, cc = cv2.connectedComponents(out_or_clothes.astype(np.uint8), connectivity=8)
+    touches = np.zeros(n, bool)
+    touches[np.unique(cc[(own == 0) & (near > 0)])] = True
+    touches[0] = False
+    paint = (near > 0) & ((own == 0) | touches[cc])  # (the rim, and the soft alpha edge beyond it)
+    # and the mixed pixels along the hand's outline beside them (part clothes, part skin)
+    paint |= (cv2.dilate(paint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & (near > 0) & ~skin_px
+    src = skin_px & ~paint
+    if not src.any():
+        src = (own > 0) & ~paint
+    if not paint.any() or not src.any():
+        return fg
+    _, lbl = cv2.distanceTransformWithLabels((~src).astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(src)  # label i (1-based) <-> i-th zero pixel of the input in raster order
+    order = np.zeros(lbl.max() + 1, np.int64)
+    order[lbl[src]] = np.arange(len(ys))
+    filled = fg.copy()
+    filled[paint] = fg[ys[order[lbl[paint]]], xs[order[lbl[paint]]]]
+    soft = cv2.GaussianBlur(filled, (0, 0), 1.5)  # nearest-pixel fill streaks radially
+    out = fg.copy()
+    out[paint] = soft[paint]
+    return out
+
+
 def clean_seam(fg, fill_tex, regions, arm_own, u):
     """The body layer's colours with the thin band along an arm lying over the body repainted from the
     under-arm texture: those pixels mix in the arm's colour (a skin rim), which must not stay behind."""
@@ -76,22 +135,32 @@ def clean_seam(fg, fill_tex, regions, arm_own, u):
     return out
 
 
-def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own):
+def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own, arm_moved=None):
     """Stack the layers into one RGBA atlas; return it, each layer's origin and the mouth texture's.
     The arm layer is the photo with the alpha cut to the arms' own pixels: an arm piece reaches over the
-    body (no crack at the seam), and that overlap must not carry clothes along with a moving hand."""
+    body (no crack at the seam), and that overlap must not carry clothes along with a moving hand. With
+    `arm_moved` (the arm layer's colours for hands that left their place) a copy of the arm layer with
+    those colours follows it ("arm_moved"), with the same alpha."""
     h, w = fg.shape[:2]
     layers = [np.dstack([body_rgb, np.round(alpha * 255).astype(np.uint8)])]
     offsets = {"photo": np.array([0.0, 0.0])}
     x = w + ATLAS_PAD
     own = cv2.GaussianBlur(cv2.dilate(arm_own, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 0.7)
-    layers.append(np.dstack([fg, np.round(np.minimum(own, alpha) * 255).astype(np.uint8)]))
+    arm_a = np.round(np.minimum(own, alpha) * 255).astype(np.uint8)
+    layers.append(np.dstack([fg, arm_a]))
     offsets["arm"] = np.array([float(x), 0.0])
     x += w + ATLAS_PAD
+    names = ["arm"]
+    if arm_moved is not None:
+        layers.append(np.dstack([arm_moved, arm_a]))
+        offsets["arm_moved"] = np.array([float(x), 0.0])
+        names.append("arm_moved")
+        x += w + ATLAS_PAD
     if fill_tex is not None:
         a = cv2.GaussianBlur(cv2.dilate(fill_mask, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 1.0)
         layers.append(np.dstack([fill_tex, np.round(np.minimum(a, alpha) * 255).astype(np.uint8)]))
         offsets["fill"] = np.array([float(x), 0.0])
+        names.append("fill")
         x += w + ATLAS_PAD
     mouth_off = np.array([float(x), 0.0])
     mouth = None
@@ -100,7 +169,7 @@ def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own):
         x += mouth.shape[1] + ATLAS_PAD
     atlas = np.zeros((max(h, mouth.shape[0] if mouth is not None else 0), x, 4), np.uint8)
     atlas[:h, :w] = layers[0]
-    for name, layer in zip(("arm", "fill"), layers[1:]):
+    for name, layer in zip(names, layers[1:]):
         ox = int(offsets[name][0])
         atlas[:h, ox:ox + w] = layer
     if mouth is not None:
