@@ -385,3 +385,20 @@ def test_dit_preview_is_greyed_without_a_checkpoint_and_renders_with_one(window,
                                                                  np.abs(w.viewer.canvas.rgb.astype(int) -
                                                                         instant).mean() > 10), timeout=60_000)
     assert w.viewer.last_error is None
+
+
+def test_arrow_keys_step_frames_even_from_the_channel_tree(window, qtbot):
+    w = window
+    w.media.load_demo()
+    qtbot.waitUntil(lambda: w.project.clip is not None and w.project.reference is not None, timeout=30_000)
+    w.project.set_frame(10)
+    w.inspector.select_channels([("face", "jaw_open")])  # a current item: the tree would expand/collapse
+    w.inspector.tree.setCurrentItem(w.inspector.tree.topLevelItem(0))
+    w.inspector.tree.setFocus()
+    qtbot.waitUntil(lambda: w.inspector.tree.hasFocus())
+    QTest.keyClick(w.inspector.tree, Qt.Key.Key_Right)
+    assert w.project.frame == 11
+    QTest.keyClick(w.inspector.tree, Qt.Key.Key_Left)
+    QTest.keyClick(w.inspector.tree, Qt.Key.Key_Left)
+    assert w.project.frame == 9
+    wait_rendered(qtbot, w)
