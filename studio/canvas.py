@@ -60,6 +60,12 @@ class FrameCanvas(QWidget):
         self._message, self._message_is_error = text, error
         self.update()
 
+    def show_only_message(self, text: str, error: bool = False) -> None:
+        """No image, no overlay: just the message (an empty panel, or why it is empty)."""
+        self.set_image(None)
+        self.set_overlay(None)
+        self.set_message(text, error)
+
     @property
     def message(self) -> str:
         return self._message

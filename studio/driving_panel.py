@@ -71,9 +71,7 @@ class DrivingPanel(MediaPanel):
             name = self.doc.driving_path.name if self.doc.driving_path else "the current motion"
             message = f"{message}. Keeping {name}."
         else:
-            self.canvas.set_image(None)
-            self.canvas.set_overlay(None)
-            self.canvas.set_message(message, error=True)
+            self.canvas.show_only_message(message, error=True)
         self.set_status(message, error=True)
 
     # -- the clip --------------------------------------------------------------------------------------
@@ -81,9 +79,7 @@ class DrivingPanel(MediaPanel):
     def _on_clip(self) -> None:
         clip = self.doc.clip
         if clip is None:
-            self.canvas.set_image(None)
-            self.canvas.set_overlay(None)
-            self.canvas.set_message(self.canvas.placeholder)
+            self.canvas.show_only_message(self.canvas.placeholder)
             return
         self.set_status(self.summary())
         self.canvas.set_message("")

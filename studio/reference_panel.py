@@ -49,7 +49,5 @@ class ReferencePanel(MediaPanel):
             name = self.doc.reference_path.name if self.doc.reference_path else self.doc.reference.name
             message = f"{message}. Keeping {name}."
         else:
-            self.canvas.set_image(None)
-            self.canvas.set_overlay(None)
-            self.canvas.set_message(message, error=True)
+            self.canvas.show_only_message(message, error=True)
         self.set_status(message, error=True)

@@ -129,7 +129,9 @@ def px_per_metre(body_px: np.ndarray, body_world: np.ndarray, conf: np.ndarray |
     return float((wc * pc).sum() / max((wc * wc).sum(), 1e-9))
 
 
-def body_scale(body_px: np.ndarray, body_world: np.ndarray, conf: np.ndarray | None = None) -> float:
-    """Torso length in px (metric torso times the projection scale): the unit for placement."""
+def body_scale(body_px: np.ndarray, body_world: np.ndarray, conf: np.ndarray | None = None,
+               k: float | None = None) -> float:
+    """Torso length in px (metric torso times the projection scale `k`, fitted here unless given)."""
     cam = virtual_points(to_cam(body_world))
-    return float(np.linalg.norm(cam["shoulder_c"] - cam["hip_c"])) * px_per_metre(body_px, body_world, conf)
+    k = px_per_metre(body_px, body_world, conf) if k is None else k
+    return float(np.linalg.norm(cam["shoulder_c"] - cam["hip_c"])) * k

@@ -46,7 +46,7 @@ def encode_clip(lm: ClipLandmarks) -> tuple[MotionTokens, np.ndarray]:
         raw[t] = F.raw_expression(lm.face[t])
     neutral = F.estimate_neutral(raw)
     for t in np.where(ok)[0]:
-        face.values[t] = F.encode_face_frame(lm.face[t], neutral)
+        face.values[t] = F.encode_face_frame(lm.face[t], neutral, raw[t])
         face.confidence[t] = float(lm.face_conf[t].mean())
     face.values[:] = _hold(face.values, ok)
     groups["face"] = face
@@ -87,7 +87,7 @@ def anchor_and_scale(lm: ClipLandmarks, t: int, mode: str = "hip_c") -> tuple[np
     the torso length; face: the face height stands in for both."""
     if mode != "face" and np.isfinite(lm.body[t, list(_TORSO), :2]).all() and np.isfinite(lm.body_world[t]).all():
         k = B.px_per_metre(lm.body[t], lm.body_world[t], lm.body_conf[t])
-        return B.virtual_points(lm.body[t])[mode][:2], k, B.body_scale(lm.body[t], lm.body_world[t], lm.body_conf[t])
+        return B.virtual_points(lm.body[t])[mode][:2], k, B.body_scale(lm.body[t], lm.body_world[t], k=k)
     if np.isfinite(lm.face[t, :, :2]).all():
         loc, _, _ = F.local_face(lm.face[t])
         fh = float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))

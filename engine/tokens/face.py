@@ -102,14 +102,15 @@ def estimate_neutral(raw: np.ndarray) -> np.ndarray:
 EYELIDS = (0, 1)  # expression indices measured as a ratio to the neutral (-1 = shut), not a difference
 
 
-def encode_face_frame(face_px: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+def encode_face_frame(face_px: np.ndarray, neutral: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
     """(478, 3) px -> face token (head yaw/pitch/roll, expression relative to the performer's neutral).
 
     Eyelids are a ratio to the neutral opening (-1 = shut, for small and large eyes alike); the rest are
-    differences from the neutral in face widths or heights."""
+    differences from the neutral in face widths or heights. `raw` passes this face's raw_expression when the
+    caller already measured it (the clip encoder does, to find the neutral)."""
     cam = to_cam(face_px)
     r, _ = head_frame(cam)
-    raw = raw_expression(face_px)
+    raw = raw_expression(face_px) if raw is None else raw
     expr = raw - neutral
     for i in EYELIDS:
         expr[i] = raw[i] / max(neutral[i], 1e-6) - 1.0
