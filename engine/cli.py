@@ -90,6 +90,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.render import registry as renderer_registry
+
     ap = argparse.ArgumentParser(prog="unimotion", description="UniMotion engine: track motion tokens, render.")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -115,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--size", type=int, default=None, help="long side of the output in px (default: photo's)")
     r.add_argument("--side-by-side", action="store_true", help="driving | result layout")
-    r.add_argument("--renderer", choices=("instant", "dit"), default="instant")
-    r.add_argument("--steps", type=int, default=20, help="diffusion steps (dit renderer)")
+    r.add_argument("--renderer", choices=renderer_registry.cli_choices(), default=renderer_registry.DEFAULT)
+    r.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the renderer's own)")
     r.add_argument("--checkpoint", default=None, help="generator checkpoint (dit renderer)")
     r.set_defaults(func=cmd_render)
 

@@ -11,6 +11,8 @@ from typing import Callable
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
+from engine.render import registry as renderer_registry
+
 
 @dataclass(frozen=True)
 class ActionSpec:
@@ -62,10 +64,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("play.home", "Go to &Start", "Home"),
     ActionSpec("play.end", "Go to &End", "End"),
     ActionSpec("play.loop", "&Loop", "L", "Loop playback over the in/out range", True),
-    # render
-    ActionSpec("render.instant", "&Instant Preview (CPU)", None, "Mesh-warp renderer", True, "renderer"),
-    ActionSpec("render.dit_preview", "&DiT Preview", None, "Diffusion renderer, few steps", True, "renderer"),
-    ActionSpec("render.full", "&Full Render", None, "Diffusion renderer, full quality", True, "renderer"),
+    # render: one item per renderer in engine/render/registry.py
+    *(ActionSpec(f"render.{r.name}", r.menu_text, None, r.tip, True, "renderer") for r in renderer_registry.RENDERERS),
     # help
     ActionSpec("help.about", "&About UniMotion Studio"),
 )

@@ -43,13 +43,12 @@ def find_generator_checkpoint() -> str | None:
 
 
 def make_renderer(kind: RendererKind, checkpoint: str | None = None) -> Renderer:
-    if kind == RendererKind.INSTANT:
-        return instant_renderer()
-    if not checkpoint:
-        raise UserFacingError("no generator checkpoint found")
-    from engine.render.dit_renderer import DiTRenderer
+    """The renderer for a kind, as engine.render.registry declares it (its default steps)."""
+    from engine.render import registry
 
-    return DiTRenderer(checkpoint, steps=8 if kind == RendererKind.DIT_PREVIEW else 20)
+    if registry.spec(kind).needs_checkpoint and not checkpoint:
+        raise UserFacingError("no generator checkpoint found")
+    return registry.make(kind, checkpoint=checkpoint)
 
 
 class RendererHost:

@@ -6,14 +6,15 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMenu
 
 from engine.project.document import Project, RendererKind
+from engine.render import registry
 from studio.actions import ACTIONS, Actions
 from studio.jobs import JobRunner
 from studio.preview import find_generator_checkpoint, make_renderer
 
 NO_CHECKPOINT = "no generator checkpoint found"
-DIT_IDS = ("render.dit_preview", "render.full")
-KIND_OF = {"render.instant": RendererKind.INSTANT, "render.dit_preview": RendererKind.DIT_PREVIEW,
-           "render.full": RendererKind.FULL}
+# One menu item per registry entry (studio.actions declares them from the same table).
+KIND_OF = {f"render.{s.name}": RendererKind(s.name) for s in registry.RENDERERS}
+DIT_IDS = tuple(f"render.{s.name}" for s in registry.RENDERERS if s.needs_checkpoint)
 
 
 class RenderMenu(QObject):
@@ -54,7 +55,7 @@ class RenderMenu(QObject):
         self._set_dit_available(bool(path), "" if path else f"Needs a trained generator: {NO_CHECKPOINT}")
 
     def choose(self, kind: RendererKind) -> None:
-        if kind != RendererKind.INSTANT and not self.checkpoint:
+        if registry.spec(kind).needs_checkpoint and not self.checkpoint:
             kind = RendererKind.INSTANT
         self.doc.set_render_settings(renderer=kind)
         self.renderer_changed.emit()
@@ -62,13 +63,12 @@ class RenderMenu(QObject):
     def factory(self):
         """A zero-argument renderer factory for the current choice."""
         kind, ckpt = self.doc.render_settings.renderer, self.checkpoint
-        if kind != RendererKind.INSTANT and not ckpt:
+        if registry.spec(kind).needs_checkpoint and not ckpt:
             kind = RendererKind.INSTANT
         return lambda: make_renderer(kind, ckpt)
 
     def label(self) -> str:
-        return {RendererKind.INSTANT: "Instant renderer", RendererKind.DIT_PREVIEW: "DiT preview",
-                RendererKind.FULL: "Full render"}[self.doc.render_settings.renderer]
+        return registry.spec(self.doc.render_settings.renderer).label
 
     def _sync_checks(self) -> None:
         kind = self.doc.render_settings.renderer

@@ -88,3 +88,28 @@ def test_demo_command_renders_the_bundled_sample(tmp_path):
     from engine.demo import demo_clip
 
     assert sum(1 for _ in iter_frames(out)) == len(demo_clip())
+
+
+def test_every_registered_renderer_is_a_cli_choice_a_project_kind_and_a_menu_item():
+    from engine.cli import build_parser
+    from engine.project.document import RendererKind
+    from engine.render import registry
+
+    render_cmd = build_parser()._subparsers._group_actions[0].choices["render"]
+    choices = next(a.choices for a in render_cmd._actions if a.dest == "renderer")
+    assert tuple(choices) == registry.cli_choices()
+    assert [k.value for k in RendererKind] == list(registry.names())
+    assert registry.spec("dit") is registry.spec("full"), "the CLI's older name still works"
+    assert registry.spec("dit_preview").default_steps < registry.spec("full").default_steps
+
+
+def test_unknown_renderer_and_a_dit_without_checkpoint_are_one_line_refusals():
+    from engine.errors import UserFacingError
+    from engine.render import registry
+
+    with pytest.raises(UserFacingError, match="unknown renderer 'warp'.*instant"):
+        registry.make("warp")
+    with pytest.raises(UserFacingError, match="checkpoint"):
+        registry.make("full")
+    with pytest.raises(UserFacingError, match="steps"):
+        registry.make("full", steps=0, checkpoint="x.safetensors")

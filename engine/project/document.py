@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.project.edits import ChannelKey, EditLayer, EditOp, apply_edits
 from engine.project.events import Signal
+from engine.render import registry as renderer_registry
 from engine.render.base import Reference
 from engine.tokens.clipfile import TrackedClip
 from engine.tokens.schema import MotionTokens
@@ -30,10 +31,9 @@ class ViewMode(str, enum.Enum):
     SKELETON = "skeleton"  # the retargeted skeleton over the result
 
 
-class RendererKind(str, enum.Enum):
-    INSTANT = "instant"
-    DIT_PREVIEW = "dit_preview"
-    FULL = "full"
+# A renderer by its registry name (engine/render/registry.py): one member per entry, the name upper-cased.
+RendererKind = enum.Enum("RendererKind", [(n.upper(), n) for n in renderer_registry.names()], type=str,
+                         module=__name__)
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,32 @@ class Project:
         self.edits_changed.emit(self._edits.keys())
         self.range_changed.emit()
         self.frame_changed.emit(self._frame)
+
+    def replace_clip(self, path: Path | None, clip: TrackedClip | None, edits: EditLayer,
+                     in_out: tuple[int, int] | None) -> None:
+        """Swap the driving clip together with the edits and range that go with it (the replace-video undo
+        command calls this both ways, so the swap and its edits are one step)."""
+        keys = sorted(set(self._edits.keys()) | set(edits.keys()))
+        self.driving_path = Path(path) if path else None
+        self.clip = clip
+        self._edits = edits
+        self._live = {}
+        self._tokens_cache = None
+        self._in_out = None
+        if in_out is not None and clip is not None:
+            rng = self._clamp_range(*in_out)
+            self._in_out = None if rng == (0, max(self.frame_count - 1, 0)) else rng
+        self._touch()
+        self._frame = min(self._frame, max(self.frame_count - 1, 0))
+        self.clip_changed.emit()
+        self.edits_changed.emit(keys)
+        self.range_changed.emit()
+        self.frame_changed.emit(self._frame)
+
+    @property
+    def custom_range(self) -> tuple[int, int] | None:
+        """The in/out range as set by the user (None: the whole clip)."""
+        return self._in_out
 
     # -- edits -------------------------------------------------------------------------------------
 

@@ -1,19 +1,22 @@
-"""The interface every renderer implements: render(reference, tokens, frame indices) -> frames.
+"""The interface every renderer implements: stream(reference, tokens, frame indices) -> a job of frames.
 
-A renderer is used per frame (scrubbing in the studio) and as a stream (export). Expensive per-photo
-analysis happens once and is cached by the renderer, keyed by the reference's content hash.
+A renderer is used per frame (scrubbing in the studio) and as a stream (export). `stream` is the job form: it
+yields `Progress` (with previews, for renderers that work in steps, like the DiT) and `RenderedFrame`s in
+order, one at a time, so an export writes each frame as it comes and never holds the clip. `render` is the
+frames alone. A renderer implements one of the two; each has a default in terms of the other. Expensive
+per-photo analysis happens once and is cached by the renderer, keyed by the reference's content hash.
 """
 from __future__ import annotations
 
 import hashlib
 import threading
-from abc import ABC, abstractmethod
+from abc import ABC
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 
-from engine.jobs import CancelToken
+from engine.jobs import CancelToken, Progress
 from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
 
@@ -54,13 +57,20 @@ class RenderedFrame:
     rgb: np.ndarray  # (H, W, 3) uint8
 
 
+RenderEvent = Union[Progress, RenderedFrame]
+
+
 class Renderer(ABC):
-    """Turns motion tokens into frames of the reference person."""
+    """Turns motion tokens into frames of the reference person. Subclasses implement `stream` or `render`."""
 
     name: str = "renderer"
 
-    @abstractmethod
-    def render(
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.stream is Renderer.stream and cls.render is Renderer.render:
+            raise TypeError(f"{cls.__name__} must implement Renderer.stream or Renderer.render")
+
+    def stream(
         self,
         reference: Reference,
         motion: MotionTokens,
@@ -68,8 +78,30 @@ class Renderer(ABC):
         *,
         size: tuple[int, int] | None = None,  # (width, height) of the output; None = the reference's size
         cancel: CancelToken | None = None,
+    ) -> Iterator[RenderEvent]:
+        """The render as a job: one RenderedFrame per index, in order, with any Progress (and previews) between
+        them; checks `cancel` between steps. Frames are handed on as they are made, never collected."""
+        yield from self.render(reference, motion, indices, size=size, cancel=cancel)
+
+    def render(
+        self,
+        reference: Reference,
+        motion: MotionTokens,
+        indices: Sequence[int],
+        *,
+        size: tuple[int, int] | None = None,
+        cancel: CancelToken | None = None,
     ) -> Iterator[RenderedFrame]:
         """Yield one RenderedFrame per index, in order, checking `cancel` between frames."""
+        events = self.stream(reference, motion, indices, size=size, cancel=cancel)
+        try:
+            for ev in events:
+                if isinstance(ev, RenderedFrame):
+                    yield ev
+        finally:
+            close = getattr(events, "close", None)  # a generator: stop it now, not at garbage collection
+            if close is not None:
+                close()
 
     def render_frame(self, reference: Reference, motion: MotionTokens, index: int,
                      size: tuple[int, int] | None = None) -> np.ndarray:

@@ -28,7 +28,7 @@ from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, drain
 from engine.models.checkpoint import load_checkpoint
 from engine.models.unimotion import UniMotion
-from engine.render.base import Reference, RenderedFrame, Renderer, output_size
+from engine.render.base import Reference, RenderEvent, RenderedFrame, Renderer, output_size
 from engine.render.dit_pipeline import (DEFAULT_MOTION_GUIDANCE, DEFAULT_REF_GUIDANCE, DEFAULT_STEPS, DrivingClip,
                                         TokenMotion, UniMotionPipeline, rgb_to_tensor, tensor_to_rgb, work_size)
 from engine.tokens.schema import MotionTokens
@@ -60,6 +60,16 @@ class DiTRenderer(Renderer):
     def render(self, reference: Reference, motion: MotionTokens, indices: Sequence[int], *,
                size: tuple[int, int] | None = None, cancel: CancelToken | None = None) -> Iterator[RenderedFrame]:
         frames = drain(self.render_job(reference, motion, indices, size=size, cancel=cancel))
+        for fr in frames:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            yield fr
+
+    def stream(self, reference: Reference, motion: MotionTokens, indices: Sequence[int], *,
+               size: tuple[int, int] | None = None, cancel: CancelToken | None = None) -> Iterator[RenderEvent]:
+        """The Renderer job: the sampler's Progress (with previews) during denoising, then the frames. The
+        sampler returns the span as one array (its windows share every step), so frames follow it."""
+        frames = yield from self.render_job(reference, motion, indices, size=size, cancel=cancel)
         for fr in frames:
             if cancel is not None:
                 cancel.raise_if_cancelled()

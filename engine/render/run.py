@@ -12,18 +12,11 @@ from engine.render.base import Reference, Renderer
 from engine.tokens.clipfile import TrackedClip
 
 
-def make_renderer(kind: str = "instant", *, steps: int = 20, checkpoint: str | None = None) -> Renderer:
-    if kind == "instant":
-        from engine.render.instant.renderer import InstantRenderer
+def make_renderer(kind: str = "instant", *, steps: int | None = None, checkpoint: str | None = None) -> Renderer:
+    """A renderer by name (engine.render.registry holds the table)."""
+    from engine.render import registry
 
-        return InstantRenderer()
-    if kind == "dit":
-        from engine.render.dit_renderer import DiTRenderer
-
-        if not checkpoint:
-            raise UserFacingError("the DiT renderer needs --checkpoint (no trained generator ships yet)")
-        return DiTRenderer(checkpoint, steps=steps)
-    raise UserFacingError(f"unknown renderer {kind!r} (use instant or dit)")
+    return registry.make(kind, steps=steps, checkpoint=checkpoint)
 
 
 def load_driving(path: str | Path, cancel: CancelToken | None = None, use_cache: bool = True
@@ -62,7 +55,7 @@ def rendered_frames(renderer: Renderer, reference: Reference, clip: TrackedClip,
 
 
 def render_to_file(ref: str | Path | Reference, drive: str | Path, output: str | Path, *, size=None,
-                   side_by_side: bool = False, renderer: str | Renderer = "instant", steps: int = 20,
+                   side_by_side: bool = False, renderer: str | Renderer = "instant", steps: int | None = None,
                    checkpoint: str | None = None, frame_range: tuple[int, int] | None = None,
                    audio: bool = True, use_cache: bool = True, cancel: CancelToken | None = None) -> Job:
     """Stages: 1 analyse the photo, 2 track (or load) the motion, 3 render and encode frame by frame."""
