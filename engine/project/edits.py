@@ -472,3 +472,7 @@ class CurveClipboard:
         if only_one_target and len(self.curves) == 1:
             return self.curves[0][1]  # one channel copied onto one other channel: the user means it
         return None
+
+
+# The "generated" operation (motion extension) lives in its own module; importing it registers its kind.
+from engine.project import generated as _generated  # noqa: E402,F401

@@ -1,0 +1,281 @@
+"""Generate motion: extend after or before a point, fill a range between two points, close a loop.
+
+All four work on a `Sequence` (the token frames of a clip, edits applied) and return a `GeneratedSpan`: the
+frames to lay over [start, stop] and the groups they cover. Laying them down is the caller's business: an
+edit layer in the studio (engine.project.generated), a longer token file in the CLI (engine.motion.clipops).
+
+Methods (`METHODS`): "hold" and "velocity" are the baselines; "matching" is motion matching on the corpus
+library plus the performer's own visible motion; "model" is the trained GRU alone; "hybrid" (the default)
+runs the model for the near future, where it is most accurate, and hands over to motion matching, which
+keeps real motion going for as long as asked (the model alone settles towards stillness; measured in
+bench/extend_eval.py). Backward generation runs the same methods on the time-reversed motion.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UserFacingError
+from engine.jobs import CancelToken, Job, Progress
+from engine.motion import baselines
+from engine.motion.features import DIM, GROUP_OF_CHANNEL, N_GROUPS, Sequence, renormalise, resample, reverse
+from engine.motion.library import ASSETS, MotionLibrary, default_library
+
+METHODS = ("hold", "velocity", "matching", "model", "hybrid")
+DEFAULT_METHOD = "hybrid"
+MODES = ("after", "before", "fill", "loop")
+ENERGY = {"calm": 0.6, "normal": 1.0, "lively": 1.5}
+ENERGY_RANGE = (0.2, 2.5)
+MAX_SECONDS = 60.0  # longer than any sensible extension; beyond it the request is a typo
+MIN_CONTEXT_S = 0.4  # motion needs this much before a join to know how it was moving
+MODEL_SPAN_S = 0.6  # hybrid: the model writes this much, then motion matching continues
+JOIN_BLEND_S = 0.24  # the first frames ease from "as it was moving" into what a method proposes
+LOOP_SPAN_S = 1.0  # a loop rewrites at most this much of its end (at most a third of the range)
+MODEL_PATH = ASSETS / "motion_model.safetensors"
+
+
+class ExtendError(UserFacingError):
+    """A motion extension that cannot be made (no room, no context, a zero length)."""
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    method: str = DEFAULT_METHOD
+    seed: int = 0
+    energy: float = 1.0  # < 1 calmer, > 1 livelier than the performer
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"GenerateOptions.method: one of {METHODS}, got {self.method!r}")
+        if not (math.isfinite(self.energy) and ENERGY_RANGE[0] <= self.energy <= ENERGY_RANGE[1]):
+            raise ValueError(f"GenerateOptions.energy must be in {ENERGY_RANGE}, got {self.energy}")
+
+
+@dataclass(frozen=True)
+class GeneratedSpan:
+    start: int  # first frame the values replace
+    values: np.ndarray  # (n, DIM)
+    groups: tuple[bool, ...]  # per group (GROUP_NAMES order): generated (False: left as it was)
+    mode: str
+    options: GenerateOptions
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.values) - 1
+
+    def label(self, fps: float) -> str:
+        verb = {"after": "Extend", "before": "Extend before", "fill": "Fill", "loop": "Loop"}[self.mode]
+        return f"{verb} {len(self.values) / fps:.1f} s ({self.options.method}, seed {self.options.seed})"
+
+
+# -- methods ------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _model():
+    from engine.motion.model import MotionModel
+
+    return MotionModel.load(MODEL_PATH)
+
+
+_matchers: dict = {}
+
+
+def _matcher(library: MotionLibrary, fps: float, backward: bool):
+    from engine.motion.matching import MotionMatcher
+
+    key = (id(library), round(fps, 3), backward)
+    if key not in _matchers:
+        seqs = library.at_fps(fps, mirrored=True)
+        if backward:
+            seqs = [reverse(s) for s in seqs]
+        _matchers[key] = MotionMatcher(seqs, library.scales, fps)
+    return _matchers[key]
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _ease_join(context: Sequence, out: np.ndarray) -> np.ndarray:
+    """Fade out the difference between the first proposed frame and where the motion was heading."""
+    v = context.values
+    expected = v[-1] + (v[-1] - v[-2] if len(v) > 1 else 0.0)
+    blend = max(2, int(round(JOIN_BLEND_S * context.fps)))
+    k = np.arange(len(out), dtype=np.float64)[:, None]
+    return out + (expected - out[0]) * (1.0 - _smoothstep(k / blend))
+
+
+def _model_rollout(context: Sequence, n: int, direction: float) -> np.ndarray:
+    from engine.motion.model import MODEL_FPS
+
+    model = _model()
+    ctx = resample(context, MODEL_FPS)
+    n_model = int(math.ceil(n * MODEL_FPS / context.fps)) + 2
+    roll = model.rollout(ctx.values, ctx.tracked, n_model, direction)
+    joined = Sequence(np.concatenate([ctx.values[-1:], roll]), np.ones((n_model + 1, N_GROUPS)), MODEL_FPS)
+    back = resample(joined, context.fps).values[1:n + 1]
+    if len(back) < n:
+        back = np.concatenate([back, np.repeat(back[-1:], n - len(back), axis=0)])
+    return back
+
+
+def continue_motion(context: Sequence, n: int, options: GenerateOptions, backward: bool = False,
+                    own: list[Sequence] | None = None, library: MotionLibrary | None = None,
+                    cancel: CancelToken | None = None) -> np.ndarray:
+    """(n, DIM) frames following `context` (already in the direction of generation)."""
+    method, energy = options.method, options.energy
+    if n <= 0:
+        return np.zeros((0, DIM))
+    if method == "hold":
+        return baselines.hold_last_pose(context, n)
+    if method == "velocity":
+        return baselines.constant_velocity(context, n)
+    rng = np.random.default_rng(options.seed)
+    last = context.values[-1]
+    if method == "model":
+        out = _model_rollout(context, n, -1.0 if backward else 1.0)
+        return renormalise(_ease_join(context, last + energy * (out - last)))
+    lib = library if library is not None else default_library()
+    matcher = _matcher(lib, context.fps, backward)
+    if method == "matching":
+        return matcher.continue_motion(context, n, rng, energy, own, cancel)
+    # hybrid: the model's near future, then matching from there
+    m = min(n, max(2, int(round(MODEL_SPAN_S * context.fps))))
+    head = _model_rollout(context, m, -1.0 if backward else 1.0)
+    head = renormalise(_ease_join(context, last + energy * (head - last)))
+    if m == n:
+        return head
+    extended = Sequence(np.concatenate([context.values, head]), np.concatenate(
+        [context.tracked, np.repeat(context.tracked[-1:], m, axis=0)]), context.fps, context.name)
+    tail = matcher.continue_motion(extended, n - m, rng, energy, own, cancel)
+    return np.concatenate([head, tail])
+
+
+# -- the four operations ----------------------------------------------------------------------------------
+
+
+def _need_context(n_ctx: int, fps: float, where: str) -> None:
+    need = max(2, int(math.ceil(MIN_CONTEXT_S * fps)))
+    if n_ctx < need:
+        raise ExtendError(f"{where}: needs at least {MIN_CONTEXT_S:g} s ({need} frames) of motion to continue "
+                          f"from, there are {n_ctx}")
+
+
+def frames_for(seconds: float, fps: float) -> int:
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ExtendError(f"extend by {seconds:g} s: give a length greater than 0")
+    if seconds > MAX_SECONDS:
+        raise ExtendError(f"extend by {seconds:g} s: at most {MAX_SECONDS:g} s at a time")
+    return max(1, int(round(seconds * fps)))
+
+
+def _groups(*rows: np.ndarray) -> np.ndarray:
+    return np.any(np.stack(rows) > 0, axis=0)
+
+
+def _span(seq: Sequence, start: int, values: np.ndarray, groups: np.ndarray, mode: str,
+          options: GenerateOptions) -> GeneratedSpan:
+    """Groups not generated keep their own values (the caller only lays down generated groups)."""
+    n = len(values)
+    keep = ~groups[GROUP_OF_CHANNEL]
+    idx = np.clip(np.arange(start, start + n), 0, len(seq) - 1)
+    values = np.where(keep[None, :], seq.values[idx], values)
+    return GeneratedSpan(start, values.astype(np.float64), tuple(bool(g) for g in groups), mode, options)
+
+
+def extend_after(seq: Sequence, start: int, n: int, options: GenerateOptions = GenerateOptions(),
+                 cancel: CancelToken | None = None) -> GeneratedSpan:
+    """Frames [start, start + n) generated from the frames before `start` (which must exist)."""
+    if n <= 0:
+        raise ExtendError("extend: the length must be greater than 0")
+    _need_context(start, seq.fps, f"extend after frame {start - 1}")
+    ctx = seq.slice(0, start)
+    out = continue_motion(ctx, n, options, cancel=cancel)
+    return _span(seq, start, out, ctx.tracked[-1] > 0, "after", options)
+
+
+def extend_before(seq: Sequence, stop: int, n: int, options: GenerateOptions = GenerateOptions(),
+                  cancel: CancelToken | None = None) -> GeneratedSpan:
+    """Frames (stop - n, stop] generated backwards from the frames after `stop`."""
+    if n <= 0:
+        raise ExtendError("extend: the length must be greater than 0")
+    _need_context(len(seq) - stop - 1, seq.fps, f"extend before frame {stop + 1}")
+    ctx = reverse(seq.slice(stop + 1, len(seq)))
+    out = continue_motion(ctx, n, options, backward=True, cancel=cancel)[::-1]
+    return _span(seq, stop - n + 1, out, ctx.tracked[-1] > 0, "before", options)
+
+
+def fill(seq: Sequence, start: int, stop: int, options: GenerateOptions = GenerateOptions(),
+         cancel: CancelToken | None = None, mode: str = "fill") -> GeneratedSpan:
+    """Frames [start, stop] rebuilt so they join the motion before and after: a forward continuation from the
+    left and a backward one from the right, cross-faded with a smoothstep across the gap."""
+    if stop < start:
+        raise ExtendError(f"fill {start}-{stop}: the end is before the start")
+    if start < 0 or stop > len(seq) - 1:
+        raise ExtendError(f"fill {start}-{stop}: outside the clip (frames 0-{len(seq) - 1})")
+    _need_context(start, seq.fps, f"fill from frame {start}")
+    _need_context(len(seq) - stop - 1, seq.fps, f"fill up to frame {stop}")
+    n = stop - start + 1
+    left, right = seq.slice(0, start), seq.slice(stop + 1, len(seq))
+    fwd = continue_motion(left, n, options, own=[right], cancel=cancel)
+    bwd = continue_motion(reverse(right), n, options, backward=True, own=[reverse(left)], cancel=cancel)[::-1]
+    w = _smoothstep((np.arange(n, dtype=np.float64)[:, None] + 1) / (n + 1))
+    out = renormalise((1 - w) * fwd + w * bwd)
+    return _span(seq, start, out, _groups(left.tracked[-1], right.tracked[0]), mode, options)
+
+
+def loop_span(first: int, last: int, fps: float) -> int:
+    """How many frames at the end of the range [first, last] a loop rewrites."""
+    length = last - first + 1
+    return min(int(round(LOOP_SPAN_S * fps)), length // 3)
+
+
+def make_loop(seq: Sequence, first: int, last: int, options: GenerateOptions = GenerateOptions(),
+              cancel: CancelToken | None = None) -> GeneratedSpan:
+    """Rewrite the end of [first, last] so that frame `last` flows into frame `first`: the last frames become an
+    in-between from the range's own motion to its own start, as if the range were played twice."""
+    if last <= first:
+        raise ExtendError(f"loop {first}-{last}: the range is empty")
+    if first < 0 or last > len(seq) - 1:
+        raise ExtendError(f"loop {first}-{last}: outside the clip (frames 0-{len(seq) - 1})")
+    n = loop_span(first, last, seq.fps)
+    need = max(2, int(math.ceil(MIN_CONTEXT_S * seq.fps)))
+    if n < 2 or last - first + 1 - n < need:
+        raise ExtendError(f"loop {first}-{last}: too short to loop, make the range at least "
+                          f"{3 * max(need, 2) / seq.fps:.1f} s long")
+    body = seq.slice(first, last - n + 1)  # what stays
+    again = seq.slice(first, last + 1)  # the next pass of the loop starts with the range's start
+    joined = Sequence(np.concatenate([body.values, np.zeros((n, DIM)), again.values]),
+                      np.concatenate([body.tracked, np.ones((n, N_GROUPS)), again.tracked]), seq.fps, seq.name)
+    span = fill(joined, len(body), len(body) + n - 1, options, cancel, mode="loop")
+    groups = np.array(span.groups) & (seq.tracked[first] > 0)
+    return _span(seq, last - n + 1, span.values, groups, "loop", options)
+
+
+def generate_job(seq: Sequence, mode: str, start: int, stop: int, options: GenerateOptions,
+                 cancel: CancelToken | None = None) -> Job[GeneratedSpan]:
+    """The operation as a job (the studio runs it on a worker thread). For "after", [start, stop] are the new
+    frames; for "before" likewise; for "fill" the gap; for "loop" the whole range."""
+    yield Progress(0, 1, "Generating motion")
+    if mode == "after":
+        span = extend_after(seq, start, stop - start + 1, options, cancel)
+    elif mode == "before":
+        span = extend_before(seq, stop, stop - start + 1, options, cancel)
+    elif mode == "fill":
+        span = fill(seq, start, stop, options, cancel)
+    elif mode == "loop":
+        span = make_loop(seq, start, stop, options, cancel)
+    else:
+        raise ValueError(f"generate_job.mode: one of {MODES}, got {mode!r}")
+    yield Progress(1, 1, "Generated motion")
+    return span
+
+
+def model_available(path: Path = MODEL_PATH) -> bool:
+    return Path(path).exists()

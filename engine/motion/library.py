@@ -1,0 +1,102 @@
+"""A motion library: token sequences tracked from the training corpus, tokens only (no landmarks, no pixels).
+
+Motion matching searches it; the motion model trains on it. It ships as `assets/motion/library.npz`
+(plain arrays + a JSON `meta` entry, never pickle), built by `python -m engine.motion.corpus`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import MediaError
+from engine.motion.features import DIM, N_GROUPS, Sequence, channel_scales, mirror, resample
+
+LIBRARY_FORMAT_VERSION = 1
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "motion"
+LIBRARY_PATH = ASSETS / "library.npz"
+MIN_FPS = 20.0  # below this (a 5 fps clip) velocities are too coarse to learn or match from
+
+
+@dataclass
+class MotionLibrary:
+    sequences: list[Sequence] = field(default_factory=list)
+    _scales: np.ndarray | None = None
+    _step_scales: np.ndarray | None = None
+    _at_fps: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.sequences)
+
+    @property
+    def scales(self) -> np.ndarray:
+        """(DIM,) per-channel spread of the values."""
+        if self._scales is None:
+            self._scales = channel_scales(self.sequences)
+        return self._scales
+
+    def at_fps(self, fps: float, mirrored: bool = True) -> list[Sequence]:
+        """The library resampled to `fps` (cached), with mirrored copies when asked."""
+        key = (round(float(fps), 3), mirrored)
+        if key not in self._at_fps:
+            seqs = [resample(s, fps) for s in self.sequences]
+            if mirrored:
+                seqs = seqs + [mirror(s) for s in seqs]
+            self._at_fps[key] = seqs
+        return self._at_fps[key]
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        meta = {"format_version": LIBRARY_FORMAT_VERSION, "dim": DIM,
+                "clips": [{"name": s.name, "fps": s.fps, "frames": len(s)} for s in self.sequences]}
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+        for i, s in enumerate(self.sequences):
+            arrays[f"values/{i}"] = s.values.astype(np.float32)
+            arrays[f"tracked/{i}"] = s.tracked.astype(np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path = LIBRARY_PATH) -> "MotionLibrary":
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode())
+                if meta.get("format_version") != LIBRARY_FORMAT_VERSION or meta.get("dim") != DIM:
+                    raise MediaError(f"{path.name}: motion library format does not match this version")
+                seqs = [Sequence(z[f"values/{i}"].astype(np.float64), z[f"tracked/{i}"].astype(np.float64),
+                                 float(c["fps"]), c["name"]) for i, c in enumerate(meta["clips"])]
+        except MediaError:
+            raise
+        except FileNotFoundError:
+            raise MediaError(f"{path.name}: motion library not found (build it: python -m engine.motion.corpus)") \
+                from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise MediaError(f"{path.name}: not a motion library ({type(exc).__name__})") from None
+        return cls(seqs)
+
+
+_default: MotionLibrary | None = None
+
+
+def default_library() -> MotionLibrary:
+    """The shipped library, loaded once per process."""
+    global _default
+    if _default is None:
+        _default = MotionLibrary.load(LIBRARY_PATH)
+    return _default
+
+
+def usable(seq: Sequence) -> bool:
+    return seq.fps >= MIN_FPS and len(seq) >= 2 and seq.tracked.shape[1] == N_GROUPS

@@ -1,0 +1,135 @@
+"""The motion model: a GRU that reads the last frames of the four token groups and rolls the motion forward.
+
+Sections in reading order: config and presets, the network, checkpoint files. The network holds no sampling
+loop beyond its own autoregressive rollout (which is the model: each frame is predicted from the ones
+before). Inputs are normalised token frames z = (x - mean) / scale (engine.motion.features), their last step,
+the four tracked flags and a direction flag (+1 forward in time, -1 backward, so one network also extends
+before the in point). The head predicts the next step, so a zero output is "keep moving as now" and the
+network learns corrections to it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.errors import MediaError
+from engine.motion.features import DIM, N_GROUPS
+
+MODEL_FPS = 25.0  # the rate the model is trained and run at; other clips are resampled to it and back
+
+
+@dataclass(frozen=True)
+class MotionModelConfig:
+    hidden: int = 192
+    layers: int = 1
+    context: int = 32  # frames read (at MODEL_FPS)
+    horizon: int = 25  # frames rolled out in training
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "layers", "context", "horizon"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"MotionModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+PRESETS = {
+    "tiny": MotionModelConfig(hidden=16, layers=1, context=8, horizon=4),
+    "small": MotionModelConfig(hidden=192, layers=1, context=32, horizon=25),
+}
+
+IN_DIM = 2 * DIM + N_GROUPS + 1  # z, its last step, tracked flags, direction
+
+
+class MotionGRU(nn.Module):
+    def __init__(self, config: MotionModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.gru = nn.GRU(IN_DIM, config.hidden, num_layers=config.layers, batch_first=True)
+        self.head = nn.Linear(config.hidden, DIM)
+        nn.init.zeros_(self.head.weight)  # start as constant velocity: the head adds corrections to it
+        nn.init.zeros_(self.head.bias)
+
+    def _inputs(self, z: torch.Tensor, dz: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return torch.cat([z, dz, cond], dim=-1)  # (B, T, IN_DIM)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """z: (B, C, DIM) context; cond: (B, N_GROUPS + 1) flags and direction.
+        Returns (teacher-forced next-frame predictions over the context (B, C - 1, DIM),
+                 the rollout (B, horizon, DIM))."""
+        b, c, _ = z.shape
+        dz = torch.cat([torch.zeros_like(z[:, :1]), z[:, 1:] - z[:, :-1]], dim=1)  # (B, C, DIM)
+        cond_t = cond[:, None, :].expand(b, c, cond.shape[-1])
+        y, h = self.gru(self._inputs(z, dz, cond_t))  # y: (B, C, H)
+        step = self.head(y) + dz  # (B, C, DIM) predicted next step
+        teacher = z[:, :-1] + step[:, :-1]  # (B, C - 1, DIM): frame t+1 from frames <= t
+        frames = []
+        z_prev, z_last = z[:, -1], z[:, -1] + step[:, -1]
+        frames.append(z_last)
+        for _ in range(horizon - 1):
+            inp = self._inputs(z_last[:, None], (z_last - z_prev)[:, None], cond[:, None])  # (B, 1, IN_DIM)
+            y, h = self.gru(inp, h)
+            nxt = z_last + (z_last - z_prev) + self.head(y[:, 0])  # (B, DIM)
+            z_prev, z_last = z_last, nxt
+            frames.append(nxt)
+        return teacher, torch.stack(frames, dim=1)  # (B, horizon, DIM)
+
+
+# -- checkpoint files: weights in safetensors, config and normalisation in its metadata --------------------------
+
+
+@dataclass
+class MotionModel:
+    """A trained network with the normalisation it was trained with."""
+
+    net: MotionGRU
+    mean: np.ndarray  # (DIM,)
+    scale: np.ndarray  # (DIM,)
+    info: dict
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"config": json.dumps(asdict(self.net.config)), "mean": json.dumps(self.mean.tolist()),
+                "scale": json.dumps(self.scale.tolist()), "info": json.dumps(self.info), "format_version": "1"}
+        tmp = path.with_name(f".{path.name}.partial")
+        save_file({k: v.detach().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MotionModel":
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.exists():
+            raise MediaError(f"{path.name}: motion model not found")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata()
+                state = {k: f.get_tensor(k) for k in f.keys()}
+            config = MotionModelConfig(**json.loads(meta["config"]))
+            net = MotionGRU(config)
+            net.load_state_dict(state)
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise MediaError(f"{path.name}: not a motion model ({type(exc).__name__})") from None
+        net.eval()
+        return cls(net, np.array(json.loads(meta["mean"])), np.array(json.loads(meta["scale"])),
+                   json.loads(meta.get("info", "{}")))
+
+    @torch.no_grad()
+    def rollout(self, values: np.ndarray, tracked: np.ndarray, n: int, direction: float = 1.0) -> np.ndarray:
+        """(n, DIM) frames after `values` ((T, DIM) at MODEL_FPS; T >= 2). Shorter contexts than the model's
+        are padded with their first frame held (the model saw such padding in training)."""
+        c = self.net.config.context
+        v = values[-c:]
+        if len(v) < c:
+            v = np.concatenate([np.repeat(v[:1], c - len(v), axis=0), v])
+        z = torch.as_tensor((v - self.mean) / self.scale, dtype=torch.float32)[None]
+        cond = torch.as_tensor(np.concatenate([tracked[-1], [direction]]), dtype=torch.float32)[None]
+        _, roll = self.net(z, cond, n)
+        return roll[0].double().numpy() * self.scale + self.mean
