@@ -113,3 +113,98 @@ def test_unknown_renderer_and_a_dit_without_checkpoint_are_one_line_refusals():
         registry.make("full")
     with pytest.raises(UserFacingError, match="steps"):
         registry.make("full", steps=0, checkpoint="x.safetensors")
+
+
+def _late_stamped_clip(path: Path, frames: list[np.ndarray], first_s: float, tone_from_s: float) -> Path:
+    """An MP4 whose first video and audio timestamps are `first_s` (as a clip cut from a longer recording
+    keeps them), silent until `tone_from_s` on the file's clock, then a 440 Hz tone."""
+    import av
+
+    fps, rate = 25, 44_100
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        a = out.add_stream("aac", rate=rate)
+        a.layout = "mono"
+        for i, rgb in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            vf.pts = int(round(first_s * fps)) + i
+            out.mux(v.encode(vf))
+        out.mux(v.encode(None))
+        n = int(len(frames) / fps * rate)
+        t = first_s + np.arange(n) / rate
+        pcm = np.where(t >= tone_from_s, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
+        for k in range(0, n, 1024):
+            af = av.AudioFrame.from_ndarray(pcm[None, k:k + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = rate, int(round(first_s * rate)) + k
+            out.mux(a.encode(af))
+        out.mux(a.encode(None))
+    return path
+
+
+def _tone_onset_s(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        pcm = np.concatenate([f.to_ndarray().mean(axis=0) for f in c.decode(audio=0)])
+    return float(np.argmax(np.abs(pcm) > 0.1) / 44_100)
+
+
+def test_audio_in_point_is_the_first_frames_timestamp_in_the_cli_and_the_studio(media, tmp_path):
+    """The driving clip starts at 1.0 s on its own clock and the tone at 2.0 s: in an export from frame 10
+    (1.4 s) the tone must start 0.6 s in, for `unimotion render` and the studio's export alike."""
+    from engine.project.document import Project
+    from engine.project.export import export_video, request_from_project
+    from engine.render.export import audio_in_point
+    from engine.analyze import load_reference
+
+    frames = [np.ascontiguousarray(f) for f in frames_of(media / "drive_face_expressions_greenscreen.mp4", 50)]
+    clip_path = _late_stamped_clip(tmp_path / "late.mp4", frames, first_s=1.0, tone_from_s=2.0)
+    cli_out = tmp_path / "cli.mp4"
+    drain(render_to_file(media / "photo_portrait_man_smiling.png", clip_path, cli_out, size=128,
+                         frame_range=(10, 50)))
+    expected = 2.0 - 1.4
+    assert _tone_onset_s(cli_out) == pytest.approx(expected, abs=0.03)
+
+    from tests.engine_helpers import tracked
+
+    clip = tracked(str(clip_path))
+    assert clip.times[0] == pytest.approx(1.0) and audio_in_point(clip.times, 10) == pytest.approx(1.4)
+    project = Project()
+    project.set_reference(media / "photo_portrait_man_smiling.png",
+                          load_reference(media / "photo_portrait_man_smiling.png"))
+    project.set_clip(clip_path, clip)
+    studio_out = tmp_path / "studio.mp4"
+    from engine.render import registry
+
+    drain(export_video(request_from_project(project, studio_out, start=10, stop=49, long_side=128, audio=True),
+                       registry.make("instant")))
+    assert _tone_onset_s(studio_out) == pytest.approx(expected, abs=0.03)
+
+
+def test_the_dit_renderers_steps_and_previews_reach_the_export_progress(tmp_path):
+    """Export through the registry's DiT entry (a tiny untrained model): every denoising step shows in the
+    export's progress with its preview frame, before the frames are encoded, and every frame is written."""
+    import torch
+
+    from engine.models.checkpoint import save_checkpoint
+    from engine.models.config import preset
+    from engine.models.unimotion import UniMotion
+    from engine.render import registry
+    from engine.render.base import Reference
+    from engine.render.export import ExportRequest, export_video
+    from engine.tokens.schema import GROUP_NAMES, MotionTokens, TokenGroup
+    from engine.track.types import FrameLandmarks
+
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", UniMotion(preset("tiny")))
+    renderer = registry.make("full", steps=3, checkpoint=str(ckpt))
+    photo = (np.random.default_rng(0).random((40, 30, 3)) * 255).astype(np.uint8)
+    tokens = MotionTokens(**{g: TokenGroup.empty(g, 4) for g in GROUP_NAMES})
+    req = ExportRequest(Reference(photo, FrameLandmarks(width=30, height=40)), tokens, tmp_path / "dit.mp4",
+                        25.0, 0, 3, 0.0, long_side=32)
+    seen = []
+    result = drain(export_video(req, renderer), seen.append)
+    steps = [p for p in seen if isinstance(p.preview, np.ndarray)]
+    assert len(steps) == 3 and all(p.done == 0 and p.total == 4 for p in steps)
+    assert result.frames == 4 and sum(1 for _ in iter_frames(tmp_path / "dit.mp4")) == 4
