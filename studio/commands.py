@@ -157,3 +157,36 @@ class SetRangeCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.doc.set_in_out(self.before)
+
+
+class ReplaceClipCommand(QUndoCommand):
+    """Another driving video, with the edits carried over to it (re-mapped by time): one undo step."""
+
+    def __init__(self, doc: Project, path, clip, edits: E.EditLayer, in_out: tuple[int, int] | None,
+                 text: str) -> None:
+        self.doc = doc
+        self.before = (doc.driving_path, doc.clip, doc.edits, doc.custom_range)
+        self.after = (path, clip, edits, in_out)
+        super().__init__(text)
+
+    def redo(self) -> None:
+        self.doc.replace_clip(*self.after)
+
+    def undo(self) -> None:
+        self.doc.replace_clip(*self.before)
+
+
+class SetReferenceCommand(QUndoCommand):
+    """Another reference photo: one undo step (the edits stay; they are motion, not looks)."""
+
+    def __init__(self, doc: Project, path, reference, text: str) -> None:
+        self.doc = doc
+        self.before = (doc.reference_path, doc.reference)
+        self.after = (path, reference)
+        super().__init__(text)
+
+    def redo(self) -> None:
+        self.doc.set_reference(*self.after)
+
+    def undo(self) -> None:
+        self.doc.set_reference(*self.before)

@@ -14,6 +14,7 @@ from engine.tokens.schema import GROUP_NAMES
 from studio.panels import MediaPanel
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;Token files (*.npz);;All files (*)"
+DECODING = "Decoding frames…"
 GROUP_LABELS = {"face": "face", "body": "body", "left_hand": "left hand", "right_hand": "right hand"}
 
 
@@ -112,9 +113,14 @@ class DrivingPanel(MediaPanel):
         frames = self.frames_source()
         if frames is not None and len(frames):
             self.canvas.set_image(frames.frame(t))
+            if self.canvas.message == DECODING:
+                self.canvas.set_message("")
         elif self.doc.driving_path is None or self.doc.driving_path.suffix.lower() == ".npz":
             self.canvas.set_image(None)
             self.canvas.set_message("Motion from a token file: no video to show")
+        else:
+            self.canvas.set_image(None)  # never another clip's frame under this clip's landmarks
+            self.canvas.set_message(DECODING)
         lm = clip.landmarks
         if len(lm) and frames is not None:
             self.canvas.set_overlay(lm.frame(min(t, len(lm) - 1)), (lm.width, lm.height))

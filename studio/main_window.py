@@ -56,7 +56,8 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
         self.reference_panel = ReferencePanel(doc)
         self.driving_panel = DrivingPanel(doc, lambda: self.media.driver_frames)
-        self.media = MediaController(doc, self.runner, self.reference_panel, self.driving_panel, self.settings, self)
+        self.media = MediaController(doc, self.runner, self.reference_panel, self.driving_panel, self.settings, self,
+                                     undo=self.undo)
         self.viewer = Viewer(doc, self.runner, lambda: self.media.driver_frames)
         self.timeline = Timeline(doc, self.undo)
         self.inspector = Inspector(doc, self.undo)
@@ -109,7 +110,6 @@ class MainWindow(QMainWindow):
         for src in (self.media, self.files, self.inspector):
             src.message.connect(self.show_message)
         self.media.driver_frames_changed.connect(self.viewer.driver_frames_changed)
-        self.media.clip_loaded.connect(self.undo.clear)
         self.media.project_dropped.connect(self.files.open)
         self.viewer.preview_failed.connect(self._preview_failed)
         self.files.recent_changed.connect(self._rebuild_recent)

@@ -7,11 +7,16 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from engine.errors import NoPersonError
 from engine.jobs import CancelToken, Job, Progress
 from engine.project.document import Project
+from engine.project.edits import EditLayer
 from engine.project.projectfile import PROJECT_SUFFIX
+from engine.project.retime import FrameMap, Retimed, retime_layer
+from studio.commands import ReplaceClipCommand, SetReferenceCommand
 from studio.driving_panel import DrivingPanel
 from studio.jobs import JobHandle, JobRunner
 from studio.reference_panel import ReferencePanel
@@ -101,12 +106,15 @@ class MediaController(QObject):
     project_dropped = Signal(object)  # Path of a .umproj dropped on a panel
 
     def __init__(self, doc: Project, runner: JobRunner, ref_panel: ReferencePanel, drv_panel: DrivingPanel,
-                 settings: StudioSettings, parent: QObject | None = None) -> None:
+                 settings: StudioSettings, parent: QObject | None = None, undo: QUndoStack | None = None) -> None:
         super().__init__(parent)
-        self.doc, self.runner, self.settings = doc, runner, settings
+        self.doc, self.runner, self.settings, self.undo = doc, runner, settings, undo
         self.ref_panel, self.drv_panel = ref_panel, drv_panel
         self.driver_frames: DriverFrames | None = None
+        self._frames_path: Path | None = None  # the clip `driver_frames` belong to
+        self._previous_frames: tuple[Path, DriverFrames] | None = None  # kept for an undo of a replaced video
         self._track: JobHandle | None = None
+        doc.clip_changed.connect(self._sync_frames)
         ref_panel.open_requested.connect(self.open_reference)
         drv_panel.open_requested.connect(self.open_driving)
         drv_panel.cancel_requested.connect(self.cancel_tracking)
@@ -136,7 +144,10 @@ class MediaController(QObject):
         if res.reference is None:
             self._reference_failed(f"{res.problem}. Try a photo where one person is clearly visible.", res.rgb)
             return
-        self.doc.set_reference(res.path, res.reference)
+        if self.undo is not None and self.doc.reference is not None:  # a replacement (the first is no step)
+            self.undo.push(SetReferenceCommand(self.doc, res.path, res.reference, f"Replace photo with {res.path.name}"))
+        else:
+            self.doc.set_reference(res.path, res.reference)
         self.message.emit(f"Reference: {self.ref_panel.status_text}", False)
         self.reference_loaded.emit()
 
@@ -166,20 +177,91 @@ class MediaController(QObject):
 
     def _clip_done(self, path: Path, clip, keep_edits: bool) -> None:
         self.drv_panel.set_idle()
-        self.driver_frames = None
-        self.doc.set_clip(path, clip, keep_edits=keep_edits)
-        self.driver_frames_changed.emit()
+        note = ""
+        if keep_edits:  # a project being opened: its edits are already in the document
+            self.doc.set_clip(path, clip, keep_edits=True)
+        else:
+            note = self._replace_clip(path, clip)
+            if note is None:
+                return
         for w in clip.warnings:
             self.message.emit(f"{path.name}: {w}", False)
-        self.message.emit(f"Tracked {path.name}: {len(clip)} frames", False)
+        self.message.emit(f"Tracked {path.name}: {len(clip)} frames{note}", False)
         self.clip_loaded.emit()
-        s = self.settings
-        h = self.runner.submit("Decoding frames", lambda c: decode_driver_frames(path, s.preview_max_side,
-                                                                                s.preview_memory_mb, c), key="frames")
-        h.succeeded.connect(self._frames_done)
-        h.failed.connect(lambda msg: self.message.emit(f"Driving frames: {msg}", True))
 
-    def _frames_done(self, frames: DriverFrames | None) -> None:
+    def _replace_clip(self, path: Path, clip) -> str | None:
+        """Put a newly tracked clip in, carrying the edits over by time; one undo step. Returns a note for the
+        status line, or None when the user chose to keep the current video."""
+        doc = self.doc
+        if doc.clip is None:  # the first video (or a project whose video was missing): edits stay as they are
+            r = Retimed(doc.edits, doc.custom_range, 0, len(doc.edits), 0.0)
+        else:
+            fm = FrameMap.between(doc.clip.times, doc.clip.fps, clip.times, clip.fps)
+            r = retime_layer(doc.edits, doc.custom_range, fm)
+            if r.lost and self.settings.ask_before_discard and not self._confirm_shorter(path, clip, r):
+                old = doc.driving_path.name if doc.driving_path else "the current motion"
+                self.drv_panel.set_status(f"Kept {old} and its edits; {path.name} was not used.")
+                self.message.emit(f"Kept {old}: {path.name} is shorter than your edits", False)
+                return None
+        note = ""
+        if doc.edits:
+            note = f"; kept {r.channels} edited channel{'s' if r.channels != 1 else ''}"
+            note += "" if doc.clip is None or r.layer == doc.edits else ", re-mapped by time"
+            if r.lost:
+                note += (f"; {r.lost} key{'s' if r.lost != 1 else ''} or edit{'s' if r.lost != 1 else ''} past its "
+                         "end dropped (Undo brings them back)")
+        text = f"Replace driving video with {path.name}" if doc.clip is not None else f"Open {path.name}"
+        if self.undo is not None and doc.clip is not None:  # a replacement; opening the first video is no step
+            self.undo.push(ReplaceClipCommand(doc, path, clip, r.layer if r.layer else EditLayer(), r.in_out, text))
+        else:
+            doc.replace_clip(path, clip, r.layer, r.in_out)
+        return note
+
+    def _confirm_shorter(self, path: Path, clip, r: Retimed) -> bool:
+        dur = float(clip.times[-1] - clip.times[0]) + 1.0 / clip.fps
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace the driving video?",
+                          f"{path.name} is {dur:.1f} s long, but your edits reach {r.edits_end_s:.1f} s.",
+                          QMessageBox.StandardButton.NoButton, self._dialog_parent())
+        box.setInformativeText(f"Replacing keeps the edits that fit (re-mapped by time) and drops {r.lost} "
+                               "past its end; Undo brings everything back.")
+        replace_button = box.addButton("Replace, Keep What Fits", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep Current Video", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(replace_button)
+        box.setObjectName("replace_clip_question")
+        box.exec()
+        return box.clickedButton() is replace_button
+
+    def _dialog_parent(self) -> QWidget | None:
+        p = self.parent()
+        return p if isinstance(p, QWidget) else None
+
+    # -- the driving frames kept for scrubbing follow the document's clip (also on undo/redo) ----------
+
+    def _sync_frames(self) -> None:
+        doc = self.doc
+        path = doc.driving_path if doc.clip is not None else None
+        if path == self._frames_path:
+            return
+        if self._frames_path is not None and self.driver_frames is not None:
+            previous = (self._frames_path, self.driver_frames)
+        else:
+            previous = self._previous_frames
+        kept = self._previous_frames[1] if self._previous_frames and self._previous_frames[0] == path else None
+        self._previous_frames = previous
+        self._frames_path, self.driver_frames = path, kept
+        self.driver_frames_changed.emit()
+        self.drv_panel.show_frame()
+        if kept is None and path is not None and path.suffix.lower() != TOKEN_SUFFIX:
+            s = self.settings
+            h = self.runner.submit("Decoding frames", lambda c: decode_driver_frames(path, s.preview_max_side,
+                                                                                    s.preview_memory_mb, c),
+                                   key="frames")
+            h.succeeded.connect(lambda frames, p=path: self._frames_done(p, frames))
+            h.failed.connect(lambda msg: self.message.emit(f"Driving frames: {msg}", True))
+
+    def _frames_done(self, path: Path, frames: DriverFrames | None) -> None:
+        if path != self._frames_path:
+            return  # the clip changed again while decoding
         self.driver_frames = frames
         self.drv_panel.show_frame()
         self.driver_frames_changed.emit()
@@ -217,11 +299,11 @@ class MediaController(QObject):
     def _demo_done(self, result) -> None:
         ref, clip = result
         self.doc.set_reference(None, ref)
-        self.driver_frames = None
         self.doc.set_clip(None, clip)
         self.drv_panel.set_status(self.drv_panel.summary() + " · no driving video")
-        self.driver_frames_changed.emit()
         self.doc.mark_saved()
+        if self.undo is not None:
+            self.undo.clear()  # a fresh document
         self.message.emit("Demo loaded: the astronaut, animated by the bundled motion", False)
         self.reference_loaded.emit()
         self.clip_loaded.emit()

@@ -58,10 +58,8 @@ class ProjectController(QObject):
         if not self.confirm_discard():
             return False
         self.media.cancel_tracking()
-        self.media.driver_frames = None
         self.doc.reset()
         self.undo.clear()
-        self.media.driver_frames_changed.emit()
         return True
 
     def open(self, path: str | Path | None = None) -> bool:
@@ -85,8 +83,7 @@ class ProjectController(QObject):
         return True
 
     def _load_media(self, state: ProjectState) -> None:
-        self.media.driver_frames = None
-        self.media.driver_frames_changed.emit()
+        self.media.cancel_tracking()  # a video still tracking for the previous document must not land here
         if state.reference_path is not None:
             self.media.open_reference(state.reference_path)
         if state.driving_path is not None:
@@ -145,6 +142,7 @@ class ProjectController(QObject):
             self.message.emit(f"Could not recover: {exc}", True)
             return False
         self.undo.clear()
+        self.autosaver.write_now(self.doc, time.monotonic())  # its recovery file is gone: ours replaces it now
         self._load_media(state)
         self.message.emit(f"Recovered {recovery.label}: save it to keep it", False)
         return True

@@ -353,3 +353,20 @@ def test_export_request_and_job_render_the_edited_range(tmp_path):
     assert abs(int((frames[3][24, :, 0] > 128).sum()) - 32) <= 2, "the held jaw value reached the frames"
     with pytest.raises(UserFacingError, match="reference"):
         request_from_project(loaded_project(), tmp_path / "x.mp4")
+
+
+def test_retime_moves_edits_by_time_and_counts_what_falls_off():
+    from engine.project.retime import FrameMap, retime_layer
+
+    old_t, new_t = np.arange(100) / 25.0, np.arange(60) / 30.0  # 4 s at 25 fps -> 2 s at 30 fps
+    fm = FrameMap.between(old_t, 25.0, new_t, 30.0)
+    layer = E.EditLayer({("face", "jaw_open"): (E.Keyframes((E.Key(25, 0.5), E.Key(75, 0.1))),
+                                                E.Smooth(10, 40, sigma=2.0), E.Paste(40, tuple(range(10))))})
+    r = retime_layer(layer, (5, 90), fm)
+    keys, smooth, paste = r.layer.ops(("face", "jaw_open"))
+    assert [k.frame for k in keys.keys] == [30] and keys.keys[0].value == 0.5  # 1 s; the key at 3 s is gone
+    assert (smooth.start, smooth.stop) == (12, 48) and smooth.blend == 5
+    assert paste.start == 48 and len(paste.values) == 12 and paste.values[-1] == pytest.approx(9 * 1.0, abs=0.6)
+    assert r.in_out == (6, 59) and r.lost == 1  # the key at 3 s; the range is clamped to the end
+    same = retime_layer(layer, None, FrameMap.between(old_t, 25.0, old_t, 25.0))
+    assert same.layer is layer and same.lost == 0

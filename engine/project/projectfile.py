@@ -248,6 +248,11 @@ class Autosaver:
         self.path.unlink(missing_ok=True)
         self._last_revision = None
 
+    def write_now(self, project: Project, now: float) -> Path | None:
+        """Autosave a dirty document at once (recovered work must not wait an interval to be safe again)."""
+        self._last_time = None
+        return self.tick(project, now)
+
 
 def find_recoveries(folder: str | Path) -> list[Recovery]:
     """Recovery files left by processes that are no longer running, newest first. Damaged ones are skipped."""
