@@ -2,8 +2,9 @@
 
 Dragging a key is live (the document's `preview_ops`: the viewer re-renders, nothing is on the undo stack);
 releasing it pushes one MoveKeysCommand. Click selects a key (Shift/Ctrl adds), Shift+drag on empty space
-box-selects, double-click adds a key for the current channel, and the edit range (blue) is what the range
-actions (smooth, exaggerate, hold, ...) work on.
+box-selects, double-click adds a key for the current channel. The blue band is the document's In/Out range
+(the same one the timeline shows and export uses); dragging its edges sets In/Out as one undo step.
+The range tools act on the selected keys' frames if any are selected, else on In/Out, else on the clip.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 from engine.project import edits as E
 from engine.project.document import Project
 from engine.tokens.schema import CHANNELS, channel_index
-from studio.commands import AddKeyCommand, MoveKeysCommand
+from studio.commands import AddKeyCommand, MoveKeysCommand, SetRangeCommand
 
 PALETTE = [(88, 166, 255), (255, 123, 114), (126, 231, 135), (255, 196, 0), (210, 168, 255), (121, 192, 255),
            (255, 166, 87), (86, 212, 221)]
@@ -139,11 +140,13 @@ class CurveEditor(pg.PlotWidget):
         self.vb.sigBoxSelected.connect(self._box_select)
         self.vb.sigDoubleClicked.connect(self._double_clicked)
         self.vb.sigBackgroundClicked.connect(lambda: self.select_keys([]))
-        self.edit_range.sigRegionChangeFinished.connect(self._snap_edit_range)
+        self.edit_range.sigRegionChangeFinished.connect(self._edit_range_dragged)
+        doc.range_changed.connect(self._sync_edit_range)
         doc.edits_changed.connect(self._on_edits)
         doc.edits_live.connect(lambda _keys: self._redraw_curves())
         doc.clip_changed.connect(self._on_clip)
         doc.frame_changed.connect(self.cursor_line.setValue)
+        self._sync_edit_range()
 
     # -- channels -----------------------------------------------------------------------------------------------
 
@@ -168,9 +171,7 @@ class CurveEditor(pg.PlotWidget):
             self.getPlotItem().getViewBox().enableAutoRange(axis="y")
 
     def _on_clip(self) -> None:
-        n = self.doc.frame_count
-        a, b = self.doc.in_out
-        self.set_edit_range((a, b) if n else (0, 1))
+        self._sync_edit_range()
         self.set_channels(self.channels, self.current)
 
     def _on_edits(self, keys) -> None:
@@ -288,9 +289,10 @@ class CurveEditor(pg.PlotWidget):
         frame = int(np.clip(round(pos.x()), 0, self.doc.frame_count - 1))
         self.undo.push(AddKeyCommand(self.doc, self.current, frame, float(pos.y())))
 
-    # -- edit range ----------------------------------------------------------------------------------------------
+    # -- the In/Out band ------------------------------------------------------------------------------------------
 
     def set_edit_range(self, rng: tuple[int, int]) -> None:
+        """Draw the band at `rng` (frames, inclusive); the document's In/Out is what sets it."""
         a, b = sorted(rng)
         self.edit_range.blockSignals(True)
         self.edit_range.setRegion((a - 0.5, b + 0.5))
@@ -298,12 +300,20 @@ class CurveEditor(pg.PlotWidget):
 
     @property
     def edit_range_frames(self) -> tuple[int, int]:
+        """The In/Out range (the whole clip unless set)."""
+        return self.doc.in_out
+
+    def _sync_edit_range(self) -> None:
+        self.set_edit_range(self.doc.in_out)
+        self.edit_range.setVisible(self.doc.has_custom_range and self.doc.clip is not None)
+
+    def _edit_range_dragged(self) -> None:
         a, b = self.edit_range.getRegion()
         last = max(self.doc.frame_count - 1, 0)
-        return int(np.clip(round(a + 0.5), 0, last)), int(np.clip(round(b - 0.5), 0, last))
-
-    def _snap_edit_range(self) -> None:
-        self.set_edit_range(self.edit_range_frames)
+        rng = int(np.clip(round(a + 0.5), 0, last)), int(np.clip(round(b - 0.5), 0, last))
+        if rng != self.doc.in_out:
+            self.undo.push(SetRangeCommand(self.doc, rng))
+        self._sync_edit_range()
 
     # -- for tests: where things are on screen -------------------------------------------------------------------
 

@@ -82,9 +82,12 @@ class Inspector(QWidget):
 
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.tree.currentItemChanged.connect(lambda *_: self._selection_changed())
-        self.curves.edit_range.sigRegionChanged.connect(self._update_range_label)
+        self.curves.selection_changed.connect(self._update_range_label)
         doc.edits_changed.connect(self._mark_edited)
+        doc.edits_changed.connect(self._update_range_label)  # keys deleted or moved: the selection changed
         doc.clip_changed.connect(self._update_range_label)
+        doc.range_changed.connect(self._update_range_label)
+        self.tree.itemSelectionChanged.connect(self._update_range_label)
         self.tree.expandItem(self.tree.topLevelItem(0))
 
     def set_timeline(self, timeline: QWidget) -> None:
@@ -139,12 +142,27 @@ class Inspector(QWidget):
             n = sum(1 for k in edited if k[0] == g)
             top.setText(0, GROUP_TITLES[g] + (f"  ({n} edited)" if n else ""))
 
+    def op_range(self) -> tuple[list[E.ChannelKey], int, int, str]:
+        """What the range tools act on, and how to say it: the selected keys' channels and frames if keys are
+        selected, else the selected channels over In/Out, else over the whole clip."""
+        sel = self.curves.selected_keys()
+        if sel:
+            frames = [f for fs in sel.values() for f in fs]
+            return list(sel), min(frames), max(frames), "selected keys"
+        a, b = self.doc.in_out
+        return self.selected_channels(), a, b, "In/Out" if self.doc.has_custom_range else "whole clip"
+
     def _update_range_label(self, *_args) -> None:
         if self.doc.clip is None:
             self.range_label.setText("")
             return
-        a, b = self.curves.edit_range_frames
-        self.range_label.setText(f"range {a}–{b}")
+        keys, a, b, what = self.op_range()
+        n = len(keys)
+        chans = f"{n} channel{'s' if n != 1 else ''}" if n else "no channel selected"
+        self.range_label.setText(f"Tools act on: {what} {a}–{b} · {chans}")
+        self.range_label.setToolTip("Smooth, Exaggerate, Calm, Hold, Offset, Reset and Copy act on the selected "
+                                    "keys' frames if keys are selected, else on In/Out (I and O), else on the "
+                                    "whole clip")
 
     # -- edits (the action handlers) ---------------------------------------------------------------------------------
 
@@ -178,33 +196,43 @@ class Inspector(QWidget):
             return
         self._push(C.DeleteKeysCommand(self.doc, sel))
 
+    def _range_targets(self) -> tuple[list[E.ChannelKey], int, int] | None:
+        if self.doc.clip is None:
+            self.message.emit("Nothing to edit yet: drop a driving video first", True)
+            return None
+        keys, a, b, _what = self.op_range()
+        if not keys:
+            self.message.emit("Select one or more channels in the inspector first", True)
+            return None
+        return keys, a, b
+
     def smooth(self) -> None:
-        if keys := self._targets():
-            self._push(C.SmoothCommand(self.doc, keys, *self.curves.edit_range_frames))
+        if t := self._range_targets():
+            self._push(C.SmoothCommand(self.doc, *t))
 
     def scale(self, factor: float) -> None:
-        if keys := self._targets():
-            self._push(C.ScaleCommand(self.doc, keys, *self.curves.edit_range_frames, factor=factor))
+        if t := self._range_targets():
+            self._push(C.ScaleCommand(self.doc, *t, factor=factor))
 
     def hold(self) -> None:
-        if keys := self._targets():
-            self._push(C.HoldCommand(self.doc, keys, *self.curves.edit_range_frames))
+        if t := self._range_targets():
+            self._push(C.HoldCommand(self.doc, *t))
 
     def offset(self) -> None:
-        if keys := self._targets():
-            self._push(C.OffsetCommand(self.doc, keys, *self.curves.edit_range_frames, delta=self.amount.value()))
+        if t := self._range_targets():
+            self._push(C.OffsetCommand(self.doc, *t, delta=self.amount.value()))
 
     def reset_range(self) -> None:
-        if keys := self._targets():
-            self._push(C.ResetRangeCommand(self.doc, keys, *self.curves.edit_range_frames))
+        if t := self._range_targets():
+            self._push(C.ResetRangeCommand(self.doc, *t))
 
     def reset_channels(self) -> None:
         if keys := self._targets():
             self._push(C.ResetChannelsCommand(self.doc, keys))
 
     def copy_range(self) -> None:
-        if keys := self._targets():
-            a, b = self.curves.edit_range_frames
+        if t := self._range_targets():
+            keys, a, b = t
             self.clipboard = C.copy_range(self.doc, keys, a, b)
             self.message.emit(f"Copied frames {a}–{b} of {len(keys)} channel(s)", False)
 

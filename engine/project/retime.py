@@ -86,7 +86,7 @@ def _retime_keys(op: Keyframes, fm: FrameMap) -> tuple[EditOp | None, int]:
     return replace(op, keys=tuple(kept.values()), blend=fm.frames(op.blend)), lost
 
 
-def _retime_paste(op: Paste, fm: FrameMap) -> tuple[EditOp | None, int]:
+def _retime_paste(op, fm: FrameMap) -> tuple[EditOp | None, int]:
     start = fm(op.start)
     if start is None:
         return None, 1
@@ -128,7 +128,8 @@ def retime_op(op: EditOp, fm: FrameMap) -> tuple[EditOp | None, int]:
     """(the operation on the new clip or None if none of it fits, how many of its parts were dropped)."""
     if isinstance(op, Keyframes):
         return _retime_keys(op, fm)
-    if isinstance(op, Paste):
+    names = {f.name for f in fields(op)}  # type: ignore[arg-type]
+    if isinstance(op, Paste) or {"start", "values"} <= names:  # per-frame values laid down from a frame
         return _retime_paste(op, fm)
     return _retime_span(op, fm)
 
