@@ -6,6 +6,7 @@ it is created; `redo()` (run by QUndoStack.push) applies it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
@@ -77,17 +78,77 @@ class RangeOpCommand(ChannelEditCommand):
         super().__init__(doc, {k: doc.channel_ops(k) + (make(k),) for k in keys}, text)
 
 
-class SmoothCommand(RangeOpCommand):
+@dataclass(frozen=True)
+class Amount:
+    """How an operation's amount is shown and bounded in the adjust-last-operation panel."""
+
+    label: str
+    suffix: str
+    minimum: float
+    maximum: float
+    step: float
+    decimals: int
+
+
+class AdjustableCommand(RangeOpCommand):
+    """A range operation with one amount that can be changed after it was applied (Blender's "adjust last
+    operation"): `adjust` rewrites this command's result in place, so the final amount is still one undo step."""
+
+    amount_spec: Amount
+    kind = ""  # which remembered default the amount updates (smooth, exaggerate, calm, offset)
+
+    def __init__(self, doc: Project, keys, start: int, stop: int, amount: float) -> None:
+        self.start, self.stop, self.amount = int(start), int(stop), float(amount)
+        keys = list(keys)
+        super().__init__(doc, keys, lambda k: self.make_op(k, self.amount))
+        self.setText(self.describe())
+
+    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
+        raise NotImplementedError
+
+    def title(self) -> str:
+        return self.verb
+
+    def describe(self) -> str:
+        return f"{self.title()} {_label(self.after)} {self.start}-{self.stop}"
+
+    def adjust(self, amount: float) -> None:
+        s = self.amount_spec
+        amount = float(min(max(amount, s.minimum), s.maximum))
+        if amount == self.amount:
+            return
+        self.amount = amount
+        self.after = {k: self.before[k] + (self.make_op(k, amount),) for k in self.before}
+        self.setText(self.describe())
+        self.doc.set_ops(self.after)
+
+
+class SmoothCommand(AdjustableCommand):
     verb = "Smooth"
+    kind = "smooth"
+    amount_spec = Amount("Strength", " frames", 0.5, 25.0, 0.5, 1)
 
     def __init__(self, doc: Project, keys, start: int, stop: int, sigma: float = E.DEFAULT_SMOOTH_SIGMA) -> None:
-        super().__init__(doc, keys, lambda k: E.Smooth(start, stop, sigma=sigma))
+        super().__init__(doc, keys, start, stop, sigma)
+
+    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
+        return E.Smooth(self.start, self.stop, sigma=amount)
 
 
-class ScaleCommand(RangeOpCommand):
+class ScaleCommand(AdjustableCommand):
+    """Exaggerate (factor > 1) or calm (factor < 1) around each channel's neutral."""
+
+    amount_spec = Amount("Factor", "×", 0.0, 5.0, 0.05, 2)
+
     def __init__(self, doc: Project, keys, start: int, stop: int, factor: float) -> None:
-        self.verb = "Exaggerate" if factor > 1 else "Calm"
-        super().__init__(doc, keys, lambda k: E.Scale(start, stop, factor=factor))
+        self.kind = "exaggerate" if factor > 1 else "calm"
+        super().__init__(doc, keys, start, stop, factor)
+
+    def title(self) -> str:
+        return "Exaggerate" if self.amount > 1 else "Calm"
+
+    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
+        return E.Scale(self.start, self.stop, factor=amount)
 
 
 class HoldCommand(RangeOpCommand):
@@ -101,11 +162,16 @@ class HoldCommand(RangeOpCommand):
         super().__init__(doc, keys, lambda k: E.Hold(start, stop, value=value[k]))
 
 
-class OffsetCommand(RangeOpCommand):
+class OffsetCommand(AdjustableCommand):
     verb = "Offset"
+    kind = "offset"
+    amount_spec = Amount("Amount", "", -1000.0, 1000.0, 0.05, 3)
 
     def __init__(self, doc: Project, keys, start: int, stop: int, delta: float) -> None:
-        super().__init__(doc, keys, lambda k: E.Offset(start, stop, delta=delta))
+        super().__init__(doc, keys, start, stop, delta)
+
+    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
+        return E.Offset(self.start, self.stop, delta=amount)
 
 
 class ResetRangeCommand(RangeOpCommand):

@@ -11,6 +11,7 @@ from engine.project import edits as E
 from engine.project.document import Project
 from engine.tokens.schema import CHANNELS, GROUP_NAMES, channel_index
 from studio import commands as C
+from studio.adjust_panel import AdjustPanel
 from studio.curve_editor import CurveEditor
 
 GROUP_TITLES = {"face": "Face", "body": "Body", "left_hand": "Left hand", "right_hand": "Right hand"}
@@ -48,6 +49,10 @@ class Inspector(QWidget):
                 top.addChild(it)
                 self._items[(g, spec.name)] = it
         self.curves = CurveEditor(doc, undo)
+        self.adjust_panel = AdjustPanel(undo, self.curves)
+        # the amounts the next Smooth / Exaggerate / Calm use: the last one chosen (adjusting one updates it)
+        self.amounts = {"smooth": E.DEFAULT_SMOOTH_SIGMA, "exaggerate": E.EXAGGERATE, "calm": E.CALM}
+        self.adjust_panel.adjusted.connect(self._remember_amount)
         self.toolbar = QToolBar()
         self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
         self.amount = QDoubleSpinBox()
@@ -206,13 +211,27 @@ class Inspector(QWidget):
             return None
         return keys, a, b
 
+    def _remember_amount(self, kind: str, amount: float) -> None:
+        if kind == "offset":
+            self.amount.setValue(amount)
+        elif kind == "smooth":
+            self.amounts["smooth"] = amount
+        elif amount != 1.0:  # a factor of 1 is neither: keep the last real one
+            self.amounts["exaggerate" if amount > 1 else "calm"] = amount
+
     def smooth(self) -> None:
         if t := self._range_targets():
-            self._push(C.SmoothCommand(self.doc, *t))
+            self._push(C.SmoothCommand(self.doc, *t, sigma=self.amounts["smooth"]))
 
-    def scale(self, factor: float) -> None:
+    def scale(self, factor: float | None = None, kind: str = "exaggerate") -> None:
+        """Exaggerate or calm; `factor` None uses the last factor chosen for `kind`."""
         if t := self._range_targets():
-            self._push(C.ScaleCommand(self.doc, *t, factor=factor))
+            self._push(C.ScaleCommand(self.doc, *t, factor=self.amounts[kind] if factor is None else factor))
+
+    def adjust_last(self) -> None:
+        if not self.adjust_panel.focus_amount():
+            self.message.emit("The last operation has no amount to adjust (Smooth, Exaggerate, Calm and Offset "
+                              "have one)", False)
 
     def hold(self) -> None:
         if t := self._range_targets():

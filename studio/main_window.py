@@ -17,7 +17,6 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QToolBar, QVBoxLayout, QWidget
 
-from engine.project import edits as E
 from engine.project.document import Project, ViewMode
 from studio.actions import MENUS, Actions
 from studio.banner import Banner
@@ -166,7 +165,8 @@ class MainWindow(QMainWindow):
             "file.clear_recent": lambda: (self.state.clear_recent(), self._rebuild_recent()), "file.quit": self.close,
             "edit.undo": self.undo.undo, "edit.redo": self.undo.redo, "edit.add_key": ins.add_key,
             "edit.delete_keys": ins.delete_keys, "edit.smooth": ins.smooth,
-            "edit.exaggerate": lambda: ins.scale(E.EXAGGERATE), "edit.calm": lambda: ins.scale(E.CALM),
+            "edit.exaggerate": lambda: ins.scale(kind="exaggerate"), "edit.calm": lambda: ins.scale(kind="calm"),
+            "edit.adjust_last": ins.adjust_last,
             "edit.hold": ins.hold, "edit.offset": ins.offset, "edit.reset_range": ins.reset_range,
             "edit.reset_channel": ins.reset_channels, "edit.copy_range": ins.copy_range,
             "edit.paste_range": ins.paste_range, "edit.set_in": lambda: self._set_range_end(0),

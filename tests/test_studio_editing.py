@@ -92,3 +92,53 @@ def test_tools_act_on_selected_keys_else_in_out_else_the_clip_and_say_so(demo, q
     assert not curves.selected_keys() and "In/Out 27–39" in ins.range_label.text()
     press(w, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)
     assert "whole clip 0–182" in ins.range_label.text() and not curves.edit_range.isVisible()
+
+
+def test_adjust_last_operation_changes_the_frame_live_and_undoes_in_one_step(demo, qtbot):
+    w, doc, ins = demo, demo.project, demo.inspector
+    panel = ins.adjust_panel
+    assert not panel.isVisible()
+    ins.select_channels([YAW])
+    doc.set_frame(60)
+    press(w, Qt.Key.Key_I)
+    doc.set_frame(100)
+    press(w, Qt.Key.Key_O)
+    doc.set_frame(80)
+    still = wait_rendered(qtbot, w)
+    steps = w.undo.count()
+    press(w, Qt.Key.Key_Up, CTRL)  # Exaggerate, at its default amount
+    (op,) = doc.channel_ops(YAW)
+    assert op.factor == E.EXAGGERATE and panel.isVisible() and "Exaggerate" in panel.title.text()
+    first = wait_rendered(qtbot, w)
+
+    # F9 puts the keyboard on the amount; typing a new factor re-applies the operation (live, no new step)
+    press(w, Qt.Key.Key_F9)
+    qtbot.waitUntil(panel.spin.hasFocus)
+    QTest.keyClicks(panel.spin, "3")
+    QTest.keyClick(panel.spin, Qt.Key.Key_Return)
+    (op,) = doc.channel_ops(YAW)
+    assert op.factor == 3.0 and w.undo.count() == steps + 1
+    stronger = wait_rendered(qtbot, w)
+    assert np.abs(stronger.astype(int) - first.astype(int)).mean() > 0.3, "the frame changed with the amount"
+    yaw = curve(doc, YAW)
+    tracked = doc.clip.tokens.face.values[:, channel_index(*YAW)]
+    assert yaw[80] == pytest.approx(3.0 * tracked[80], rel=1e-3)  # the neutral of head.yaw is 0
+
+    # dragging the slider is live too, and the next Exaggerate starts from the amount chosen last
+    panel.slider.setValue(panel.slider.maximum() // 2)
+    assert doc.channel_ops(YAW)[0].factor == pytest.approx(2.5) and w.undo.count() == steps + 1
+    press(w, Qt.Key.Key_Z, CTRL)
+    assert doc.channel_ops(YAW) == () and not panel.isVisible(), "one undo step takes it all back"
+    assert np.abs(wait_rendered(qtbot, w).astype(int) - still.astype(int)).mean() < 0.05
+    press(w, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert doc.channel_ops(YAW)[0].factor == pytest.approx(2.5) and panel.isVisible()
+
+    # Smooth and Calm have amounts as well
+    press(w, Qt.Key.Key_M, CTRL | SHIFT)
+    assert isinstance(doc.channel_ops(YAW)[-1], E.Smooth) and "Smooth" in panel.title.text()
+    panel.spin.setValue(6.0)
+    assert doc.channel_ops(YAW)[-1].sigma == 6.0
+    press(w, Qt.Key.Key_Down, CTRL)
+    assert doc.channel_ops(YAW)[-1].factor == E.CALM and "Calm" in panel.title.text()
+    press(w, Qt.Key.Key_Up, CTRL)
+    assert doc.channel_ops(YAW)[-1].factor == pytest.approx(2.5), "Exaggerate remembers the amount last chosen"

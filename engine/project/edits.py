@@ -23,7 +23,7 @@ ChannelKey = tuple[str, str]  # (group, channel name)
 
 DEFAULT_BLEND = 4  # frames over which a range edit fades into the curve around it
 DEFAULT_SMOOTH_SIGMA = 2.0  # frames: Gaussian jitter filter width
-EXAGGERATE, CALM = 1.25, 0.8  # the studio's one-click scale factors around the neutral
+EXAGGERATE, CALM = 1.5, 0.5  # the studio's default scale factors around the neutral (adjustable after)
 
 
 def check_key(key: ChannelKey) -> ChannelKey:
