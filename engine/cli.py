@@ -89,6 +89,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extend(args: argparse.Namespace) -> int:
+    """Generate motion in a token file: extend, fill a range, or loop (engine/motion)."""
+    from engine.motion.clipops import extend_clip
+    from engine.motion.generate import ENERGY, GenerateOptions
+    from engine.tokens.clipfile import load_clip, save_clip
+
+    clip = load_clip(args.clip)
+    energy = ENERGY["calm"] if args.calm else ENERGY["lively"] if args.lively else args.energy
+    try:
+        options = GenerateOptions(method=args.method, seed=args.seed, energy=energy)
+    except ValueError as exc:
+        raise UserFacingError(str(exc).replace("GenerateOptions.", "--")) from None
+    if args.before and args.seconds is None:
+        raise UserFacingError("--before needs --seconds")
+    bar = ProgressBar("Generating motion")
+    out = drain(extend_clip(clip, seconds=args.seconds, before=args.before,
+                            fill_range=tuple(args.fill) if args.fill else None, loop=args.loop, options=options,
+                            cancel=CancelToken()), bar)
+    bar.finish()
+    save_clip(out, args.output)
+    print(f"{args.output}: {len(out)} frames at {out.fps:.2f} fps ({out.warnings[-1]})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from engine.render import registry as renderer_registry
 
@@ -121,6 +145,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the renderer's own)")
     r.add_argument("--checkpoint", default=None, help="generator checkpoint (dit renderer)")
     r.set_defaults(func=cmd_render)
+
+    x = sub.add_parser("extend", help="generate motion in a token file: extend it, fill a range, or loop it")
+    x.add_argument("clip", help="token file (.npz) from `track`")
+    x.add_argument("-o", "--output", required=True, help="token file to write")
+    x.add_argument("--seconds", type=float, default=None, help="extend by this many seconds after the last frame")
+    x.add_argument("--before", action="store_true", help="with --seconds: extend before the first frame instead")
+    x.add_argument("--fill", type=int, nargs=2, metavar=("START", "END"),
+                   help="regenerate frames START..END (inclusive, as `inspect` numbers them) from both sides")
+    x.add_argument("--loop", action="store_true", help="rewrite the end so the clip loops seamlessly")
+    x.add_argument("--seed", type=int, default=0, help="another seed gives another take")
+    mood = x.add_mutually_exclusive_group()
+    mood.add_argument("--calm", action="store_true", help="calmer than the performer")
+    mood.add_argument("--lively", action="store_true", help="livelier than the performer")
+    mood.add_argument("--energy", type=float, default=1.0, help="motion scale (1 = as the performer)")
+    x.add_argument("--method", default="hybrid", choices=("hold", "velocity", "matching", "model", "hybrid"),
+                   help="generator (default hybrid: the model for the near future, then motion matching)")
+    x.set_defaults(func=cmd_extend)
 
     d = sub.add_parser("demo", help="render the bundled sample (astronaut photo + bundled motion) to an MP4")
     d.add_argument("-o", "--output", default="demo.mp4")

@@ -22,6 +22,7 @@ from studio.actions import MENUS, Actions
 from studio.banner import Banner
 from studio.driving_panel import DrivingPanel
 from studio.export_dialog import ExportDialog
+from studio.extend_menu import ExtendMenu
 from studio.inspector import Inspector
 from studio.jobs import JobRunner
 from studio.media import MediaController
@@ -101,6 +102,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.resize(1560, 980)
         self._build_menus()
+        self.extend_menu = ExtendMenu(doc, self.undo, self.runner, self)  # Edit > Generate Motion, timeline menu
+        self.extend_menu.install(self.menuBar(), self.timeline, self.statusBar())
+        self.extend_menu.message.connect(self.show_message)
         self.inspector.add_toolbar_actions(self.actions)
         if renderer_factory is not None:
             self.viewer.set_renderer_factory(renderer_factory)

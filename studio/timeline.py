@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QWidget
 
 from engine.project.document import Project
+from engine.project.generated import generated_frames
 from engine.tokens.schema import GROUP_NAMES
 from studio.commands import SetRangeCommand
 from studio.curve_editor import EdgeRegion
@@ -17,6 +18,7 @@ ROWS = {g: len(GROUP_NAMES) - i - 0.5 for i, g in enumerate(GROUP_NAMES)}  # fac
 ROW_LABELS = {"face": "face", "body": "body", "left_hand": "L hand", "right_hand": "R hand"}
 MISSING_BRUSH = pg.mkBrush(235, 80, 70, 200)
 EDITED_BRUSH = pg.mkBrush(255, 170, 40, 220)
+GENERATED_BRUSH = pg.mkBrush(60, 200, 190, 230)  # generated motion (extend, fill, loop)
 RANGE_BRUSH = pg.mkBrush(90, 140, 255, 40)
 CURSOR_PEN = pg.mkPen(255, 255, 255, width=2)
 
@@ -47,6 +49,8 @@ class TimeAxis(pg.AxisItem):
 
 
 class Timeline(pg.PlotWidget):
+    context_requested = Signal(int, object)  # (frame, global QPoint): a right-click; the window shows a menu
+
     def __init__(self, doc: Project, undo: QUndoStack, parent: QWidget | None = None) -> None:
         self.doc, self.undo = doc, undo
         super().__init__(parent, axisItems={"top": TimeAxis(doc, orientation="top")})
@@ -69,6 +73,8 @@ class Timeline(pg.PlotWidget):
         self.edited = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=EDITED_BRUSH, pen=pg.mkPen(None))
         self.addItem(self.missing)
         self.addItem(self.edited)
+        self.generated = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=GENERATED_BRUSH, pen=pg.mkPen(None))
+        self.addItem(self.generated)
         self.in_out_region = EdgeRegion(values=(0, 1), brush=RANGE_BRUSH, movable=True, swapMode="sort")
         self.in_out_region.setZValue(-10)
         self.addItem(self.in_out_region)
@@ -78,6 +84,10 @@ class Timeline(pg.PlotWidget):
         self.cursor_line.sigPositionChanged.connect(self._cursor_dragged)
         self.in_out_region.sigRegionChangeFinished.connect(self._range_dragged)
         self.scene().sigMouseClicked.connect(self._clicked)
+        self.empty_label = pg.TextItem("No driving video yet: its timeline appears here", color=(150, 150, 150),
+                                       anchor=(0.5, 0.5))
+        self.empty_label.setPos(0.5, len(GROUP_NAMES) / 2)
+        self.addItem(self.empty_label, ignoreBounds=True)
 
         doc.clip_changed.connect(self._on_clip)
         doc.edits_changed.connect(lambda _k: self._update_markers())
@@ -95,6 +105,10 @@ class Timeline(pg.PlotWidget):
         vb.setXRange(-0.5, last + 0.5, padding=0.01)
         self.in_out_region.setVisible(n > 0)
         self.cursor_line.setVisible(n > 0)
+        pi = self.getPlotItem()
+        for side in ("top", "bottom"):  # no clip: no ruler of frames and seconds that do not exist
+            pi.showAxis(side, n > 0)
+        self.empty_label.setVisible(n == 0)
         self.cursor_line.setBounds((0, last))
         self._update_markers()
         self._update_range()
@@ -103,7 +117,8 @@ class Timeline(pg.PlotWidget):
     def _update_markers(self) -> None:
         n = self.doc.frame_count
         for item, fn, h in ((self.missing, self.doc.missing_frames, 0.8),
-                            (self.edited, lambda g: self.doc.edits.edited_frames(g, n), 0.3)):
+                            (self.edited, lambda g: self.doc.edits.edited_frames(g, n), 0.3),
+                            (self.generated, lambda g: generated_frames(self.doc.edits, g, n), 0.3)):
             x0, y0, w = [], [], []
             if n:
                 for g in GROUP_NAMES:
@@ -138,10 +153,14 @@ class Timeline(pg.PlotWidget):
         self._update_range()  # snap the region to whole frames
 
     def _clicked(self, ev) -> None:
-        if ev.button() != Qt.MouseButton.LeftButton or self.doc.frame_count == 0:
+        if ev.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or self.doc.frame_count == 0:
             return
         vb = self.getPlotItem().getViewBox()
         if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        if ev.button() == Qt.MouseButton.RightButton:
+            frame = int(round(vb.mapSceneToView(ev.scenePos()).x()))
+            self.context_requested.emit(frame, ev.screenPos().toPoint())
             return
         self.doc.set_frame(int(round(vb.mapSceneToView(ev.scenePos()).x())))
 

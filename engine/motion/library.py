@@ -62,6 +62,7 @@ class MotionLibrary:
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a shipped asset is readable by all
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

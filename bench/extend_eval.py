@@ -1,0 +1,168 @@
+"""Motion extension, measured on the shared test clips (never trained on): python bench/extend_eval.py
+
+Tasks, on every clip of ../shared/media:
+  extend: hide the last 2 s and generate them from the rest (with --all-cuts, also at every 1 s where 2 s fit);
+  fill:   hide 1 s in the middle and generate it from both sides;
+  loop:   loop the whole clip; the jump at the wrap, against cutting at the nearest similar pose.
+Methods: hold-last-pose, constant velocity, motion matching, the model alone, and hybrid (model, then
+matching: the default). Errors are reported for the first 0.5 s and for the whole span (engine/motion/metrics.py
+for the units). Naturalness: Fréchet distance of speed/acceleration/jerk windows of the generated spans
+against windows of the real clips. Joins: the step at each join against the steps between real frames;
+the threshold is their 95th percentile.
+
+Set UNIMOTION_CACHE to reuse tracking. --methods to run a subset; --seed for another take.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.runtime import setup  # noqa: E402
+
+MEDIA = ROOT.parent / "shared" / "media"
+HIDE_S, GAP_S, NEAR_S = 2.0, 1.0, 0.5
+LABELS = {"hold": "hold last pose", "velocity": "constant velocity", "matching": "motion matching",
+          "model": "model (GRU) alone", "hybrid": "hybrid: model 0.6 s, then matching"}
+
+
+def load_clips():
+    from engine.analyze import track_clip
+    from engine.jobs import drain
+    from engine.motion.features import from_tokens
+
+    clips = []
+    for p in sorted(MEDIA.glob("drive_*.mp4")):
+        clip = drain(track_clip(p))
+        clips.append(from_tokens(clip.tokens, clip.fps, p.stem))
+    if not clips:
+        sys.exit(f"no clips in {MEDIA}")
+    return clips
+
+
+def mean_rows(rows: list[dict]) -> dict:
+    keys = rows[0].keys()
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
+
+
+def fmt(v: float, digits: int = 2) -> str:
+    return "–" if not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--methods", default="hold,velocity,matching,model,hybrid")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--all-cuts", action="store_true", help="extend also from every 1 s where 2 s fit")
+    args = ap.parse_args()
+    setup(threads=1)
+    from engine.motion import metrics as M
+    from engine.motion.features import Sequence, renormalise
+    from engine.motion.generate import GenerateOptions, continue_motion, fill, loop_span, make_loop
+    from engine.motion.library import default_library
+
+    methods = args.methods.split(",")
+    clips = load_clips()
+    scales = default_library().scales
+    real_steps = np.concatenate([M.steps(s.values, s.tracked, scales) for s in clips])
+    threshold = float(np.percentile(real_steps, M.JOIN_PERCENTILE))
+    real_feats = np.concatenate([M.window_features(s.values, s.tracked, scales, s.fps) for s in clips])
+    print(f"clips: {', '.join(f'{s.name} ({len(s)} frames, {s.fps:g} fps)' for s in clips)}")
+    print(f"join threshold: {M.JOIN_PERCENTILE:g}th percentile of real frame-to-frame steps = {threshold:.3f} "
+          f"(median {np.median(real_steps):.3f})")
+
+    def spans(seq: Sequence):
+        """(task, start, n): the hidden spans of one clip."""
+        n_hide, n_gap = int(round(HIDE_S * seq.fps)), int(round(GAP_S * seq.fps))
+        cuts = [len(seq) - n_hide]
+        if args.all_cuts:
+            cuts += [c for c in range(int(seq.fps), len(seq) - n_hide, int(seq.fps))]
+        out = [("extend", c, n_hide) for c in sorted(set(cuts)) if c >= int(0.4 * seq.fps)]
+        out.append(("fill", len(seq) // 2 - n_gap // 2, n_gap))
+        return out
+
+    results = {}  # (task, method) -> list of dicts
+    feats = {}
+    timing = {}
+    for method in methods:
+        opts = GenerateOptions(method=method, seed=args.seed)
+        t0 = time.perf_counter()
+        for seq in clips:
+            near = int(round(NEAR_S * seq.fps))
+            for task, start, n in spans(seq):
+                truth = seq.values[start:start + n]
+                tr = seq.tracked[start:start + n]
+                if task == "extend":
+                    pred = continue_motion(seq.slice(0, start), n, opts)
+                    joins = [(seq.values[start - 1], pred[0], seq.tracked[start - 1])]
+                    around = np.concatenate([seq.values[:start][-3:], pred])
+                    around_tr = np.concatenate([seq.tracked[:start][-3:], tr])
+                else:
+                    pred = fill(seq, start, start + n - 1, opts).values
+                    joins = [(seq.values[start - 1], pred[0], seq.tracked[start - 1]),
+                             (pred[-1], seq.values[start + n], seq.tracked[start + n])]
+                    around = np.concatenate([seq.values[start - 3:start], pred, seq.values[start + n:start + n + 3]])
+                    around_tr = np.concatenate([seq.tracked[start - 3:start], tr,
+                                                seq.tracked[start + n:start + n + 3]])
+                e_near = M.errors(pred[:near], truth[:near], tr[:near])
+                e_all = M.errors(pred, truth, tr)
+                js = [M.step(a, b, g, scales) for a, b, g in joins]
+                row = {**{f"near_{k}": v for k, v in e_near.items()}, **{f"all_{k}": v for k, v in e_all.items()},
+                       "join": float(np.max(js)), "over": float(np.mean([j > threshold for j in js]))}
+                results.setdefault((task, method), []).append(row)
+                feats.setdefault((task, method), []).append(M.window_features(around, around_tr, scales, seq.fps))
+        timing[method] = time.perf_counter() - t0
+
+    for task, title in (("extend", f"Extend: the last {HIDE_S:g} s hidden"), ("fill", f"Fill: {GAP_S:g} s hidden in the middle")):
+        n_spans = len(results[(task, methods[0])])
+        print(f"\n{title} ({n_spans} spans). Errors: first {NEAR_S:g} s | whole span. Lower is better everywhere.")
+        print("| method | body° 0.5s | head° 0.5s | face 0.5s | hands° 0.5s | body° all | head° all | face all | "
+              "hands° all | FD speed/jerk | max join step | joins over threshold |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for method in methods:
+            r = mean_rows(results[(task, method)])
+            fd = M.frechet(np.concatenate(feats[(task, method)]), real_feats)
+            print(f"| {LABELS[method]} | {fmt(r['near_body'], 1)} | {fmt(r['near_head'], 1)} | "
+                  f"{fmt(r['near_face'], 3)} | {fmt(r['near_hands'], 1)} | {fmt(r['all_body'], 1)} | "
+                  f"{fmt(r['all_head'], 1)} | {fmt(r['all_face'], 3)} | {fmt(r['all_hands'], 1)} | {fmt(fd)} | "
+                  f"{fmt(r['join'], 3)} | {100 * r['over']:.0f}% |")
+
+    print("\nLoop: the whole clip as the range. Jump at the wrap (same step measure; threshold "
+          f"{threshold:.3f}).")
+    print("| clip | frames | plain wrap (last -> first) | cut at the nearest similar pose | "
+          + " | ".join(f"loop: {m}" for m in methods if m not in ("hold", "velocity")) + " |")
+    print("|---|---|---|---|" + "---|" * len([m for m in methods if m not in ("hold", "velocity")]))
+    for seq in clips:
+        first, last = 0, len(seq) - 1
+        plain = M.step(seq.values[last], seq.values[first], seq.tracked[first], scales)
+        # the usual fix: end the loop just before the frame (in the second half) most like the first one
+        z = seq.values / scales
+        half = (first + last) // 2
+        d = [np.sqrt(((z[c] - z[first]) ** 2).mean()) for c in range(half, last + 1)]
+        c = half + int(np.argmin(d))
+        cut = M.step(seq.values[c - 1], seq.values[first], seq.tracked[first], scales)
+        cells = []
+        for method in methods:
+            if method in ("hold", "velocity"):
+                continue
+            span = make_loop(seq, first, last, GenerateOptions(method=method, seed=args.seed))
+            looped = seq.values.copy()
+            looped[span.start:span.stop + 1] = span.values
+            looped = renormalise(looped)
+            wrap = M.step(looped[last], looped[first], seq.tracked[first], scales)
+            inner = M.step(seq.values[span.start - 1], looped[span.start], seq.tracked[span.start - 1], scales)
+            cells.append(f"{fmt(wrap, 3)} (join in: {fmt(inner, 3)})")
+        print(f"| {seq.name} | {len(seq)} | {fmt(plain, 3)} | {fmt(cut, 3)} (cut at {c}) | " + " | ".join(cells)
+              + " |")
+    print("\nTime per method (all tasks, 1 thread): " + ", ".join(f"{m} {timing[m]:.1f} s" for m in methods))
+    _ = loop_span
+
+
+if __name__ == "__main__":
+    main()
