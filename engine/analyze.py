@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.cache import clip_cache_path, file_hash
+from engine.cache import clip_cache_path, content_key
 from engine.errors import MediaError
 from engine.jobs import CancelToken, Job, Progress
 from engine.io.image import is_image_path, load_image
@@ -23,11 +23,13 @@ def track_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), cancel
     path = Path(path)
     if not path.exists():
         raise MediaError(f"{path.name}: no such file")
-    content = file_hash(path)
+    if path.is_dir():
+        raise MediaError(f"{path.name}: is a folder, not a video or photo")
+    content = content_key(path)
     cached = clip_cache_path(content, config.key())
     if use_cache and cached.exists():
         try:
-            clip = load_clip(cached)
+            clip = load_clip(cached, check_tokens=False)
             # The cache holds landmarks; tokens are re-encoded (cheap) so encoder changes never go stale.
             clip.tokens, clip.face_neutral = encode_clip(clip.landmarks)
             yield Progress(len(clip), len(clip), "Loaded tracking from cache")
@@ -64,3 +66,9 @@ def load_reference(path: str | Path, config: TrackerConfig = TrackerConfig()) ->
     rgb = load_image(path)
     fl = track_image(rgb, config, name=path.name)
     return Reference(rgb=rgb, landmarks=fl, name=path.stem)
+
+
+def reference_warnings(reference: Reference) -> list[str]:
+    """What the user should hear about a reference photo before it is animated."""
+    n = reference.landmarks.people_found
+    return [f"{n} people in the photo: animating the largest"] if n > 1 else []

@@ -24,6 +24,31 @@ def file_hash(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def content_key(path: str | Path) -> str:
+    """`file_hash(path)`, remembered under the file's path, size, modification time and inode, so re-opening
+    a file that has not changed reads a few bytes instead of the whole file. Any change to the file (a save,
+    a copy over it) changes the stat key and the content is hashed again."""
+    p = Path(path).resolve()
+    st = p.stat()
+    stat_key = f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+    entry = cache_dir() / "hashes" / f"{hashlib.blake2b(stat_key.encode(), digest_size=16).hexdigest()}.txt"
+    try:
+        known = entry.read_text().strip()
+        if len(known) == 32:
+            return known
+    except OSError:
+        pass
+    content = file_hash(p)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
+        tmp.write_text(content)
+        os.replace(tmp, entry)
+    except OSError:
+        pass  # a read-only or full cache folder only costs speed next time
+    return content
+
+
 def clip_cache_path(content_hash: str, settings_key: str) -> Path:
     k = hashlib.blake2b((CACHE_VERSION + content_hash + settings_key).encode(), digest_size=16).hexdigest()
     return cache_dir() / "tracks" / f"{k}.npz"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -42,12 +44,17 @@ def cmd_track(args: argparse.Namespace) -> int:
     from engine.tokens.clipfile import save_clip
     from engine.track.config import TrackerConfig
 
-    cfg = TrackerConfig(max_side=args.max_side, smooth=not args.no_smooth,
-                        one_euro_min_cutoff=args.min_cutoff, one_euro_beta=args.beta)
+    from engine.io.output import check_output_path
+
+    try:
+        cfg = TrackerConfig(max_side=args.max_side, smooth=not args.no_smooth,
+                            one_euro_min_cutoff=args.min_cutoff, one_euro_beta=args.beta)
+    except ValueError as exc:  # the config names its field; the user knows the flag
+        raise UserFacingError(_flag_message(str(exc))) from None
+    out = check_output_path(args.output or Path(args.video).with_suffix(".npz").name, (".npz",), "a token file")
     bar = ProgressBar(f"Tracking {Path(args.video).name}")
     clip = drain(track_clip(args.video, cfg, CancelToken(), use_cache=not args.no_cache), bar)
     bar.finish()
-    out = Path(args.output or Path(args.video).with_suffix(".npz").name)
     save_clip(clip, out)
     for w in clip.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -71,6 +78,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                                   side_by_side=args.side_by_side, renderer=args.renderer,
                                   steps=args.steps, checkpoint=args.checkpoint, cancel=CancelToken()), bar)
     bar.finish()
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     print(f"{result.path}: {result.frames} frames, {result.duration_s:.2f} s"
           + (", with audio" if result.has_audio else ""))
     return 0
@@ -81,6 +90,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import DEMO_MOTION, demo_reference
     from engine.render.run import render_to_file
 
+    from engine.io.output import check_output_path
+    from engine.render.base import check_size
+
+    check_size(args.size)
+    check_output_path(args.output, (".mp4",), "the video")
     bar = ProgressBar("Rendering the demo")
     result = drain(render_to_file(demo_reference(), DEMO_MOTION, args.output, size=args.size,
                                   cancel=CancelToken()), bar)
@@ -113,16 +127,36 @@ def cmd_extend(args: argparse.Namespace) -> int:
     return 0
 
 
+# TrackerConfig field -> the `track` flag that sets it, for one-line messages in the user's terms.
+_FLAGS = {"TrackerConfig.max_side": "--max-side", "TrackerConfig.one_euro_*": "--min-cutoff/--beta"}
+
+
+def _flag_message(message: str) -> str:
+    for field, flag in _FLAGS.items():
+        message = message.replace(field, flag)
+    return message
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong and where to read more), like every error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from engine.render import registry as renderer_registry
+    from engine.render.base import LONG_SIDE_RANGE
+    from engine.track.config import MIN_MAX_SIDE
 
-    ap = argparse.ArgumentParser(prog="unimotion", description="UniMotion engine: track motion tokens, render.")
+    ap = OneLineParser(prog="unimotion", description="UniMotion engine: track motion tokens, render.")
     sub = ap.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("track", help="track a video (or photo) into a token file (.npz)")
     t.add_argument("video")
     t.add_argument("-o", "--output", help="token file to write (default: VIDEO name with .npz)")
-    t.add_argument("--max-side", type=int, default=1280, help="downscale frames to this long side for tracking")
+    t.add_argument("--max-side", type=int, default=1280,
+                   help=f"downscale frames to this long side for tracking (at least {MIN_MAX_SIDE})")
     t.add_argument("--no-smooth", action="store_true", help="turn off the One-Euro jitter filter")
     t.add_argument("--min-cutoff", type=float, default=1.5, help="One-Euro min cutoff (Hz); lower = smoother")
     t.add_argument("--beta", type=float, default=10.0,
@@ -139,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ref", required=True, help="reference photo")
     r.add_argument("--drive", required=True, help="driving video, or a token file from `track`")
     r.add_argument("-o", "--output", required=True)
-    r.add_argument("--size", type=int, default=None, help="long side of the output in px (default: photo's)")
+    r.add_argument("--size", type=int, default=None,
+                   help=f"long side of the output in px, {LONG_SIDE_RANGE[0]}..{LONG_SIDE_RANGE[1]} (default: photo's)")
     r.add_argument("--side-by-side", action="store_true", help="driving | result layout")
     r.add_argument("--renderer", choices=renderer_registry.cli_choices(), default=renderer_registry.DEFAULT)
     r.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the renderer's own)")
@@ -165,9 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="render the bundled sample (astronaut photo + bundled motion) to an MP4")
     d.add_argument("-o", "--output", default="demo.mp4")
-    d.add_argument("--size", type=int, default=512, help="long side of the output in px")
+    d.add_argument("--size", type=int, default=512,
+                   help=f"long side of the output in px, {LONG_SIDE_RANGE[0]}..{LONG_SIDE_RANGE[1]}")
     d.set_defaults(func=cmd_demo)
     return ap
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM (a closed terminal, `kill`, a service stop) unwinds like Ctrl+C: the job stops, its temp file
+    is removed and any older output is kept."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     setup()
+    verbose = os.environ.get("UNIMOTION_VERBOSE", "") not in ("", "0")
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args) or 0)
     except UserFacingError as exc:
@@ -185,6 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("\ncancelled", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line for the user, the trace on request
+        if verbose:
+            raise
+        detail = str(exc).splitlines()[0] if str(exc) else "no details"
+        print(f"error: unexpected failure ({detail}); run again with UNIMOTION_VERBOSE=1 for the details",
+              file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The built-in demo: NASA's public-domain `astronaut` photo (shipped inside scikit-image) animated by
-a token file this project tracked and saved itself (assets/demo_motion.npz; performer landmarks removed,
+a token file this project tracked and saved itself (engine/assets/demo_motion.npz; performer landmarks removed,
 only the identity-free tokens are kept)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from engine.render.base import Reference
 from engine.tokens.clipfile import TrackedClip, load_clip
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"  # inside the package: the wheel carries it
 DEMO_MOTION = ASSETS / "demo_motion.npz"
 
 

@@ -1,4 +1,4 @@
-"""Rebuild assets/demo_motion.npz: track a driving clip, keep only its identity-free tokens.
+"""Rebuild engine/assets/demo_motion.npz: track a driving clip, keep only its identity-free tokens.
 
 The performer's landmarks (face mesh, skeleton) are blanked so nothing of their looks ships;
 the tokens, placement, confidences and timing are kept.
@@ -34,7 +34,7 @@ def main() -> None:
     clip.face_neutral = np.zeros_like(clip.face_neutral)
     clip.source_name = "demo motion (tracked by UniMotion)"
     clip.source_hash = ""
-    out = ROOT / "assets" / "demo_motion.npz"
+    out = ROOT / "engine" / "assets" / "demo_motion.npz"
     save_clip(clip, out)
     print(f"{out}: {len(clip)} frames, {out.stat().st_size // 1024} KiB")
 

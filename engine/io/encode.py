@@ -5,10 +5,8 @@ The target path only ever holds a complete file: frames go to a hidden temp file
 """
 from __future__ import annotations
 
-import errno
 import math
 import os
-import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,8 +14,9 @@ from typing import Iterable
 
 import numpy as np
 
-from engine.errors import MediaError, UserFacingError
+from engine.errors import MediaError, UserFacingError, user_error_from_os
 from engine.io.compose import side_by_side  # noqa: F401  (re-exported: layouts belong to the export API)
+from engine.io.output import clear_stale_partials, partial_path
 from engine.jobs import CancelToken, Job, Progress
 
 __all__ = ["EncodeConfig", "ExportResult", "Mp4Writer", "export_frames", "fps_fraction", "side_by_side"]
@@ -32,8 +31,6 @@ AUDIO_FALLBACK_RATE = 48_000  # used when the source's sample rate is not one AA
 AUDIO_CHUNK_S = 0.1  # silence padding is written in pieces this long, so memory stays flat
 # NTSC-family rates are n*1000/1001; a float like 29.97 means that, not 2997/100.
 _NTSC_BASES = (24, 30, 48, 60, 120)
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 @dataclass(frozen=True)
@@ -60,6 +57,7 @@ class ExportResult:
     frames: int
     duration_s: float
     has_audio: bool
+    warnings: tuple[str, ...] = ()  # things the user should know (two people in the photo, say)
 
 
 def fps_fraction(fps: float | int | Fraction) -> Fraction:
@@ -80,14 +78,8 @@ def fps_fraction(fps: float | int | Fraction) -> Fraction:
 
 
 def _user_error_from_os(exc: OSError, target: Path) -> UserFacingError | None:
-    """Translate the OS errors a user can cause or fix into one-line messages; None for anything else."""
-    if exc.errno in _DISK_FULL:
-        return UserFacingError(f"Cannot export {target.name}: the disk is full")
-    if exc.errno == errno.EFBIG:  # FAT32 drives cap files at 4 GiB; a process file-size limit reads the same
-        return UserFacingError(f"Cannot export {target.name}: the file is too large for this drive")
-    if exc.errno in _NO_PERMISSION:
-        return UserFacingError(f"Cannot export {target.name}: no permission to write in {target.parent}")
-    return None
+    """The OS errors a user can cause or fix, as one-line messages (engine.errors holds the table)."""
+    return user_error_from_os(exc, target, "export")
 
 
 def _even_pad(rgb: np.ndarray) -> np.ndarray:
@@ -114,7 +106,7 @@ class _AudioCopy:
         try:
             src = av.open(str(source))
         except Exception as exc:  # any FFmpeg error means the same thing to the user
-            raise MediaError(f"{source.name}: audio is not readable ({type(exc).__name__})") from None
+            raise MediaError(f"{source.name}: its audio is not readable (damaged or an unknown codec)") from None
         if not src.streams.audio:
             src.close()
             return None
@@ -299,8 +291,8 @@ class Mp4Writer:
             raise UserFacingError(f"Cannot export: {self.path} is a folder")
         if self.audio_from is not None and not self.audio_from.exists():
             raise MediaError(f"{self.audio_from.name}: no such file")
-        # Hidden name beside the target: same filesystem, so the final os.replace is atomic.
-        tmp = folder / f".{self.path.name}.partial-{secrets.token_hex(4)}"
+        clear_stale_partials(self.path)  # left by an export that was killed (SIGKILL, power loss)
+        tmp = partial_path(self.path)
         try:
             # os.open with 0o666 lets the umask pick the final mode, as for any file the user saves.
             os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))

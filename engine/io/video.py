@@ -38,12 +38,14 @@ def _open(path: str | Path):
     p = Path(path)
     if not p.exists():
         raise MediaError(f"{p.name}: no such file")
+    if p.is_dir():
+        raise MediaError(f"{p.name}: is a folder, not a video")
     if p.suffix.lower() in IMAGE_SUFFIXES:
         raise MediaError(f"{p.name}: this is an image, not a video")
     try:
         container = av.open(str(p))
     except Exception as exc:  # PyAV raises many FFmpeg error types; all mean "not readable media"
-        raise MediaError(f"{p.name}: not a readable video ({type(exc).__name__})") from None
+        raise MediaError(f"{p.name}: not a readable video (damaged, or not a video format)") from None
     if not container.streams.video:
         container.close()
         raise MediaError(f"{p.name}: has no video stream")

@@ -16,6 +16,7 @@ from typing import Iterator, Sequence, Union
 
 import numpy as np
 
+from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Progress
 from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
@@ -108,6 +109,21 @@ class Renderer(ABC):
         for fr in self.render(reference, motion, [index], size=size):
             return fr.rgb
         raise RuntimeError("renderer yielded no frame")
+
+
+# The output's long side (px): below 16 nothing is recognisable; above 4096 one frame alone is ~50 MB and
+# the encoder crawls (a mistyped 100000 would ask for 28 GiB). The studio's RenderSettings use the same range.
+LONG_SIDE_RANGE = (16, 4096)
+
+
+def check_size(size: tuple[int, int] | int | None, flag: str = "--size") -> None:
+    """UserFacingError unless `size` (a long side, a (w, h) pair, or None) is inside LONG_SIDE_RANGE."""
+    if size is None:
+        return
+    lo, hi = LONG_SIDE_RANGE
+    sides = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    if not all(isinstance(s, (int, np.integer)) and lo <= s <= hi for s in sides):
+        raise UserFacingError(f"{flag} must be between {lo} and {hi} pixels, got {size}")
 
 
 def output_size(reference: Reference, size: tuple[int, int] | int | None) -> tuple[int, int]:

@@ -1,11 +1,12 @@
 """The `render` job: photo + driving video (or token file) -> MP4, streaming frame by frame."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, Progress
-from engine.render.base import Reference, Renderer
+from engine.render.base import Reference, Renderer, check_size
 from engine.tokens.clipfile import TrackedClip
 
 
@@ -35,12 +36,16 @@ def render_to_file(ref: str | Path | Reference, drive: str | Path, output: str |
                    audio: bool = True, use_cache: bool = True, cancel: CancelToken | None = None) -> Job:
     """Stages: 1 analyse the photo, 2 track (or load) the motion, 3 the export pipeline (render and encode
     frame by frame, engine.render.export, the same job the studio's export runs)."""
-    from engine.analyze import load_reference
+    from engine.analyze import load_reference, reference_warnings
+    from engine.io.output import check_output_path
     from engine.render.export import ExportRequest, audio_in_point, export_video
 
+    check_size(size)
+    output = check_output_path(output, (".mp4",), "the video")
     yield Progress(0, None, "Analysing the reference photo")
     reference = ref if isinstance(ref, Reference) else load_reference(ref)
     clip = yield from load_driving(drive, cancel, use_cache)
+    warnings = tuple(reference_warnings(reference)) + tuple(clip.warnings)
     rnd = make_renderer(renderer, steps=steps, checkpoint=checkpoint) if isinstance(renderer, str) else renderer
     start, stop = frame_range if frame_range else (0, len(clip))
     if not 0 <= start < stop <= len(clip):
@@ -52,4 +57,5 @@ def render_to_file(ref: str | Path | Reference, drive: str | Path, output: str |
                         start=start, stop=stop - 1, audio_start_s=audio_in_point(clip.times, start), long_side=size,
                         side_by_side=side_by_side, driving_path=Path(drive) if is_video else None,
                         audio=audio and is_video)
-    return (yield from export_video(req, rnd, cancel))
+    result = yield from export_video(req, rnd, cancel)
+    return replace(result, warnings=warnings)

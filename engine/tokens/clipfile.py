@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from engine import __version__
-from engine.errors import MediaError
+from engine.errors import MediaError, OutputError, user_error_from_os
+from engine.io.output import clear_stale_partials, partial_path
 from engine.tokens.schema import CHANNELS, GROUP_NAMES, TOKEN_FORMAT_VERSION, MotionTokens, TokenGroup
 from engine.track.types import ClipLandmarks
 
@@ -70,18 +70,43 @@ def save_clip(clip: TrackedClip, path: str | Path) -> None:
         arrays[f"confidence/{g}"] = grp.confidence
     for k in ClipLandmarks.ARRAYS:
         arrays[f"landmarks/{k}"] = getattr(clip.landmarks, k)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    if path.is_dir():
+        raise OutputError(f"Cannot write the token file: {path} is a folder")
+    tmp = None
     try:
-        with os.fdopen(fd, "wb") as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clear_stale_partials(path)  # left by a run that was killed (SIGKILL, power loss)
+        tmp = partial_path(path)
+        with open(tmp, "xb") as fh:
             np.savez_compressed(fh, **arrays)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise user_error_from_os(exc, path) or exc from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
 
 
-def load_clip(path: str | Path) -> TrackedClip:
+def _refuse_non_finite(path: Path, tokens: MotionTokens) -> None:
+    """NaN or infinity in a token file (hand-edited, or written by another tool) would render a frozen face
+    and warn per frame; refuse the file at once, naming where."""
+    arrays = {**{g: grp.values for g, grp in tokens.groups().items()},
+              **{f"{g} confidence": grp.confidence for g, grp in tokens.groups().items()},
+              "placement": tokens.placement}
+    for name, a in arrays.items():
+        bad = ~np.isfinite(a)
+        if bad.any():
+            frame = int(np.argwhere(bad)[0][0])
+            raise MediaError(f"{path.name}: {name} holds NaN or infinite values (first at frame {frame}); "
+                             "the token file is damaged")
+
+
+def load_clip(path: str | Path, *, check_tokens: bool = True) -> TrackedClip:
+    """Read a token file; MediaError for anything that is not one of this version, or whose tokens are not
+    finite. `check_tokens=False` is for the tracking cache, which re-encodes the tokens from the landmarks."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -96,6 +121,8 @@ def load_clip(path: str | Path) -> TrackedClip:
                     raise MediaError(f"{path.name}: channels of {g} do not match this version")
             tokens = MotionTokens(**{g: TokenGroup(g, z[f"tokens/{g}"], z[f"confidence/{g}"])
                                      for g in GROUP_NAMES}, placement=z["placement"])
+            if check_tokens:
+                _refuse_non_finite(path, tokens)
             lm = ClipLandmarks(width=int(meta["width"]), height=int(meta["height"]),
                                **{k: z[f"landmarks/{k}"] for k in ClipLandmarks.ARRAYS})
             return TrackedClip(tokens=tokens, landmarks=lm, times=z["times"], fps=float(meta["fps"]),
@@ -107,4 +134,4 @@ def load_clip(path: str | Path) -> TrackedClip:
     except FileNotFoundError:
         raise MediaError(f"{path.name}: no such file") from None
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise MediaError(f"{path.name}: not a UniMotion token file ({type(exc).__name__})") from None
+        raise MediaError(f"{path.name}: not a UniMotion token file (damaged, or another kind of file)") from None

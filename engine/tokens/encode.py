@@ -85,14 +85,26 @@ def anchor_and_scale(lm: ClipLandmarks, t: int, mode: str = "hip_c") -> tuple[np
     """Frame t's anchor point (px), projection scale (px per unit of the performer's own size) and that
     unit in px at this scale. Body: px per metre of the metric skeleton (fitted on the joints in view) and
     the torso length; face: the face height stands in for both."""
+    face_ok = np.isfinite(lm.face[t, :, :2]).all()
     if mode != "face" and np.isfinite(lm.body[t, list(_TORSO), :2]).all() and np.isfinite(lm.body_world[t]).all():
+        anchor = B.virtual_points(lm.body[t])[mode][:2]
         k = B.px_per_metre(lm.body[t], lm.body_world[t], lm.body_conf[t])
-        return B.virtual_points(lm.body[t])[mode][:2], k, B.body_scale(lm.body[t], lm.body_world[t], k=k)
-    if np.isfinite(lm.face[t, :, :2]).all():
-        loc, _, _ = F.local_face(lm.face[t])
-        fh = float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))
+        if np.isfinite(k) and k > 0:
+            return anchor, k, B.body_scale(lm.body[t], lm.body_world[t], k=k)
+        if not face_ok:
+            return None
+        # Too few joints in view to fit a scale (k = 0 gave infinite placements): the face's size stands in.
+        fh = _face_height(lm.face[t])
+        return anchor, fh, FACE_TO_TORSO * fh
+    if face_ok:
+        fh = _face_height(lm.face[t])
         return lm.face[t, :468, :2].mean(axis=0), fh, FACE_TO_TORSO * fh
     return None
+
+
+def _face_height(face: np.ndarray) -> float:
+    loc, _, _ = F.local_face(face)
+    return float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))
 
 
 def placement(lm: ClipLandmarks) -> np.ndarray:

@@ -5,6 +5,9 @@ import json
 from dataclasses import asdict, dataclass
 
 
+MIN_MAX_SIDE = 128  # below this MediaPipe finds no face or hands in a typical frame
+
+
 @dataclass(frozen=True)
 class TrackerConfig:
     max_side: int = 1280  # frames are downscaled to this long side for tracking; coordinates stay in source px
@@ -18,8 +21,8 @@ class TrackerConfig:
     people_check_every_s: float = 2.0  # how often to count faces to notice a second person
 
     def __post_init__(self) -> None:
-        if self.max_side < 128:
-            raise ValueError("TrackerConfig.max_side: must be >= 128")
+        if self.max_side < MIN_MAX_SIDE:
+            raise ValueError(f"TrackerConfig.max_side must be at least {MIN_MAX_SIDE}, got {self.max_side}")
         for name in ("min_detection_confidence", "min_tracking_confidence"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
