@@ -69,7 +69,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # render: one item per renderer in engine/render/registry.py
     *(ActionSpec(f"render.{r.name}", r.menu_text, None, r.tip, True, "renderer") for r in renderer_registry.RENDERERS),
     # help
-    ActionSpec("help.about", "&About UniMotion Studio"),
+    ActionSpec("help.shortcuts", "&Keyboard Shortcuts", "F1", "Every shortcut of the studio"),
+    ActionSpec("help.about", "&About UniMotion Studio", None, "Version and where the documentation is"),
 )
 
 MENUS: dict[str, tuple[str, ...]] = {
@@ -81,7 +82,7 @@ MENUS: dict[str, tuple[str, ...]] = {
     "&View": ("view.result", "view.side_by_side", "view.skeleton"),
     "&Playback": ("play.toggle", "play.step_back", "play.step_forward", "play.home", "play.end", "-", "play.loop"),
     "&Render": ("@render",),
-    "&Help": ("help.about",),
+    "&Help": ("help.shortcuts", "help.about"),
 }
 
 

@@ -134,7 +134,7 @@ class CurveEditor(pg.PlotWidget):
         self.addItem(self.edit_range, ignoreBounds=True)
         self.cursor_line = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(255, 255, 255, 120, width=1))
         self.addItem(self.cursor_line, ignoreBounds=True)
-        self.empty_label = pg.TextItem("Select channels in the tree to see their curves", color=(150, 150, 150))
+        self.empty_label = pg.TextItem("No motion to edit yet: drop a driving video", color=(150, 150, 150))
         self.addItem(self.empty_label, ignoreBounds=True)
 
         self.vb.sigBoxSelected.connect(self._box_select)
@@ -164,7 +164,9 @@ class CurveEditor(pg.PlotWidget):
             self._tracked[k] = self.plot([], [], pen=pg.mkPen(*c, 110, width=1, style=Qt.PenStyle.DashLine))
             self._edited[k] = self.plot([], [], pen=pg.mkPen(*c, width=2 if k == self.current else 1.4),
                                         name=f"{k[0]} {k[1]} ({unit})")
-        self.empty_label.setVisible(not self.channels)
+        self.empty_label.setText("Select channels in the tree to see their curves" if self.doc.clip is not None
+                                 else "No motion to edit yet: drop a driving video")
+        self.empty_label.setVisible(not self.channels or self.doc.clip is None)
         self._redraw_curves()
         self._rebuild_keys()
         if self.channels and self.doc.clip is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from engine.inspect import gaps
 from engine.jobs import Progress
@@ -29,6 +29,8 @@ class DrivingPanel(MediaPanel):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # never a sliver
+        self.progress.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # long text: elided
         self.cancel_button.clicked.connect(self.cancel_requested)
         row = QHBoxLayout()
         row.setContentsMargins(6, 0, 6, 0)
@@ -49,6 +51,8 @@ class DrivingPanel(MediaPanel):
         self.progress.setFormat(f"Tracking {path.name}…")
         self.progress_row.show()
         self.set_status(f"Tracking {path.name}…")
+        if self.doc.clip is None:  # the empty canvas says what is happening, not "Drop a video"
+            self.canvas.show_only_message(f"Tracking {path.name}…")
 
     def set_progress(self, p: Progress) -> None:
         if p.total:
@@ -61,6 +65,8 @@ class DrivingPanel(MediaPanel):
 
     def set_idle(self) -> None:
         self.progress_row.hide()
+        if self.doc.clip is None and self.canvas.message.startswith("Tracking "):
+            self.canvas.show_only_message(self.canvas.placeholder)
 
     @property
     def busy(self) -> bool:

@@ -31,6 +31,7 @@ class ExportDialog(QDialog):
         self.doc, self.runner, self.renderer_factory = doc, runner, renderer_factory
         self.job: JobHandle | None = None
         self.result = None
+        self._auto_path = ""  # the name prepare() last filled in
 
         self.path_edit = QLineEdit()
         browse = QPushButton("Browse…")
@@ -77,8 +78,10 @@ class ExportDialog(QDialog):
     def prepare(self) -> None:
         """Fill the form from the document (each time the dialog opens)."""
         doc = self.doc
-        if not self.path_edit.text():
-            self.path_edit.setText(str(self.default_path()))
+        default = str(self.default_path())
+        if not self.path_edit.text() or self.path_edit.text() == self._auto_path:
+            self.path_edit.setText(default)  # follows the current clip and photo until the user types a name
+        self._auto_path = default
         rs = doc.render_settings
         i = self.size_combo.findData(rs.long_side)
         self.size_combo.setCurrentIndex(i if i >= 0 else 0)

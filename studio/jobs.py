@@ -104,7 +104,9 @@ def _user_message(name: str, exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, MemoryError):
         return f"{name}: out of memory"
-    return f"{name} failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    # a bug, not the user's doing: the log has the traceback; the user gets plain words, no class names
+    detail = str(exc).splitlines()[0] if str(exc) else "an internal error (details in the log)"
+    return f"{name} failed: {detail}"
 
 
 class _Task(QRunnable):

@@ -22,6 +22,8 @@ from studio.actions import MENUS, Actions
 from studio.banner import Banner
 from studio.driving_panel import DrivingPanel
 from studio.export_dialog import ExportDialog
+from studio.feedback import motion_warnings
+from studio.help import ShortcutsDialog, about_html
 from studio.extend_menu import ExtendMenu
 from studio.inspector import Inspector
 from studio.jobs import JobRunner
@@ -29,7 +31,7 @@ from studio.media import MediaController
 from studio.playback import Playback
 from studio.project_io import ProjectController
 from studio.reference_panel import ReferencePanel
-from studio.render_menu import RenderMenu
+from studio.render_menu import DIT_IDS, RenderMenu
 from studio.settings import StudioSettings, WindowState
 from studio.timeline import Timeline
 from studio.viewer import Viewer
@@ -38,6 +40,11 @@ APP_TITLE = "UniMotion Studio"
 VIEW_ACTIONS = {"view.result": ViewMode.RESULT, "view.side_by_side": ViewMode.SIDE_BY_SIDE,
                 "view.skeleton": ViewMode.SKELETON}
 TRANSPORT = ("play.home", "play.step_back", "play.toggle", "play.step_forward", "play.end", "play.loop")
+DIT_HINT = ("To enable it: set UNIMOTION_CHECKPOINT to a trained generator checkpoint (.safetensors), or put one "
+            "in ~/.cache/unimotion/checkpoints/ or assets/generator/ (see the README)")
+NEEDS_CLIP = ("edit.add_key", "edit.delete_keys", "edit.smooth", "edit.exaggerate", "edit.calm", "edit.hold",
+              "edit.offset", "edit.reset_range", "edit.reset_channel", "edit.copy_range", "edit.paste_range",
+              "edit.set_in", "edit.set_out", "edit.clear_range")
 
 
 class MainWindow(QMainWindow):
@@ -110,8 +117,15 @@ class MainWindow(QMainWindow):
             self.viewer.set_renderer_factory(renderer_factory)
 
         # -- wiring -------------------------------------------------------------------------------------------------
-        for src in (self.media, self.files, self.inspector):
-            src.message.connect(self.show_message)
+        self.media.message.connect(self.show_message)
+        self.media.problem.connect(lambda topic, text: self.show_message(text, True, topic))
+        self.files.message.connect(lambda text, error: self.show_message(text, error, "project"))
+        self.inspector.message.connect(lambda text, error: self.show_message(text, error, "edit"))
+        # an error goes when the state it described is gone
+        doc.reference_changed.connect(lambda: self._state_fixed("reference", doc.reference is not None))
+        doc.clip_changed.connect(lambda: self._state_fixed("driving", doc.clip is not None))
+        self.undo.indexChanged.connect(lambda _i: self.banner.clear("edit"))
+        self.inspector.tree.itemSelectionChanged.connect(lambda: self.banner.clear("edit"))
         self.media.driver_frames_changed.connect(self.viewer.driver_frames_changed)
         self.media.project_dropped.connect(self.files.open)
         self.viewer.preview_failed.connect(self._preview_failed)
@@ -146,6 +160,9 @@ class MainWindow(QMainWindow):
                     self.recent_menu = menu.addMenu("Open &Recent")
                 elif aid == "@render":
                     self.render_menu = RenderMenu(self.project, self.actions, self.runner, menu, self)
+                    menu.setToolTipsVisible(True)  # a greyed renderer says in its tooltip how to enable it
+                    menu.aboutToShow.connect(self._hint_greyed_renderers)
+                    menu.hovered.connect(lambda _a: self._hint_greyed_renderers())
                 else:
                     menu.addAction(self.actions[aid])
         self._rebuild_recent()
@@ -178,7 +195,7 @@ class MainWindow(QMainWindow):
             "play.toggle": pb.toggle, "play.step_back": lambda: pb.step(-1), "play.step_forward": lambda: pb.step(1),
             "play.home": pb.home, "play.end": pb.end,
             "play.loop": lambda: setattr(pb, "loop", a["play.loop"].isChecked()),
-            "help.about": self._about,
+            "help.about": self._about, "help.shortcuts": self.show_shortcuts,
         }
         for aid, fn in handlers.items():
             a.on(aid, fn)
@@ -217,6 +234,22 @@ class MainWindow(QMainWindow):
         ready = has_clip and self.project.reference is not None
         self.actions.enable(("file.export",), ready, "Needs a reference photo and a driving video")
         self.actions.enable(TRANSPORT[:-1], has_clip, "Needs a driving video")
+        self.actions.enable(NEEDS_CLIP, has_clip, "Needs a driving video")
+
+    def _hint_greyed_renderers(self) -> None:
+        for aid in DIT_IDS:
+            a = self.actions[aid]
+            if not a.isEnabled() and DIT_HINT not in a.toolTip():
+                a.setToolTip(f"{a.toolTip()}. {DIT_HINT}" if a.toolTip() else DIT_HINT)
+
+    def _state_fixed(self, topic: str, fine: bool) -> None:
+        if fine:
+            self.banner.clear(topic)
+        warnings = motion_warnings(self.project)
+        if warnings:
+            self.show_message(" ".join(warnings), "warning", "apply")
+        else:
+            self.banner.clear("apply")
 
     def _undo_text(self, text: str) -> None:
         self.actions["edit.undo"].setText(f"&Undo {text}" if text else "&Undo")
@@ -240,11 +273,15 @@ class MainWindow(QMainWindow):
 
     # -- messages, dialogs -----------------------------------------------------------------------------------------
 
-    def show_message(self, text: str, error: bool = False) -> None:
-        """Errors: the banner (until dismissed) and the status bar. Notes: the status bar."""
+    def show_message(self, text: str, error: bool | str = False, topic: str = "") -> None:
+        """Errors and warnings: the banner (until dismissed, or until `topic`'s state is fine again) and the
+        status bar. Notes: the status bar; a note on a topic clears that topic's error (a project that opens
+        after one that did not)."""
         self.statusBar().showMessage(text, 10_000)
         if error:
-            self.banner.show_message(text, True)
+            self.banner.show_message(text, error, topic)
+        elif topic:
+            self.banner.clear(topic)
 
     def open_export(self) -> ExportDialog:
         if self.export_dialog is None:
@@ -257,14 +294,19 @@ class MainWindow(QMainWindow):
         return self.export_dialog
 
     def _exported(self, result) -> None:
-        self.show_message(f"Exported {result.path} ({result.frames} frames)")
+        self.show_message(f"Exported {result.path} ({result.frames} frames)", False, "export")
 
     def _export_failed(self, message: str) -> None:
-        self.show_message(f"Export failed: {message}", True)
+        self.show_message(f"Export failed: {message}", True, "export")
 
     def _about(self) -> None:
-        QMessageBox.about(self, APP_TITLE, f"<b>{APP_TITLE}</b><p>Animate a photo with the motion of a video: "
-                                           "tracked motion tokens, editable curves, instant preview, MP4 export.")
+        QMessageBox.about(self, f"About {APP_TITLE}", about_html())
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dlg = ShortcutsDialog(self.actions, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self.files.confirm_discard():

@@ -23,6 +23,7 @@ from studio.reference_panel import ReferencePanel
 from studio.settings import StudioSettings
 
 TOKEN_SUFFIX = ".npz"
+EXIF_ORIENTATION, ROTATED_90 = 0x0112, (5, 6, 7, 8)  # EXIF tag; orientations that swap w and h
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".gif"}
 
 
@@ -76,6 +77,7 @@ class ReferenceLoad:
     reference: object | None  # engine.render.base.Reference
     rgb: np.ndarray | None
     problem: str | None  # why the photo cannot be used, if it cannot
+    original_size: tuple[int, int] | None = None  # (w, h) of the file, when it was downscaled to work on
 
 
 def load_reference_job(path: Path, cancel: CancelToken) -> Job[ReferenceLoad]:
@@ -87,7 +89,21 @@ def load_reference_job(path: Path, cancel: CancelToken) -> Job[ReferenceLoad]:
         ref = load_reference(path)
     except NoPersonError as exc:
         return ReferenceLoad(path, None, load_image(path), str(exc))
-    return ReferenceLoad(path, ref, ref.rgb, None)
+    return ReferenceLoad(path, ref, ref.rgb, None, _original_size(path, ref.rgb.shape))
+
+
+def _original_size(path: Path, shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """The file's own size if the loaded photo is smaller (the engine downscales very large photos)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # reads the header only
+            w, h = im.size
+            if im.getexif().get(EXIF_ORIENTATION, 1) in ROTATED_90:
+                w, h = h, w
+    except OSError:
+        return None
+    return (w, h) if max(w, h) > max(shape[:2]) else None
 
 
 def load_driving_job(path: Path, cancel: CancelToken) -> Job:
@@ -100,6 +116,7 @@ class MediaController(QObject):
     """Owns the media jobs; puts results into the document and messages into the panels."""
 
     message = Signal(str, bool)  # text, is_error: for the window's banner and status bar
+    problem = Signal(str, str)  # topic ("reference" / "driving"), text: an error that lasts until that part is fine
     driver_frames_changed = Signal()
     reference_loaded = Signal()
     clip_loaded = Signal()
@@ -148,12 +165,17 @@ class MediaController(QObject):
             self.undo.push(SetReferenceCommand(self.doc, res.path, res.reference, f"Replace photo with {res.path.name}"))
         else:
             self.doc.set_reference(res.path, res.reference)
+        note = ""
+        if res.original_size is not None:  # said once, here, and kept in the panel's status line
+            w, h = res.original_size
+            note = f" · downscaled from {w}×{h} px to {res.rgb.shape[1]}×{res.rgb.shape[0]}"
+            self.ref_panel.set_status(self.ref_panel.status_text + note)
         self.message.emit(f"Reference: {self.ref_panel.status_text}", False)
         self.reference_loaded.emit()
 
     def _reference_failed(self, message: str, rgb: np.ndarray | None = None) -> None:
         self.ref_panel.show_failure(message, rgb)
-        self.message.emit(message, True)
+        self.problem.emit("reference", message)
 
     # -- driving clip ------------------------------------------------------------------------------------
 
@@ -257,7 +279,7 @@ class MediaController(QObject):
                                                                                     s.preview_memory_mb, c),
                                    key="frames")
             h.succeeded.connect(lambda frames, p=path: self._frames_done(p, frames))
-            h.failed.connect(lambda msg: self.message.emit(f"Driving frames: {msg}", True))
+            h.failed.connect(lambda msg: self.problem.emit("driving", f"Driving frames: {msg}"))
 
     def _frames_done(self, path: Path, frames: DriverFrames | None) -> None:
         if path != self._frames_path:
@@ -268,7 +290,7 @@ class MediaController(QObject):
 
     def _clip_failed(self, message: str) -> None:
         self.drv_panel.show_failure(message)
-        self.message.emit(message, True)
+        self.problem.emit("driving", message)
 
     def _clip_cancelled(self, h: JobHandle) -> None:
         if any(other is not h for other in self.runner.running("track")):
@@ -293,7 +315,7 @@ class MediaController(QObject):
         self.ref_panel.set_status("Loading the demo photo…")
         h = self.runner.submit("Demo", job, key="demo")
         h.succeeded.connect(self._demo_done)
-        h.failed.connect(lambda msg: self.message.emit(f"Demo: {msg}", True))
+        h.failed.connect(lambda msg: self.problem.emit("driving", f"Demo: {msg}"))
         return h
 
     def _demo_done(self, result) -> None:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from studio.canvas import FrameCanvas
 
@@ -30,8 +31,10 @@ class MediaPanel(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAcceptDrops(True)
         self.file_filter = file_filter
+        self.plain_title = title  # for window titles, which show markup as typed
         self.title = QLabel(f"<b>{title}</b>")
         self.open_button = QToolButton(text="Open…")
+        self.open_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.open_button.setToolTip(f"Open a file, or drop one here ({file_filter})")
         self.open_button.clicked.connect(self.browse)
         head = QHBoxLayout()
@@ -42,6 +45,7 @@ class MediaPanel(QFrame):
         self.canvas = FrameCanvas(placeholder)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # wraps, never widens
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setContentsMargins(6, 0, 6, 4)
         self.body = QVBoxLayout(self)
@@ -76,7 +80,7 @@ class MediaPanel(QFrame):
         self.open_requested.emit(Path(path))
 
     def browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Open {self.title.text()}", "", self.file_filter)
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {self.plain_title}", "", self.file_filter)
         if path:
             self.load_path(path)
 

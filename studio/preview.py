@@ -66,7 +66,7 @@ class RendererHost:
                 try:
                     self._renderer = self._factory()
                 except Exception as exc:  # noqa: BLE001 - an unfinished or broken renderer is a message
-                    detail = str(exc) if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
+                    detail = str(exc)  # never a class name at the user
                     self._error = f"{self.label} unavailable ({detail.splitlines()[0] if detail else '?'})"
             if self._error is not None:
                 raise UserFacingError(self._error)

@@ -38,16 +38,17 @@ class ReferencePanel(MediaPanel):
         self.set_status(f"Looking for the person in {path.name}…")
 
     def show_failure(self, message: str, rgb: np.ndarray | None = None) -> None:
-        """A photo that could not be used: show it (if it decoded) and say why, in one line. A photo already
-        in use stays (and the line says so)."""
-        if rgb is not None:
+        """A photo that could not be used: say why, in one line. A photo already in use stays on display (the
+        result still uses it) and the line says so; with none in use, the rejected photo is shown with the reason."""
+        if self.doc.reference is not None:
+            # the panel shows what the result uses: the photo in use stays, the rejected one is only named
+            self._on_reference()
+            name = self.doc.reference_path.name if self.doc.reference_path else self.doc.reference.name
+            message = f"{message}. Keeping {name}."
+        elif rgb is not None:
             self.canvas.set_image(rgb)
             self.canvas.set_overlay(None)
             self.canvas.set_message(message, error=True)
-        elif self.doc.reference is not None:
-            self._on_reference()  # back to the photo in use, without the failed one's leftovers
-            name = self.doc.reference_path.name if self.doc.reference_path else self.doc.reference.name
-            message = f"{message}. Keeping {name}."
         else:
             self.canvas.show_only_message(message, error=True)
         self.set_status(message, error=True)

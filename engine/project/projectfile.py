@@ -123,7 +123,7 @@ def state_from_json(data: Any, base: Path, name: str = "project") -> ProjectStat
             project_path=Path(rec["project_path"]) if rec.get("project_path") else None,
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ProjectFileError(f"{name}: damaged project ({type(exc).__name__}: {exc})") from None
+        raise ProjectFileError(f"{name}: damaged project ({exc})") from None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -161,7 +161,9 @@ def read_project(path: str | Path) -> ProjectState:
     except FileNotFoundError:
         raise ProjectFileError(f"{path.name}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProjectFileError(f"{path.name}: not a UniMotion project ({type(exc).__name__})") from None
+        what = "not text" if isinstance(exc, UnicodeDecodeError) else "not JSON" if isinstance(
+            exc, json.JSONDecodeError) else (exc.strerror or "unreadable") if isinstance(exc, OSError) else "damaged"
+        raise ProjectFileError(f"{path.name}: not a UniMotion project ({what})") from None
     return state_from_json(data, path.parent, path.name)
 
 
