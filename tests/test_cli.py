@@ -248,3 +248,16 @@ def test_the_wheel_carries_the_demo_motion(tmp_path):
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("*.whl")
     assert "engine/assets/demo_motion.npz" in zipfile.ZipFile(wheel).namelist()
+
+
+def test_missing_media_fails_the_suite_under_ci(tmp_path):
+    """CI=true turns the `media` fixture's skip into a failure: a CI run without its media tests nothing."""
+    probe = tmp_path / "test_probe.py"
+    probe.write_text("def test_needs_media(media):\n    pass\n")
+    env = {**os.environ, "CI": "true", "UNIMOTION_TEST_MEDIA": str(tmp_path / "nowhere"), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", str(probe)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode != 0 and "shared test media not found" in r.stdout, r.stdout
+    env.pop("CI")
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0 and "1 skipped" in r.stdout, r.stdout

@@ -18,10 +18,11 @@ from engine.io.encode import EncodeConfig, Mp4Writer, export_frames, fps_fractio
 from engine.io.video import iter_frames, probe
 from engine.jobs import CancelToken, drain
 
-MEDIA = Path("/work/shared/media")
+from tests.conftest import MEDIA
+
 WITH_AUDIO = MEDIA / "drive_fullbody_woman_dance.mp4"  # AAC, 44.1 kHz, 4.12 s
 NO_AUDIO = MEDIA / "drive_face_expressions_greenscreen.mp4"
-needs_media = pytest.mark.skipif(not WITH_AUDIO.exists() or not NO_AUDIO.exists(), reason="shared media missing")
+needs_media = pytest.mark.usefixtures("media")  # missing media: a failure under CI=true, else a skip
 
 
 def gradient(h: int, w: int, shift: int = 0) -> np.ndarray:

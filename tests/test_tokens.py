@@ -143,13 +143,22 @@ def test_face_expression_is_relative_to_the_performers_neutral(media):
     assert start[others].max() < 0.03, "the clip starts neutral: tokens near zero"
 
 
+# Round-trip errors measured on this project's machine (python bench/roundtrip.py; body in torso lengths,
+# face in face heights, hands in hand lengths). The limits are these plus 15%: room for MediaPipe's float
+# differences between machines, not for a regression.
+ROUND_TRIP_MEASURED = {
+    DANCE: {"body": 0.066, "face": 0.0115, "left_hand": 0.190, "right_hand": 0.167},
+    HANDS: {"body": 0.118, "face": 0.063, "left_hand": 0.133, "right_hand": 0.118},
+}
+ROUND_TRIP_MARGIN = 1.15
+
+
 def test_round_trip_reproduces_landmarks(media):
-    for name, limits in ((DANCE, {"body": 0.12, "face": 0.05, "left_hand": 0.3, "right_hand": 0.3}),
-                         (HANDS, {"body": 0.12, "face": 0.1, "left_hand": 0.25, "right_hand": 0.25})):
+    for name, measured in ROUND_TRIP_MEASURED.items():
         clip = tracked(str(media / name))
         errs = roundtrip_errors(clip.tokens, clip.landmarks)
-        for g, lim in limits.items():
-            assert errs[g] < lim, (name, g, errs[g])
+        for g, value in measured.items():
+            assert errs[g] < value * ROUND_TRIP_MARGIN, (name, g, errs[g])
 
 
 def test_retargeting_keeps_the_reference_proportions(media):

@@ -151,15 +151,25 @@ def test_bad_input_is_refused_with_a_message(tmp_path, media):
         drain(track_clip(blank))
 
 
-def test_truncated_video_keeps_the_frames_that_decode(media, tmp_path):
+def test_truncated_video_keeps_the_frames_that_decode(dance_short, tmp_path):
+    """Our own exports put the index first (faststart), so a download cut at half its bytes still plays
+    its first half: 18 of the 40 frames decode here; x264's exact sizes vary a little between builds."""
+    src = dance_short.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(src[: len(src) // 2])
+    frames = [f.rgb for f in iter_frames(cut)]
+    assert 14 <= len(frames) <= 22, len(frames)
+    whole = list(frames_of(dance_short, len(frames)))
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(frames, whole)) < 1.0, "the same pictures"
+
+
+def test_a_video_cut_before_its_index_is_refused_clearly(media, tmp_path):
+    """A camera file keeps its index at the end: cut short, nothing can be located and it says so."""
     src = (media / DANCE).read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(src[: len(src) // 2])
-    try:
-        frames = sum(1 for _ in iter_frames(cut))
-    except MediaError:
-        frames = 0  # an mp4 cut before its index is unreadable: a clear refusal is also fine
-    assert frames < 103
+    with pytest.raises(MediaError, match="not a readable video"):
+        next(iter_frames(cut))
 
 
 def test_two_people_tracks_the_largest_and_says_so(media, tmp_path):
