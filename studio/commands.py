@@ -256,3 +256,11 @@ class SetReferenceCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.doc.set_reference(*self.before)
+
+
+class SetInterpCommand(ChannelEditCommand):
+    verb = "Set interpolation of"
+
+    def __init__(self, doc: Project, frames: Mapping[E.ChannelKey, Iterable[int]], interp: str) -> None:
+        super().__init__(doc, {k: E.set_interp(doc.channel_ops(k), f, interp) for k, f in frames.items()},
+                         f"Make keys {interp}")

@@ -229,6 +229,11 @@ class CurveEditor(pg.PlotWidget):
             k.set_selected((k.selected and add) or k in items)
         self.selection_changed.emit()
 
+    def select_frames(self, frames: dict[E.ChannelKey, list[int]]) -> None:
+        """Select the keys at these (channel, frame)s."""
+        want = {(tuple(ch), int(f)) for ch, fs in frames.items() for f in fs}
+        self.select_keys([k for k in self._keys if (k.channel, k.frame) in want])
+
     def _key_clicked(self, item: KeyItem, modifiers) -> None:
         if modifiers & BOX_MODIFIERS:
             item.set_selected(not item.selected)

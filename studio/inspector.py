@@ -13,6 +13,7 @@ from engine.tokens.schema import CHANNELS, GROUP_NAMES, channel_index
 from studio import commands as C
 from studio.adjust_panel import AdjustPanel
 from studio.curve_editor import CurveEditor
+from studio.key_fields import KeyFields
 
 GROUP_TITLES = {"face": "Face", "body": "Body", "left_hand": "Left hand", "right_hand": "Right hand"}
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -71,10 +72,14 @@ class Inspector(QWidget):
         bar.addWidget(self.toolbar, 1)
         bar.addWidget(QLabel("Offset"))
         bar.addWidget(self.amount)
-        bar.addSpacing(8)
-        bar.addWidget(self.range_label)
-        bar.addSpacing(6)
         rl.addLayout(bar)
+        self.key_fields = KeyFields(doc, undo, self.curves)
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 0, 6, 0)
+        row.addWidget(self.key_fields)
+        row.addStretch(1)
+        row.addWidget(self.range_label)
+        rl.addLayout(row)
         rl.addWidget(self.curves, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tree)

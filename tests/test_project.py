@@ -370,3 +370,28 @@ def test_retime_moves_edits_by_time_and_counts_what_falls_off():
     assert r.in_out == (6, 59) and r.lost == 1  # the key at 3 s; the range is clamped to the end
     same = retime_layer(layer, None, FrameMap.between(old_t, 25.0, old_t, 25.0))
     assert same.layer is layer and same.lost == 0
+
+
+def test_keys_move_the_curve_through_them_and_keep_its_motion_between():
+    x = np.sin(np.linspace(0, 6, 80))
+    ops = E.add_key((), 20, float(x[20]) + 0.5)
+    ops = E.add_key(ops, 60, float(x[60]) + 0.5)
+    out = E.edited_curve(x, ops)
+    assert np.allclose(out[20:61], x[20:61] + 0.5, atol=1e-5), "the wiggle between keys stays"
+    # a key added on the edited curve (as the studio's Add Key does) changes nothing beyond its interpolation
+    for interp in ("linear", "constant"):
+        lin = E.set_interp(ops, [20, 60], interp)
+        before = E.edited_curve(x, lin)
+        after = E.edited_curve(x, E.add_key(lin, 40, float(before[40])))
+        assert np.allclose(after, before, atol=1e-5), interp
+    assert E.keys_of(E.add_key(E.set_interp(ops, [20], "linear"), 40, 0.0))[1].interp == "linear"
+    # constant holds the offset until the next key; the interp survives a move and a JSON round trip
+    held = E.set_interp(E.add_key(ops, 40, float(x[40]) + 1.0), [40], "constant")
+    out = E.edited_curve(x, held)
+    assert np.allclose(out[40:60], x[40:60] + 1.0, atol=1e-5) and out[60] == pytest.approx(x[60] + 0.5, abs=1e-5)
+    moved = E.move_keys(held, {40: (42, 0.3)})
+    assert [k.interp for k in E.keys_of(moved)] == ["smooth", "constant", "smooth"]
+    again = E.EditLayer.from_json(json.loads(json.dumps(E.EditLayer({JAW: moved}).to_json())))
+    assert again.ops(JAW) == moved
+    with pytest.raises(ValueError, match="interp"):
+        E.Key(1, 0.0, "bouncy")

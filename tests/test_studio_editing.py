@@ -142,3 +142,61 @@ def test_adjust_last_operation_changes_the_frame_live_and_undoes_in_one_step(dem
     assert doc.channel_ops(YAW)[-1].factor == E.CALM and "Calm" in panel.title.text()
     press(w, Qt.Key.Key_Up, CTRL)
     assert doc.channel_ops(YAW)[-1].factor == pytest.approx(2.5), "Exaggerate remembers the amount last chosen"
+
+
+def test_precise_keys_typed_values_interpolation_and_a_multi_channel_drag(demo, qtbot):
+    w, doc, ins = demo, demo.project, demo.inspector
+    curves, fields = ins.curves, ins.key_fields
+    smile = ("face", "smile.l")
+    ins.select_channels([JAW])
+    before = curve(doc, JAW)
+    for f in (40, 70, 100):
+        doc.set_frame(f)
+        press(w, Qt.Key.Key_K)
+    assert np.allclose(curve(doc, JAW), before, atol=1e-5), "keys added at the curve's values change nothing"
+
+    # click the middle key: its frame and value show; type a value, Enter: the key moves (one undo step)
+    curves.getPlotItem().getViewBox().setRange(xRange=(30, 110), yRange=(-0.1, 0.3), padding=0)
+    k70 = next(k for k in curves.key_items(JAW) if k.frame == 70)
+    click_key(curves, k70)
+    assert fields.frame.isEnabled() and fields.frame.value() == 70
+    assert fields.value.value() == pytest.approx(k70.value, abs=1e-4)
+    steps = w.undo.count()
+    fields.value.setFocus()
+    fields.value.selectAll()
+    QTest.keyClicks(fields.value, "0.25")
+    QTest.keyClick(fields.value, Qt.Key.Key_Return)
+    assert [(k.frame, round(k.value, 4)) for k in E.keys_of(doc.channel_ops(JAW))][1] == (70, 0.25)
+    assert w.undo.count() == steps + 1 and curve(doc, JAW)[70] == pytest.approx(0.25, abs=1e-5)
+    assert fields.frame.value() == 70, "the moved key stays selected"
+    fields.frame.setFocus()
+    fields.frame.selectAll()
+    QTest.keyClicks(fields.frame, "75")
+    QTest.keyClick(fields.frame, Qt.Key.Key_Return)
+    assert [k.frame for k in E.keys_of(doc.channel_ops(JAW))] == [40, 75, 100]
+
+    # interpolation per key: constant holds the value to the next key
+    idx = fields.interp.findData("constant")
+    fields.interp.setCurrentIndex(idx)
+    fields.interp.activated.emit(idx)
+    assert [k.interp for k in E.keys_of(doc.channel_ops(JAW))] == ["smooth", "constant", "smooth"]
+    held = curve(doc, JAW)
+    assert np.allclose(held[75:100] - before[75:100], held[75] - before[75], atol=1e-5)
+
+    # keys of two channels, box-selected together, drag together
+    ins.select_channels([JAW, smile])
+    doc.set_frame(70)
+    ins.select_channels([smile])
+    press(w, Qt.Key.Key_K)
+    ins.select_channels([JAW, smile])
+    curves.getPlotItem().getViewBox().setRange(xRange=(30, 110), yRange=(-0.3, 0.5), padding=0)
+    drag(curves, curves.view_to_widget(65, 0.45), curves.view_to_widget(80, -0.25), modifiers=SHIFT)
+    sel = curves.selected_keys()
+    assert sel == {JAW: [75], smile: [70]}, sel
+    assert fields.label.text() == "2 keys" and not fields.value.isEnabled()
+    k = next(k for k in curves.key_items(smile) if k.frame == 70)
+    steps = w.undo.count()
+    drag(curves, curves.view_to_widget(k.frame, k.value), curves.view_to_widget(k.frame + 5, k.value))
+    assert [k.frame for k in E.keys_of(doc.channel_ops(smile))] == [75]
+    assert [k.frame for k in E.keys_of(doc.channel_ops(JAW))] == [40, 80, 100]
+    assert w.undo.count() == steps + 1, "both channels' keys moved in one step"

@@ -21,6 +21,7 @@ from engine.tokens.schema import CHANNELS, GROUP_NAMES, MotionTokens, TokenGroup
 
 ChannelKey = tuple[str, str]  # (group, channel name)
 
+INTERPOLATIONS = ("smooth", "linear", "constant")
 DEFAULT_BLEND = 4  # frames over which a range edit fades into the curve around it
 DEFAULT_SMOOTH_SIGMA = 2.0  # frames: Gaussian jitter filter width
 EXAGGERATE, CALM = 1.5, 0.5  # the studio's default scale factors around the neutral (adjustable after)
@@ -92,8 +93,8 @@ class EditOp(ABC):
         out: dict[str, Any] = {"kind": self.kind}
         for f in fields(self):  # type: ignore[arg-type]
             v = getattr(self, f.name)
-            if f.name == "keys":
-                v = [[k.frame, k.value] for k in v]
+            if f.name == "keys":  # [frame, value] (+ interp unless smooth): older files read the same
+                v = [[k.frame, k.value] + ([k.interp] if k.interp != "smooth" else []) for k in v]
             elif isinstance(v, tuple):
                 v = list(v)
             out[f.name] = v
@@ -107,7 +108,7 @@ class EditOp(ABC):
             raise ValueError(f"edit operation: unknown kind {kind!r}")
         kw = {f.name: d[f.name] for f in fields(cls) if f.name in d}  # type: ignore[arg-type]
         if "keys" in kw:
-            kw["keys"] = tuple(Key(int(f), float(v)) for f, v in kw["keys"])
+            kw["keys"] = tuple(Key(int(k[0]), float(k[1]), *(str(i) for i in k[2:3])) for k in kw["keys"])
         if "values" in kw:
             kw["values"] = tuple(float(v) for v in kw["values"])
         return cls(**kw)
@@ -262,21 +263,31 @@ class Paste(EditOp):
 
 @dataclass(frozen=True, order=True)
 class Key:
+    """One key: the value the edited curve passes through at `frame`; `interp` shapes the segment to the next key
+    (smooth: monotone cubic through the keys, no overshoot; linear; constant: held until the next key)."""
+
     frame: int
     value: float
+    interp: str = "smooth"
+
+    def __post_init__(self) -> None:
+        if self.interp not in INTERPOLATIONS:
+            raise ValueError(f"Key.interp must be one of {', '.join(INTERPOLATIONS)}, got {self.interp!r}")
 
 
 @dataclass(frozen=True)
 class Keyframes(EditOp):
-    """Keys override the curve between the first and the last key (monotone cubic through them: no overshoot),
-    fading back into the curve over `blend` frames beyond either end."""
+    """Keys move the curve through their values. What is interpolated between keys is each key's offset from the
+    curve beneath it, so the curve keeps its own motion between keys: a key added at the curve's current value
+    changes nothing (linear or constant keys: exactly; smooth: the monotone cubic through the offsets adjusts).
+    The offset fades back to zero over `blend` frames beyond the first and last key."""
 
     kind: ClassVar[str] = "keys"
     keys: tuple[Key, ...] = ()
     blend: int = 2 * DEFAULT_BLEND
 
     def __post_init__(self) -> None:
-        by_frame = {int(k.frame): Key(int(k.frame), float(k.value)) for k in self.keys}
+        by_frame = {int(k.frame): Key(int(k.frame), float(k.value), k.interp) for k in self.keys}
         if not by_frame:
             raise ValueError("Keyframes.keys: at least one key is needed")
         if any(not math.isfinite(k.value) for k in by_frame.values()):
@@ -288,22 +299,35 @@ class Keyframes(EditOp):
     def span(self) -> tuple[int, int]:
         return self.keys[0].frame - self.blend, self.keys[-1].frame + self.blend
 
-    def key_curve(self, n: int) -> np.ndarray:
-        """The keys' own curve over n frames, held constant beyond the first and last key."""
+    def offset_curve(self, offsets: np.ndarray, n: int) -> np.ndarray:
+        """The keys' offsets interpolated over n frames (each segment by its first key's interp), held beyond
+        the first and last key."""
         f = np.array([k.frame for k in self.keys], np.float64)
-        v = np.array([k.value for k in self.keys], np.float64)
         t = np.arange(n, dtype=np.float64)
-        if len(f) >= 3:
+        out = np.interp(t, f, offsets)  # linear, and held beyond the ends
+        interps = [k.interp for k in self.keys]
+        if len(f) >= 3 and "smooth" in interps[:-1]:
             from scipy.interpolate import PchipInterpolator
 
-            return PchipInterpolator(f, v, extrapolate=False)(np.clip(t, f[0], f[-1]))
-        return np.interp(t, f, v)
+            smooth = PchipInterpolator(f, offsets, extrapolate=False)(np.clip(t, f[0], f[-1]))
+        else:
+            smooth = out  # through two points the monotone cubic is the line
+        for i in range(len(f) - 1):
+            seg = (t >= f[i]) & (t < f[i + 1])
+            if interps[i] == "constant":
+                out[seg] = offsets[i]
+            elif interps[i] == "smooth":
+                out[seg] = smooth[seg]
+        return out
 
     def apply(self, curve: np.ndarray, ctx: CurveContext) -> np.ndarray:
-        w = range_weights(len(curve), self.keys[0].frame, self.keys[-1].frame, self.blend)
+        n = len(curve)
+        w = range_weights(n, self.keys[0].frame, self.keys[-1].frame, self.blend)
         if not w.any():
             return curve
-        return curve + w * (self.key_curve(len(curve)) - curve)
+        at = np.clip([k.frame for k in self.keys], 0, n - 1)
+        offsets = np.array([k.value for k in self.keys], np.float64) - curve[at]
+        return curve + w * self.offset_curve(offsets, n)
 
     def describe(self) -> str:
         return f"{len(self.keys)} key{'s' if len(self.keys) != 1 else ''}"
@@ -349,16 +373,30 @@ def set_keys(ops: tuple[EditOp, ...], keys: Iterable[Key]) -> tuple[EditOp, ...]
     return ops[:i] + (replace(ops[i], keys=keys),) + ops[i + 1:]
 
 
-def add_key(ops: tuple[EditOp, ...], frame: int, value: float) -> tuple[EditOp, ...]:
-    keys = [k for k in keys_of(ops) if k.frame != int(frame)] + [Key(int(frame), float(value))]
+def add_key(ops: tuple[EditOp, ...], frame: int, value: float, interp: str | None = None) -> tuple[EditOp, ...]:
+    """Key `frame` at `value`. The interpolation is the key's own if it was keyed already, else that of the
+    segment it lands in (a key added into a linear stretch keeps it linear), else smooth."""
+    frame = int(frame)
+    old = keys_of(ops)
+    if interp is None:
+        before = [k for k in old if k.frame <= frame]
+        interp = before[-1].interp if before else (old[0].interp if old else "smooth")
+    keys = [k for k in old if k.frame != frame] + [Key(frame, float(value), interp)]
     return set_keys(ops, keys)
 
 
 def move_keys(ops: tuple[EditOp, ...], moves: Mapping[int, tuple[int, float]]) -> tuple[EditOp, ...]:
     """`moves`: old frame -> (new frame, new value). A key moved onto an unmoved key replaces it."""
-    moved = {int(nf): Key(int(nf), float(v)) for f, (nf, v) in moves.items()}
+    interp = {k.frame: k.interp for k in keys_of(ops)}
+    moved = {int(nf): Key(int(nf), float(v), interp.get(int(f), "smooth")) for f, (nf, v) in moves.items()}
     kept = [k for k in keys_of(ops) if k.frame not in moves and k.frame not in moved]
     return set_keys(ops, kept + list(moved.values()))
+
+
+def set_interp(ops: tuple[EditOp, ...], frames: Iterable[int], interp: str) -> tuple[EditOp, ...]:
+    """Set the interpolation of the keys at `frames`."""
+    at = {int(f) for f in frames}
+    return set_keys(ops, [replace(k, interp=interp) if k.frame in at else k for k in keys_of(ops)])
 
 
 def delete_keys(ops: tuple[EditOp, ...], frames: Iterable[int]) -> tuple[EditOp, ...]:
