@@ -14,7 +14,7 @@ from PySide6.QtGui import QUndoCommand
 
 from engine.project import edits as E
 from engine.project.document import Project
-from engine.tokens.schema import channel_index
+from engine.project.angles import channel_curve
 
 Ops = tuple[E.EditOp, ...]
 
@@ -158,7 +158,7 @@ class HoldCommand(RangeOpCommand):
 
     def __init__(self, doc: Project, keys, start: int, stop: int) -> None:
         tokens = doc.edited_tokens()
-        value = {k: float(tokens.group(k[0]).values[start, channel_index(*k)]) for k in keys}
+        value = {k: float(channel_curve(tokens, k)[start]) for k in keys}
         super().__init__(doc, keys, lambda k: E.Hold(start, stop, value=value[k]))
 
 
@@ -203,9 +203,7 @@ class PasteCommand(ChannelEditCommand):
 
 def copy_range(doc: Project, keys: Iterable[E.ChannelKey], start: int, stop: int) -> E.CurveClipboard:
     tokens = doc.edited_tokens()
-    curves = tuple((k, tuple(float(v) for v in np.asarray(tokens.group(k[0]).values[start:stop + 1,
-                                                                                       channel_index(*k)])))
-                   for k in keys)
+    curves = tuple((k, tuple(float(v) for v in np.asarray(channel_curve(tokens, k)[start:stop + 1]))) for k in keys)
     return E.CurveClipboard(length=stop - start + 1, curves=curves)
 
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 
 from engine.project import edits as E
 from engine.project.document import Project
-from engine.tokens.schema import CHANNELS, channel_index
+from engine.project.angles import channel_curve, spec
 from studio.commands import AddKeyCommand, MoveKeysCommand, SetRangeCommand
 
 PALETTE = [(88, 166, 255), (255, 123, 114), (126, 231, 135), (255, 196, 0), (210, 168, 255), (121, 192, 255),
@@ -160,7 +160,7 @@ class CurveEditor(pg.PlotWidget):
         self.legend.clear()
         for i, k in enumerate(self.channels):
             c = PALETTE[i % len(PALETTE)]
-            unit = CHANNELS[k[0]][channel_index(*k)].unit
+            unit = spec(k).unit
             self._tracked[k] = self.plot([], [], pen=pg.mkPen(*c, 110, width=1, style=Qt.PenStyle.DashLine))
             self._edited[k] = self.plot([], [], pen=pg.mkPen(*c, width=2 if k == self.current else 1.4),
                                         name=f"{k[0]} {k[1]} ({unit})")
@@ -190,9 +190,8 @@ class CurveEditor(pg.PlotWidget):
         tokens = self.doc.edited_tokens()
         x = np.arange(len(clip))
         for k in self.channels:
-            c = channel_index(*k)
-            self._tracked[k].setData(x, clip.tokens.group(k[0]).values[:, c])
-            self._edited[k].setData(x, tokens.group(k[0]).values[:, c])
+            self._tracked[k].setData(x, channel_curve(clip.tokens, k))
+            self._edited[k].setData(x, channel_curve(tokens, k))
 
     # -- keys -----------------------------------------------------------------------------------------------------
 

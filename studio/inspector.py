@@ -3,20 +3,18 @@ the curve edits (keys, smooth, exaggerate/calm, hold, offset, reset, copy/paste)
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QLabel, QSplitter, QToolBar,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSplitter, QToolBar, QVBoxLayout, QWidget
 
 from engine.project import edits as E
 from engine.project.document import Project
-from engine.tokens.schema import CHANNELS, GROUP_NAMES, channel_index
+from engine.project.angles import channel_curve
 from studio import commands as C
 from studio.adjust_panel import AdjustPanel
+from studio.channel_tree import ChannelTree
 from studio.curve_editor import CurveEditor
 from studio.key_fields import KeyFields
 
-GROUP_TITLES = {"face": "Face", "body": "Body", "left_hand": "Left hand", "right_hand": "Right hand"}
-KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 TOOLBAR_ACTIONS = ("edit.add_key", "edit.delete_keys", None, "edit.smooth", "edit.exaggerate", "edit.calm",
                    "edit.hold", "edit.offset", "edit.reset_range", "edit.reset_channel", None, "edit.copy_range",
                    "edit.paste_range")
@@ -29,26 +27,8 @@ class Inspector(QWidget):
         super().__init__(parent)
         self.doc, self.undo = doc, undo
         self.clipboard: E.CurveClipboard | None = None
-        self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Channel", "Unit"])
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
-        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.tree.setMinimumWidth(220)
-        self._items: dict[E.ChannelKey, QTreeWidgetItem] = {}
-        for g in GROUP_NAMES:
-            top = QTreeWidgetItem([GROUP_TITLES[g], ""])
-            top.setFlags(top.flags() & ~Qt.ItemFlag.ItemIsSelectable)
-            self.tree.addTopLevelItem(top)
-            for spec in CHANNELS[g]:
-                it = QTreeWidgetItem([spec.name, spec.unit])
-                it.setData(0, KEY_ROLE, (g, spec.name))
-                it.setToolTip(0, spec.description)
-                top.addChild(it)
-                self._items[(g, spec.name)] = it
+        self.tree = ChannelTree()
+        self._items = self.tree.items
         self.curves = CurveEditor(doc, undo)
         self.adjust_panel = AdjustPanel(undo, self.curves)
         # the amounts the next Smooth / Exaggerate / Calm use: the last one chosen (adjusting one updates it)
@@ -98,7 +78,6 @@ class Inspector(QWidget):
         doc.clip_changed.connect(self._update_range_label)
         doc.range_changed.connect(self._update_range_label)
         self.tree.itemSelectionChanged.connect(self._update_range_label)
-        self.tree.expandItem(self.tree.topLevelItem(0))
 
     def set_timeline(self, timeline: QWidget) -> None:
         """Put the timeline right above the curves: same width, same left axis, so frames line up."""
@@ -114,7 +93,7 @@ class Inspector(QWidget):
     # -- channel selection ----------------------------------------------------------------------------------------
 
     def selected_channels(self) -> list[E.ChannelKey]:
-        return [tuple(it.data(0, KEY_ROLE)) for it in self.tree.selectedItems() if it.data(0, KEY_ROLE)]
+        return self.tree.selected_channels()
 
     @property
     def current_channel(self) -> E.ChannelKey | None:
@@ -122,35 +101,16 @@ class Inspector(QWidget):
 
     def select_channels(self, keys: list[E.ChannelKey]) -> None:
         """Select these channels (the first becomes current) and show their curves."""
-        self.tree.blockSignals(True)
-        self.tree.clearSelection()
-        for k in keys:
-            it = self._items[tuple(k)]
-            it.setSelected(True)
-            self.tree.expandItem(it.parent())
-        if keys:
-            self.tree.setCurrentItem(self._items[tuple(keys[0])], 0,
-                                     self.tree.selectionModel().SelectionFlag.NoUpdate)
-            self.tree.scrollToItem(self._items[tuple(keys[0])])
-        self.tree.blockSignals(False)
+        self.tree.select(keys)
         self._selection_changed()
 
     def _selection_changed(self) -> None:
         keys = self.selected_channels()
-        cur = self.tree.currentItem()
-        current = tuple(cur.data(0, KEY_ROLE)) if cur is not None and cur.data(0, KEY_ROLE) else None
+        current = self.tree.current_channel()
         self.curves.set_channels(keys, current if current in keys else None)
 
     def _mark_edited(self, _keys=None) -> None:
-        edited = set(self.doc.edits.keys())
-        for k, it in self._items.items():
-            f = QFont(it.font(0))
-            f.setBold(k in edited)
-            it.setFont(0, f)
-        for i, g in enumerate(GROUP_NAMES):
-            top = self.tree.topLevelItem(i)
-            n = sum(1 for k in edited if k[0] == g)
-            top.setText(0, GROUP_TITLES[g] + (f"  ({n} edited)" if n else ""))
+        self.tree.mark_edited(set(self.doc.edits.keys()))
 
     def op_range(self) -> tuple[list[E.ChannelKey], int, int, str]:
         """What the range tools act on, and how to say it: the selected keys' channels and frames if keys are
@@ -196,7 +156,7 @@ class Inspector(QWidget):
             return
         ch = self.current_channel or keys[0]
         f = self.doc.frame
-        value = float(self.doc.edited_tokens().group(ch[0]).values[f, channel_index(*ch)])
+        value = float(channel_curve(self.doc.edited_tokens(), ch)[f])
         self._push(C.AddKeyCommand(self.doc, ch, f, value))
 
     def delete_keys(self) -> None:

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QS
 
 from engine.project import edits as E
 from engine.project.document import Project
-from engine.tokens.schema import CHANNELS, channel_index
+from engine.project.angles import spec
 from studio.commands import MoveKeysCommand, SetInterpCommand
 from studio.curve_editor import CurveEditor
 
@@ -61,7 +61,7 @@ class KeyFields(QWidget):
             ch, key = sel[0]
             self.frame.setValue(key.frame)
             self.value.setValue(key.value)
-            self.value.setSuffix(f" {CHANNELS[ch[0]][channel_index(*ch)].unit}")
+            self.value.setSuffix(f" {spec(ch).unit}")
             self.label.setText(f"Key of {ch[1]}")
         else:
             self.label.setText(f"{len(sel)} keys" if sel else "No key selected")

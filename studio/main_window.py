@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self.media.driver_frames_changed.connect(self.viewer.driver_frames_changed)
         self.media.project_dropped.connect(self.files.open)
         self.viewer.preview_failed.connect(self._preview_failed)
+        self.viewer.canvas.picked.connect(self._picked)
         self.files.recent_changed.connect(self._rebuild_recent)
         self.undo.cleanChanged.connect(self._update_title)
         doc.dirty_changed.connect(self._update_title)
@@ -256,6 +257,11 @@ class MainWindow(QMainWindow):
 
     def _redo_text(self, text: str) -> None:
         self.actions["edit.redo"].setText(f"&Redo {text}" if text else "&Redo")
+
+    def _picked(self, what: str, keys: list) -> None:
+        """A limb, the face or a hand clicked in the viewer: its channels in the curve editor."""
+        self.inspector.select_channels([tuple(k) for k in keys])
+        self.statusBar().showMessage(f"{what}: {len(keys)} channels selected", 5000)
 
     def _preview_failed(self, message: str) -> None:
         self.statusBar().showMessage(f"Preview: {message}", 8000)

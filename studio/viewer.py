@@ -9,14 +9,55 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
 
 from engine.project.document import Project, ViewMode
 from engine.render.base import Renderer
 from studio.canvas import FrameCanvas
 from studio.jobs import JobHandle, JobRunner
 from studio.preview import PreviewRequest, PreviewResult, RendererHost, instant_renderer, render_preview
+
+class PickCanvas(FrameCanvas):
+    """The result canvas: hovering a limb, the face or a hand names it; clicking selects its channels."""
+
+    picked = Signal(str, list)  # what was clicked ("Left forearm · screen right"), its channel keys
+
+    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
+        super().__init__(placeholder, parent)
+        self.setMouseTracking(True)
+        self.pick = None  # studio.picking.PickMap of the frame on screen
+        self.hovered: str | None = None
+
+    def hit_at(self, pos: QPointF):
+        rect = self.image_rect()
+        if self.pick is None or rect is None or not rect.contains(pos):
+            return None
+        return self.pick.hit((pos.x() - rect.x()) / rect.width(), (pos.y() - rect.y()) / rect.height(),
+                             (rect.width(), rect.height()))
+
+    def mouseMoveEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        hit = self.hit_at(ev.position())
+        name = hit[0] if hit else None
+        if name != self.hovered:
+            self.hovered = name
+            self.setCursor(Qt.CursorShape.PointingHandCursor if hit else Qt.CursorShape.ArrowCursor)
+            self.setToolTip(f"{name}: click to edit its channels" if hit else "")
+            if hit:
+                QToolTip.showText(ev.globalPosition().toPoint(), self.toolTip(), self)
+            else:
+                QToolTip.hideText()
+        super().mouseMoveEvent(ev)
+
+    def mousePressEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        hit = self.hit_at(ev.position()) if ev.button() == Qt.MouseButton.LeftButton else None
+        if hit:
+            self.picked.emit(hit[0], list(hit[1]))
+            ev.accept()
+            return
+        super().mousePressEvent(ev)
+
 
 MODE_LABELS = {ViewMode.RESULT: "Result", ViewMode.SIDE_BY_SIDE: "Side by side",
                ViewMode.SKELETON: "Retargeted skeleton"}
@@ -32,7 +73,7 @@ class Viewer(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.doc, self.runner, self.driver_frames = doc, runner, driver_frames
         self.host = RendererHost(renderer_factory)
-        self.canvas = FrameCanvas("Drop a reference photo on the left, then a driving video below it")
+        self.canvas = PickCanvas("Drop a reference photo on the left, then a driving video below it")
         self.title = QLabel("<b>Result</b>")
         self.info = QLabel("")
         self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -109,6 +150,7 @@ class Viewer(QFrame):
         self.canvas.set_image(rgb)
         self.canvas.set_overlay(None)
         self.canvas.set_message(message)
+        self.canvas.pick = None
         self.shown = (self.doc.frame, self._generation)
 
     def _start(self) -> None:
@@ -133,6 +175,7 @@ class Viewer(QFrame):
             return  # stale: rendered from content that has changed since (a live drag's own frames excepted)
         self.canvas.set_image(res.rgb)
         self.canvas.set_overlay(res.overlay, res.overlay_space)
+        self.canvas.pick = res.pick
         lonely = self.doc.view_mode == ViewMode.SIDE_BY_SIDE and not self.driver_frames()
         self.canvas.set_message("No driving video frames to show beside the result" if lonely else "")
         self.last_error = None
@@ -143,6 +186,7 @@ class Viewer(QFrame):
         self.last_error = message
         if generation == self._generation:
             self.canvas.set_image(self.doc.reference.rgb if self.doc.reference is not None else None)
+            self.canvas.pick = None
             self.canvas.set_overlay(None)
             self.canvas.set_message(f"Preview unavailable: {message}", error=True)
             self.shown = (self.doc.frame, generation)

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from engine.project import edits as E  # noqa: E402
@@ -200,3 +200,50 @@ def test_precise_keys_typed_values_interpolation_and_a_multi_channel_drag(demo, 
     assert [k.frame for k in E.keys_of(doc.channel_ops(smile))] == [75]
     assert [k.frame for k in E.keys_of(doc.channel_ops(JAW))] == [40, 80, 100]
     assert w.undo.count() == steps + 1, "both channels' keys moved in one step"
+
+
+def test_bones_read_as_angles_and_a_click_in_the_viewer_selects_a_limb(demo, qtbot):
+    from engine.project import angles as A
+    from engine.tokens.schema import channel_index as ci
+
+    w, doc, ins = demo, demo.project, demo.inspector
+    tree = ins.tree
+    fwd, out = ("body", "l_forearm.forward"), ("body", "l_forearm.out")
+    item = tree.items[fwd]
+    assert item.parent().text(0) == "Left forearm · screen right" and item.text(1) == "deg"
+    assert tree.items[("face", "eyelid.l")].text(0) == "eyelid left · screen right"
+    assert tree.items[("body", "l_forearm.x")].parent().text(0).startswith("Raw directions")
+
+    # hovering the forearm in the viewer names it; a click selects its channels
+    doc.set_frame(30)
+    wait_rendered(qtbot, w)
+    canvas = w.viewer.canvas
+    rect, pick = canvas.image_rect(), canvas.pick
+    mid = (pick.body[13] + pick.body[15]) / 2
+    at = QPoint(int(rect.x() + mid[0] * rect.width()), int(rect.y() + mid[1] * rect.height()))
+    QTest.mouseMove(canvas, at)
+    assert "Left forearm" in canvas.toolTip()
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=at)
+    assert ins.selected_channels() == [fwd, out] and tree.items[fwd].isSelected()
+    face = pick.face.mean(axis=0)
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(rect.x() + face[0] * rect.width()), int(rect.y() + face[1] * rect.height())))
+    assert ins.selected_channels()[0] == ("face", "head.yaw")
+
+    # on the retargeted skeleton too; an angle key typed in degrees turns the stored direction by that much
+    press(w, Qt.Key.Key_3)
+    wait_rendered(qtbot, w)
+    rect, pick = canvas.image_rect(), canvas.pick
+    mid = (pick.body[13] + pick.body[15]) / 2
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(rect.x() + mid[0] * rect.width()), int(rect.y() + mid[1] * rect.height())))
+    assert ins.selected_channels() == [fwd, out]
+    was = float(A.channel_curve(doc.edited_tokens(), fwd)[30])
+    press(w, Qt.Key.Key_K)
+    curves = ins.curves
+    (key,) = curves.key_items(fwd)
+    curves.select_keys([key])
+    ins.key_fields.value.setValue(was + 30.0)
+    d = doc.edited_tokens().body.values[30, ci("body", "l_forearm.x"):ci("body", "l_forearm.x") + 3]
+    assert np.linalg.norm(d) == pytest.approx(1.0, abs=1e-5), "stored tokens stay unit vectors"
+    assert float(A.channel_curve(doc.edited_tokens(), fwd)[30]) == pytest.approx(was + 30.0, abs=1e-3)

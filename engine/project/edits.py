@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Iterable, Mapping
 
 import numpy as np
 
+from engine.project import angles
 from engine.tokens.schema import CHANNELS, GROUP_NAMES, MotionTokens, TokenGroup, channel_index
 
 ChannelKey = tuple[str, str]  # (group, channel name)
@@ -31,12 +32,13 @@ def check_key(key: ChannelKey) -> ChannelKey:
     group, name = key
     if group not in GROUP_NAMES:
         raise ValueError(f"channel key: unknown group {group!r}")
-    channel_index(group, name)  # KeyError names the channel
+    if not angles.is_angle((group, name)):
+        channel_index(group, name)  # KeyError names the channel
     return (group, name)
 
 
 def channel_neutral(key: ChannelKey) -> float:
-    return CHANNELS[key[0]][channel_index(*key)].neutral
+    return angles.spec(key).neutral
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -482,13 +484,44 @@ def apply_edits(tokens: MotionTokens, layer: EditLayer) -> MotionTokens:
             continue
         values, conf = grp.values.copy(), grp.confidence.copy()
         for (_, name), ops in edited:
+            if angles.is_angle((g, name)):
+                continue  # after the stored channels: an angle edit works on the edited directions
             c = channel_index(g, name)
             new = edited_curve(grp.values[:, c], ops, CHANNELS[g][c].neutral)
             changed = np.abs(new - grp.values[:, c]) > 1e-6
             conf[changed & (conf <= 0)] = 1.0
             values[:, c] = new
+        _apply_angle_edits(values, conf, grp.values, [(n, ops) for (_, n), ops in edited if angles.is_angle((g, n))])
         groups[g] = TokenGroup(g, values, conf)
     return MotionTokens(**groups, placement=tokens.placement)
+
+
+def _apply_angle_edits(values: np.ndarray, conf: np.ndarray, tracked: np.ndarray,
+                       edits: list[tuple[str, tuple[EditOp, ...]]]) -> None:
+    """Body bones edited as swing angles: directions -> angles, the edits, angles -> directions (in place)."""
+    by_bone: dict[str, list[tuple[int, tuple[EditOp, ...]]]] = {}
+    for name, ops in edits:
+        bone, i = angles.ANGLE_CHANNELS[name]
+        by_bone.setdefault(bone, []).append((i, ops))
+    for bone, chans in by_bone.items():
+        cols = angles.bone_columns(bone)
+        now = angles.directions_to_angles(values[:, cols], bone)
+        base = angles.directions_to_angles(tracked[:, cols], bone)
+        new = now.copy()
+        for i, ops in chans:
+            # ResetToTracked and friends read the tracked angle, not the tracked direction component
+            new[:, i] = _with_tracked(now[:, i], base[:, i], ops)
+        changed = np.abs(new - now).max(axis=1) > 1e-6
+        values[changed, cols] = angles.angles_to_directions(new[changed], bone).astype(values.dtype)
+        conf[changed & (conf <= 0)] = 1.0
+
+
+def _with_tracked(curve: np.ndarray, tracked: np.ndarray, ops: Iterable[EditOp]) -> np.ndarray:
+    ctx = CurveContext(tracked=np.asarray(tracked, np.float64), neutral=0.0)
+    out = np.asarray(curve, np.float64)
+    for op in ops:
+        out = np.asarray(op.apply(out, ctx), np.float64)
+    return out
 
 
 def edited_tokens(project: Any) -> MotionTokens:
