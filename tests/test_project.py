@@ -395,3 +395,32 @@ def test_keys_move_the_curve_through_them_and_keep_its_motion_between():
     assert again.ops(JAW) == moved
     with pytest.raises(ValueError, match="interp"):
         E.Key(1, 0.0, "bouncy")
+
+
+def test_bone_angle_channels_edit_the_stored_unit_vectors():
+    from engine.project import angles as A
+    from engine.tokens.schema import BODY_BONE_NAMES
+
+    rng = np.random.default_rng(3)
+    for bone in BODY_BONE_NAMES:  # directions -> swing angles -> directions is exact (away from the antipode)
+        d = rng.normal(size=(40, 3))
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        assert np.allclose(A.angles_to_directions(A.directions_to_angles(d, bone), bone), d, atol=1e-6)
+    # a forearm hanging down, swung 90 degrees forward then out: the angles read 90 and 0, then 0 and 90
+    assert np.allclose(A.directions_to_angles(np.array([[0, 0, 1.0], [1, 0, 0]]), "l_forearm"), [[90, 0], [0, 90]])
+    assert np.allclose(A.directions_to_angles(np.array([[-1.0, 0, 0]]), "r_forearm"), [[0, 90]])
+
+    from engine.demo import demo_clip
+
+    tokens = demo_clip().tokens
+    key = ("body", "l_upper_arm.out")
+    layer = E.EditLayer({key: (E.Offset(10, 40, delta=25.0, blend=0), E.ResetToTracked(30, 40, blend=0))})
+    layer = E.EditLayer.from_json(json.loads(json.dumps(layer.to_json())))
+    out = E.apply_edits(tokens, layer)
+    before, after = A.channel_curve(tokens, key), A.channel_curve(out, key)
+    assert np.allclose(after[10:30], before[10:30] + 25.0, atol=1e-3) and np.allclose(after[30:41], before[30:41],
+                                                                                         atol=1e-3)
+    cols = A.bone_columns("l_upper_arm")
+    assert np.allclose(np.linalg.norm(out.body.values[:, cols], axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(out.body.values[:, A.bone_columns("r_upper_arm")], tokens.body.values[:, A.bone_columns(
+        "r_upper_arm")]), "other bones untouched"
