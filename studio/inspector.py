@@ -61,7 +61,7 @@ class Inspector(QWidget):
         row.addWidget(self.range_label)
         rl.addLayout(row)
         rl.addWidget(self.curves, 1)
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tree)
         split.addWidget(right)
         split.setStretchFactor(1, 1)

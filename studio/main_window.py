@@ -74,10 +74,11 @@ class MainWindow(QMainWindow):
         self.files = ProjectController(doc, self.undo, self.media, self.state, self.settings, self)
 
         # -- layout -------------------------------------------------------------------------------------------------
-        left = QSplitter(Qt.Orientation.Vertical)
+        self.splitters: dict[str, QSplitter] = {}  # by name: their sizes are kept with the window geometry
+        left = self.splitters["media"] = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.reference_panel)
         left.addWidget(self.driving_panel)
-        top = QSplitter(Qt.Orientation.Horizontal)
+        top = self.splitters["top"] = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(left)
         top.addWidget(self.viewer)
         top.setStretchFactor(1, 1)
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         ll.setSpacing(0)
         ll.addWidget(self.transport)
         ll.addWidget(self.inspector, 1)
-        main = QSplitter(Qt.Orientation.Vertical)
+        main = self.splitters["main"] = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(top)
         main.addWidget(lower)
         main.setStretchFactor(0, 3)
@@ -147,6 +148,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if window_state is not None:
             self.restoreState(window_state)
+        self.splitters["inspector"] = self.inspector.splitter
+        for name, sizes in self.state.splitter_sizes().items():
+            if name in self.splitters and len(sizes) == self.splitters[name].count():
+                self.splitters[name].setSizes(sizes)
 
     # -- menus and actions -----------------------------------------------------------------------------------------
 
@@ -322,6 +327,7 @@ class MainWindow(QMainWindow):
         if self.export_dialog is not None:
             self.export_dialog.close()
         self.state.save_geometry(self.saveGeometry(), self.saveState())
+        self.state.save_splitter_sizes({name: s.sizes() for name, s in self.splitters.items()})
         self.state.sync()
         self.runner.shutdown()
         self.files.shutdown()

@@ -64,7 +64,8 @@ class ProjectController(QObject):
 
     def open(self, path: str | Path | None = None) -> bool:
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Open Project", "", PROJECT_FILTER)
+            start = str(self.state.last_folder() or "")
+            path, _ = QFileDialog.getOpenFileName(self.window, "Open Project", start, PROJECT_FILTER)
             if not path:
                 return False
         if not self.confirm_discard():
@@ -77,6 +78,7 @@ class ProjectController(QObject):
             return False
         self.undo.clear()
         self._load_media(state)
+        self.state.set_last_folder(path.parent)
         self.state.add_recent(path)
         self.recent_changed.emit()
         self.message.emit(f"Opened {path.name}", False)
@@ -96,11 +98,22 @@ class ProjectController(QObject):
 
     def save_as(self, path: str | Path | None = None) -> bool:
         if path is None:
-            start = str(self.doc.path or Path.home() / f"untitled{PROJECT_SUFFIX}")
-            path, _ = QFileDialog.getSaveFileName(self.window, "Save Project As", start, PROJECT_FILTER)
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save Project As", str(self.default_save_path()),
+                                                  PROJECT_FILTER)
             if not path:
                 return False
         return self._save_to(Path(path))
+
+    def default_save_path(self) -> Path:
+        """Where Save As starts: the project's own file; else, in the folder last used (or the photo's, or the
+        clip's), a name made of the photo and the clip."""
+        doc = self.doc
+        if doc.path is not None:
+            return doc.path
+        media = [p for p in (doc.reference_path, doc.driving_path) if p is not None]
+        folder = self.state.last_folder() or (media[0].parent if media else Path.home())
+        stem = "_".join(p.stem for p in media) or "untitled"
+        return folder / f"{stem}{PROJECT_SUFFIX}"
 
     def _save_to(self, path: Path) -> bool:
         if self.doc.reference_path is None and self.doc.reference is not None:
@@ -112,6 +125,7 @@ class ProjectController(QObject):
             return False
         self.undo.setClean()
         self.autosaver.discard()
+        self.state.set_last_folder(saved.parent)
         self.state.add_recent(saved)
         self.recent_changed.emit()
         self.message.emit(f"Saved {saved.name}", False)

@@ -66,5 +66,28 @@ class WindowState:
         self.qs.setValue("geometry", geometry)
         self.qs.setValue("window_state", state)
 
+    def splitter_sizes(self) -> dict[str, list[int]]:
+        out = {}
+        for name in self.qs.value("splitters", []) or []:
+            sizes = self.qs.value(f"splitter/{name}", [])
+            try:
+                out[str(name)] = [int(v) for v in (sizes if isinstance(sizes, list) else [sizes])]
+            except (TypeError, ValueError):
+                continue  # a hand-edited settings file: that splitter keeps its default
+        return out
+
+    def save_splitter_sizes(self, sizes: dict[str, list[int]]) -> None:
+        self.qs.setValue("splitters", list(sizes))
+        for name, v in sizes.items():
+            self.qs.setValue(f"splitter/{name}", [int(x) for x in v])
+
+    def last_folder(self) -> Path | None:
+        """The folder a project was last opened from or saved to (if it still exists)."""
+        value = self.qs.value("last_folder", "")
+        return Path(value) if value and Path(value).is_dir() else None
+
+    def set_last_folder(self, folder: str | Path) -> None:
+        self.qs.setValue("last_folder", str(Path(folder).absolute()))
+
     def sync(self) -> None:
         self.qs.sync()

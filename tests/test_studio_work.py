@@ -144,3 +144,61 @@ def test_photo_replacement_undoes_closing_asks_and_recovery_stays_safe(window, q
     assert w.files.recover(rec)
     assert w.files.autosaver.path.exists(), "the recovered work is safe before the next autosave tick"
     assert doc.edits and doc.dirty
+
+
+def grab_file_dialog(qtbot) -> list:
+    """Read the next file dialog's folder and file name, then cancel it (as a user pressing Escape)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    seen: list = []
+
+    def poll() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QFileDialog):
+            seen.append((box.directory().absolutePath(), box.selectedFiles()))
+            QTest.keyClick(box, Qt.Key.Key_Escape)
+        else:
+            QTimer.singleShot(10, poll)
+
+    QTimer.singleShot(0, poll)
+    return seen
+
+
+def test_save_as_starts_in_a_sensible_folder_and_the_window_reopens_as_it_was(window, qtbot, media, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from studio.main_window import MainWindow
+
+    w, doc = window, window.project
+    drop(w.reference_panel, media / PHOTO)
+    qtbot.waitUntil(lambda: doc.reference is not None, timeout=20_000)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    seen = grab_file_dialog(qtbot)
+    QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert seen and seen[0][0] == str(media), "Save As opens in the photo's folder, not the home folder"
+    assert seen[0][1][0].endswith(f"{(media / PHOTO).stem}.umproj")
+    saved = tmp_path / "projects"
+    saved.mkdir()
+    assert w.files.save_as(saved / "take")
+    w.actions.trigger("file.new")
+    drop(w.reference_panel, media / PHOTO)
+    qtbot.waitUntil(lambda: doc.reference is not None, timeout=20_000)
+    assert w.files.default_save_path().parent == saved, "then the folder used last"
+
+    # the window opens where and as it was closed: geometry and the panels' splitters
+    w.setGeometry(20, 40, 760, 520)
+    w.splitters["top"].setSizes([200, 560])
+    w.splitters["main"].setSizes([260, 220])
+    sizes = {k: s.sizes() for k, s in w.splitters.items()}
+    geometry = w.geometry()
+    w.close()
+    again = MainWindow(w.settings, QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    again.show()
+    qtbot.waitExposed(again)
+    try:
+        assert again.geometry() == geometry
+        assert {k: s.sizes() for k, s in again.splitters.items()} == sizes
+    finally:
+        again.close()
+        again.deleteLater()
