@@ -1,7 +1,7 @@
 """UniMotion Studio. `python main.py` opens the studio; `python main.py track|inspect|render ...` is the CLI."""
 import sys
 
-ENGINE_COMMANDS = {"track", "inspect", "render", "demo", "extend"}
+ENGINE_COMMANDS = {"track", "inspect", "render", "demo", "prepare-data", "train", "extend"}
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] in ENGINE_COMMANDS:

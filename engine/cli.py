@@ -127,6 +127,20 @@ def cmd_extend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_data(args: argparse.Namespace) -> int:
+    """Training pairs for the generator from the corpus (engine/train/data.py)."""
+    from engine.train.commands import run_prepare
+
+    return run_prepare(args)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the generator from a JSON config (engine/train/generator.py); `accelerate launch` works too."""
+    from engine.train.commands import run_train
+
+    return run_train(args)
+
+
 # TrackerConfig field -> the `track` flag that sets it, for one-line messages in the user's terms.
 _FLAGS = {"TrackerConfig.max_side": "--max-side", "TrackerConfig.one_euro_*": "--min-cutoff/--beta"}
 
@@ -197,6 +211,28 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--method", default="hybrid", choices=("hold", "velocity", "matching", "model", "hybrid"),
                    help="generator (default hybrid: the model for the near future, then motion matching)")
     x.set_defaults(func=cmd_extend)
+
+    pd = sub.add_parser("prepare-data", help="prepare the generator's training pairs from the corpus")
+    pd.add_argument("--corpus", default="../shared/corpus", help="folder of clip_*.mp4 (never the test media)")
+    pd.add_argument("--out", default="out/generator/data")
+    pd.add_argument("--size", type=int, default=128, help="crop side the model sees, px")
+    pd.add_argument("--frame-side", type=int, default=256, help="decode and render frames at this long side")
+    pd.add_argument("--refs", type=int, default=4, help="reference frames per clip")
+    pd.add_argument("--stride", type=int, default=3, help="every n-th frame is a target")
+    pd.add_argument("--max-clips", type=int, default=0, help="0 = all")
+    pd.set_defaults(func=cmd_prepare_data)
+
+    tr = sub.add_parser("train", help="train the generator (configs/generator_small.json); resumes its run")
+    tr.add_argument("--config", required=True, help="JSON training config")
+    tr.add_argument("--out", default=None, help="run folder (default: the config's)")
+    tr.add_argument("--steps", type=int, default=None, help="total steps (default: the config's)")
+    tr.add_argument("--minutes", type=float, default=None, help="stop (saved, resumable) after this long")
+    tr.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU exists")
+    tr.add_argument("--no-resume", action="store_true", help="start over instead of resuming the run folder")
+    tr.add_argument("--export", default=None, help="write the best EMA weights here as a generator checkpoint")
+    tr.add_argument("--last", action="store_true", help="with --export: the last EMA weights, not the best")
+    tr.add_argument("--export-only", action="store_true", help="with --export: export without training")
+    tr.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="render the bundled sample (astronaut photo + bundled motion) to an MP4")
     d.add_argument("-o", "--output", default="demo.mp4")

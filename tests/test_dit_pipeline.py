@@ -17,7 +17,7 @@ from engine.models.unimotion import UniMotion
 from engine.render.base import Reference
 from engine.render.dit_pipeline import (DrivingClip, TokenMotion, UniMotionPipeline, estimate_memory,
                                         temporal_windows, window_weights, work_size)
-from engine.render.dit_renderer import DiTRenderer
+from engine.render.dit_renderer import PaperDiTRenderer
 from engine.tokens.schema import GROUP_NAMES, MotionTokens, TokenGroup, channel_index
 from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks
@@ -176,7 +176,7 @@ def test_cancel_stops_between_steps(pipe):
 def test_renderer_from_checkpoint_in_both_modes(tmp_path):
     path = save_checkpoint(tmp_path / "tiny.safetensors", _woken_model())
     ref = Reference(_reference(), FrameLandmarks(width=30, height=40))
-    renderer = DiTRenderer(path, steps=2)
+    renderer = PaperDiTRenderer(path, steps=2)
     assert renderer.mode == "tokens"
     frames = list(renderer.render(ref, _tokens(6), [1, 3, 2], size=(24, 18)))
     assert [f.index for f in frames] == [1, 3, 2]
@@ -184,7 +184,7 @@ def test_renderer_from_checkpoint_in_both_modes(tmp_path):
     again = renderer.render_frame(ref, _tokens(6), 3, size=(24, 18))
     assert again.shape == (18, 24, 3)
 
-    driven = DiTRenderer(path, steps=1, driving=_driving(5))
+    driven = PaperDiTRenderer(path, steps=1, driving=_driving(5))
     assert driven.mode == "driving"
     assert len(list(driven.render(ref, _tokens(5), [0, 4]))) == 2
     with pytest.raises(UserFacingError, match="outside the motion clip"):
@@ -198,7 +198,7 @@ def test_renderer_from_checkpoint_in_both_modes(tmp_path):
 
 def test_renderer_without_checkpoint_says_so(tmp_path):
     with pytest.raises(UserFacingError, match="No DiT checkpoint"):
-        DiTRenderer(tmp_path / "unimotion.safetensors")
+        PaperDiTRenderer(tmp_path / "unimotion.safetensors")
 
 
 def test_work_size_keeps_aspect_and_multiples():

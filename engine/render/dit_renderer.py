@@ -1,19 +1,20 @@
-"""The diffusion renderer: the X-UniMotion video DiT behind the same interface as the instant renderer.
+"""The diffusion renderers behind the same interface as the instant renderer.
 
-Two ways to give it motion:
-  - paper mode: `DiTRenderer(checkpoint, driving=DrivingClip(frames, landmarks))`. The learned motion encoder
-    reads the driving frames (whole frame + face and hand crops placed from the landmarks). The MotionTokens
-    passed to `render` then only set which frames exist; edits to their values have no effect.
+`DiTRenderer` (the one the CLI and the studio use): the trained warp-guided generator
+(engine/models/warp_dit.py, shipped under assets/generator/). Per frame: the instant render at the output
+size, a square crop around the posed person at the model's size (128 px for the shipped model), a residual
+sampled from the instant render noised (1-4 steps for the preview, more steps and guidance for the full
+render), pasted back into the full-size instant render under a feathered mask (engine/render/dit_warp.py).
+Its motion is the instant renderer's (the tokens, retargeted and warped) plus the tokens themselves as a
+condition, so every edit to the token curves reaches it. Frames are independent (no temporal attention):
+frame i does not depend on which span is rendered.
+
+`PaperDiTRenderer`: the paper's video DiT (engine/models/unimotion.py) with its learned motion encoder;
+no trained weights exist for it. Two ways to give it motion:
+  - paper mode: `PaperDiTRenderer(checkpoint, driving=DrivingClip(frames, landmarks))`. The learned motion
+    encoder reads the driving frames (whole frame + face and hand crops placed from the landmarks).
   - token mode (driving=None): the explicit MotionTokens.flat() channels of each frame are mapped into the
-    latent token space by the model's linear TokenProjection, so an edited token file drives the DiT.
-    (Placement dx/dy/scale and per-group confidence are not used.)
-
-There is NO trained checkpoint yet (training on real data is a later issue). A checkpoint saved from a
-freshly built model loads and runs, but its frames are noise-like and mean nothing.
-
-`render` generates the span min(indices)..max(indices) as one clip (overlapping windows, see dit_pipeline),
-then yields the requested frames; a frame's initial noise depends only on the seed and its clip index, but
-its content depends on the span around it (temporal attention). Use `render_job` for progress and previews.
+    latent token space by the model's linear TokenProjection. (Placement is not used.)
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ from engine.render.dit_pipeline import (DEFAULT_MOTION_GUIDANCE, DEFAULT_REF_GUI
 from engine.tokens.schema import MotionTokens
 
 
-class DiTRenderer(Renderer):
-    name = "dit"
+class PaperDiTRenderer(Renderer):
+    name = "dit_paper"
 
     def __init__(self, checkpoint: str | Path | UniMotion, steps: int = DEFAULT_STEPS,
                  driving: DrivingClip | None = None, *, ref_guidance: float = DEFAULT_REF_GUIDANCE,
@@ -45,7 +46,7 @@ class DiTRenderer(Renderer):
         """checkpoint: a .safetensors path from engine.models.checkpoint.save_checkpoint (a missing or
         mismatched file raises UserFacingError), or a UniMotion model in memory."""
         if steps < 1:
-            raise ValueError(f"DiTRenderer.steps: must be >= 1, got {steps}")
+            raise ValueError(f"PaperDiTRenderer.steps: must be >= 1, got {steps}")
         model = checkpoint if isinstance(checkpoint, UniMotion) else load_checkpoint(checkpoint)
         self.pipeline = UniMotionPipeline(model, scheduler=scheduler, device=device)
         self.steps, self.driving, self.seed = steps, driving, seed
@@ -107,3 +108,154 @@ def _resize(frames: np.ndarray, w: int, h: int) -> np.ndarray:
     x = torch.stack([rgb_to_tensor(f) for f in frames])  # (T, 3, H, W)
     x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=h < x.shape[-2])
     return tensor_to_rgb(x)
+
+
+# --- the warp-guided generator ---------------------------------------------------------------------------
+
+PREVIEW_STEPS = 2  # the studio's "DiT Preview"
+FULL_STEPS = 8  # "Full Render"
+FULL_REF_GUIDANCE = 1.5  # compositional guidance of the full render (the preview uses none)
+FULL_MOTION_GUIDANCE = 1.5
+BATCH = 8  # crops sampled together
+
+
+class DiTRenderer(Renderer):
+    """The warp-guided generator: instant render + a learned residual on a crop around the person."""
+
+    name = "dit"
+
+    def __init__(self, checkpoint: str | Path | None = None, steps: int = PREVIEW_STEPS, *,
+                 ref_guidance: float = 1.0, motion_guidance: float = 1.0, seed: int = 0,
+                 device: str | torch.device | None = None, batch: int = BATCH) -> None:
+        """checkpoint: a generator .safetensors (engine.models.checkpoint.save_generator), a WarpDiT in memory,
+        or None for find_checkpoint() (the shipped model). Steps 1-4 use the preview's noise levels."""
+        from engine.models.checkpoint import CheckpointError, find_checkpoint, load_generator
+        from engine.models.warp_dit import WarpDiT
+        from engine.render.dit_pipeline import select_device
+        from engine.render.instant.renderer import InstantRenderer
+
+        if steps < 1:
+            raise ValueError(f"DiTRenderer.steps: must be >= 1, got {steps}")
+        if checkpoint is None:
+            checkpoint = find_checkpoint()
+            if checkpoint is None:
+                raise CheckpointError("no generator checkpoint found (assets/generator/ is missing its "
+                                      ".safetensors; set UNIMOTION_CHECKPOINT or pass --checkpoint)")
+        self.device, dtype = select_device(device)
+        model = checkpoint if isinstance(checkpoint, WarpDiT) else load_generator(checkpoint)
+        if not isinstance(model, WarpDiT):
+            raise CheckpointError(f"{Path(str(checkpoint)).name} holds the paper's UniMotion DiT, which has no "
+                                  "trained weights; use PaperDiTRenderer for it")
+        self.model = model.to(self.device, dtype).eval()
+        self.steps, self.seed, self.batch = steps, seed, batch
+        self.ref_guidance, self.motion_guidance = ref_guidance, motion_guidance
+        self.instant = InstantRenderer()
+        self._ref_crops: dict[str, torch.Tensor] = {}
+
+    @property
+    def size(self) -> int:
+        """The square crop side the model works at, px."""
+        return self.model.config.size
+
+    def sigmas(self) -> tuple[float, ...]:
+        from engine.render.dit_warp import preview_sigmas
+
+        return preview_sigmas(self.steps)
+
+    def _reference_crop(self, reference: Reference) -> torch.Tensor:
+        from engine.render.dit_warp import crop_square, person_box, to_tensor
+
+        hit = self._ref_crops.get(reference.key)
+        if hit is None:
+            w, h = reference.size
+            crop = crop_square(reference.rgb, person_box(reference.landmarks, w, h), self.size)
+            hit = to_tensor(crop).to(self.device)
+            self._ref_crops = {reference.key: hit}  # one photo at a time: the studio edits one
+        return hit
+
+    def stream(self, reference: Reference, motion: MotionTokens, indices: Sequence[int], *,
+               size: tuple[int, int] | int | None = None,
+               cancel: CancelToken | None = None) -> Iterator[RenderEvent]:
+        """Progress per denoising step of each batch (with the batch's first frame as preview), then the
+        batch's frames, in order."""
+        from engine.jobs import Progress
+        from engine.render.dit_warp import (VISIBLE, SampleRequest, crop_square, paste_residual, person_box,
+                                            sample_residual, to_tensor)
+        from engine.tokens import retarget
+        from engine.train.data import motion_vector
+
+        indices = [int(i) for i in indices]
+        for i in indices:
+            if not 0 <= i < len(motion):
+                raise UserFacingError(f"Frame {i} is outside the motion clip (0..{len(motion) - 1}).")
+        out_w, out_h = output_size(reference, size)
+        rig = reference.rig()
+        ref_crop = self._reference_crop(reference)
+        visible = reference.landmarks.body_conf >= VISIBLE
+        to_out = _letterbox(reference.size, (out_w, out_h))
+        steps = len(self.sigmas())
+        for start in range(0, len(indices), self.batch):
+            chunk = indices[start:start + self.batch]
+            warps, boxes, crops, motions = [], [], [], []
+            for i in chunk:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                target = retarget.apply(motion.frame(i), rig)
+                warp = self.instant.warp(reference, target, (out_w, out_h))
+                box = to_out(person_box(target, *reference.size, visible))
+                warps.append(warp)
+                boxes.append(box)
+                crops.append(crop_square(warp, box, self.size))
+                motions.append(motion_vector(motion, i, motion.placement[i]))
+            dtype = next(self.model.parameters()).dtype
+            req = SampleRequest(to_tensor(np.stack(crops)).to(self.device, dtype),
+                                ref_crop[None].expand(len(chunk), -1, -1, -1).to(dtype),
+                                torch.from_numpy(np.stack(motions)).to(self.device, dtype))
+            gen = torch.Generator().manual_seed(self.seed * 100_003 + chunk[0])
+            job = sample_residual(self.model, req, self.sigmas(), ref_guidance=self.ref_guidance,
+                                  motion_guidance=self.motion_guidance, generator=gen, cancel=cancel)
+            while True:
+                try:
+                    p = next(job)
+                except StopIteration as stop:
+                    residual = stop.value
+                    break
+                first = p.preview[0].float().permute(1, 2, 0).cpu().numpy()  # (S, S, 3)
+                yield Progress(start * steps + p.done * len(chunk), len(indices) * steps,
+                               f"DiT frames {chunk[0]}-{chunk[-1]}: {p.message}",
+                               preview=paste_residual(warps[0], first, boxes[0]))
+            res = residual.permute(0, 2, 3, 1).numpy()  # (B, S, S, 3)
+            for i, warp, box, r in zip(chunk, warps, boxes, res):
+                yield RenderedFrame(i, paste_residual(warp, r, box))
+
+
+def _letterbox(src: tuple[int, int], dst: tuple[int, int]):
+    """Map a Box in the reference photo's pixels to the output frame (the instant renderer letterboxes the
+    photo into the output size, centred, aspect kept)."""
+    from engine.render.dit_warp import Box
+
+    (sw, sh), (dw, dh) = src, dst
+    s = min(dw / sw, dh / sh)
+    ox, oy = (dw - int(round(sw * s))) // 2, (dh - int(round(sh * s))) // 2
+
+    def f(box: Box) -> Box:
+        return Box(int(round(box.x * s + ox)), int(round(box.y * s + oy)), max(1, int(round(box.side * s))))
+    return f
+
+
+def make_dit_renderer(checkpoint: str | Path | None, steps: int, full: bool) -> Renderer:
+    """The registry's DiT entries: the preview (no guidance) or the full render (guided), for the checkpoint
+    given or the one find_checkpoint() finds. A paper-architecture (UniMotion) checkpoint gets the
+    PaperDiTRenderer in token mode."""
+    from engine.models.checkpoint import CHECKPOINT_FORMAT, checkpoint_format, find_checkpoint
+
+    checkpoint = checkpoint or find_checkpoint()
+    if not checkpoint:
+        raise UserFacingError("the DiT renderer needs a generator checkpoint: none in assets/generator/ "
+                              "(pass --checkpoint or set UNIMOTION_CHECKPOINT)")
+    fmt, _ = checkpoint_format(checkpoint)
+    if fmt == CHECKPOINT_FORMAT:
+        return PaperDiTRenderer(checkpoint, steps=steps)
+    if full:
+        return DiTRenderer(checkpoint, steps, ref_guidance=FULL_REF_GUIDANCE, motion_guidance=FULL_MOTION_GUIDANCE)
+    return DiTRenderer(checkpoint, steps)

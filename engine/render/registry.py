@@ -43,20 +43,24 @@ def _instant(steps: int | None, checkpoint: str | None) -> Renderer:
     return InstantRenderer()
 
 
-def _dit(steps: int | None, checkpoint: str | None) -> Renderer:
-    if not checkpoint:
-        raise UserFacingError("the DiT renderer needs a generator checkpoint (--checkpoint); none is trained yet")
-    from engine.render.dit_renderer import DiTRenderer
+def _dit_preview(steps: int | None, checkpoint: str | None) -> Renderer:
+    from engine.render.dit_renderer import make_dit_renderer  # None: the shipped generator (assets/generator)
 
-    return DiTRenderer(checkpoint, steps=int(steps))
+    return make_dit_renderer(checkpoint, int(steps), full=False)
+
+
+def _dit_full(steps: int | None, checkpoint: str | None) -> Renderer:
+    from engine.render.dit_renderer import make_dit_renderer
+
+    return make_dit_renderer(checkpoint, int(steps), full=True)
 
 
 RENDERERS: tuple[RendererSpec, ...] = (
     RendererSpec("instant", "Instant renderer", "&Instant Preview (CPU)", "Mesh-warp renderer", _instant),
-    RendererSpec("dit_preview", "DiT preview", "&DiT Preview", "Diffusion renderer, few steps", _dit,
-                 default_steps=8, needs_checkpoint=True),
-    RendererSpec("full", "Full render", "&Full Render", "Diffusion renderer, full quality", _dit,
-                 default_steps=20, needs_checkpoint=True, aliases=("dit",)),
+    RendererSpec("dit_preview", "DiT preview", "&DiT Preview", "Diffusion renderer, few steps", _dit_preview,
+                 default_steps=2, needs_checkpoint=True),
+    RendererSpec("full", "Full render", "&Full Render", "Diffusion renderer, full quality", _dit_full,
+                 default_steps=8, needs_checkpoint=True, aliases=("dit",)),
 )
 DEFAULT = "instant"
 

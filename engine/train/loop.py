@@ -354,6 +354,10 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Mapping[str, tor
                         losses = loss_fn(wrapped, batch)
                     if "loss" not in losses:
                         raise TrainingError("loss_fn must return a dict with a 'loss' entry")
+                    if not torch.isfinite(losses["loss"].detach()).all():
+                        # stop before a NaN reaches the weights (the last saved state is still good)
+                        raise TrainingError(f"the loss is not finite at step {counter.step + 1}: check the data "
+                                            "for NaN/inf values or lower the learning rate")
                     accelerator.backward(losses["loss"])
                     if accelerator.sync_gradients and config.grad_clip > 0:
                         accelerator.clip_grad_norm_(params, config.grad_clip)

@@ -1,0 +1,278 @@
+"""Training the warp-guided generator (`python main.py train --config configs/generator_small.json`).
+
+What one sample is (engine/train/data.py prepares them): reference crop, instant-render crop, real-frame
+crop (same box), motion vector. Augmented here, on the fly, with torch's global RNG (checkpointed):
+  - colour: one random gain/offset per channel and a saturation change, the same for all three crops (the
+    model must take colours from the photo and the warp, not remember them);
+  - geometry: a random zoom and shift shared by the warp and the real frame, another for the reference
+    (the reference is never pixel-aligned with the frame: it is read through attention);
+  - horizontal flip of all three; a flipped sample's motion condition is dropped (the tokens are not
+    mirrored: that needs a face-mesh mirror table that does not exist here).
+
+Objective: flow matching in residual space. x0 = target - warp, z = (1 - s) x0 + s * noise, the model
+predicts x0, and the loss is the velocity loss |v_hat - v|^2 with v = (z - x0) / s, i.e. |x0_hat - x0|^2 / s^2
+with s clamped at SIGMA_WEIGHT_FLOOR (near s = 0 the weight would explode). Noise levels: half the samples at
+the preview's discrete levels (engine/render/dit_warp.TRAIN_SIGMA_LEVELS), half uniform: the levels the
+sampler uses are the ones trained most. Condition dropout for guidance: both dropped together with
+p_drop_both, else each alone with its probability, so the unconditional branch is trained too.
+
+Early stopping: `eval_fn` samples a one-step preview on pairs of the held-out clips (never trained on) and
+scores the mean squared error of the frame; best_ema.safetensors is the EMA with the lowest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.jobs import CancelToken, Job, Progress
+from engine.models.warp_dit import WarpDiT, WarpDiTConfig, warp_preset
+from engine.train.data import DEFAULT_HOLDOUT, Shard, load_shards
+from engine.train.loop import LoopConfig, TrainResult, train
+
+SIGMA_WEIGHT_FLOOR = 0.25  # the velocity loss's 1/s^2 weight is capped at 1 / floor^2
+MIN_SIGMA = 0.02
+
+
+@dataclass(frozen=True)
+class GeneratorTrainConfig:
+    preset: str = "small"
+    data: str = "out/generator/data"
+    out: str = "out/generator/run"
+    holdout: tuple[str, ...] = DEFAULT_HOLDOUT
+    p_drop_reference: float = 0.1
+    p_drop_motion: float = 0.1
+    p_drop_both: float = 0.1
+    p_sigma_level: float = 0.5
+    colour: float = 0.15  # +- relative gain per channel
+    saturation: float = 0.3
+    zoom: float = 0.12  # +- relative
+    shift: float = 0.06  # +- fraction of the crop
+    flip: float = 0.5
+    val_pairs: int = 96
+    # Full-body motion is scarce in the corpus (4 clips of 35): its pairs are repeated this often per epoch.
+    repeat_fullbody: int = 3
+    repeat_halfbody: int = 2
+    loop: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        for n in ("p_drop_reference", "p_drop_motion", "p_drop_both", "p_sigma_level", "flip"):
+            v = getattr(self, n)
+            if not 0 <= v <= 1:
+                raise ValueError(f"GeneratorTrainConfig.{n}: must lie in [0, 1], got {v!r}")
+        for n in ("colour", "saturation", "zoom", "shift"):
+            if not 0 <= getattr(self, n) < 1:
+                raise ValueError(f"GeneratorTrainConfig.{n}: must lie in [0, 1), got {getattr(self, n)!r}")
+        if self.repeat_fullbody < 1 or self.repeat_halfbody < 1:
+            raise ValueError("GeneratorTrainConfig.repeat_fullbody/repeat_halfbody: must be >= 1")
+        if self.val_pairs < 0:
+            raise ValueError(f"GeneratorTrainConfig.val_pairs: must be >= 0, got {self.val_pairs}")
+        warp_preset(self.preset)  # raises ValueError naming the choices
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "GeneratorTrainConfig":
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable JSON config ({exc})") from exc
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"GeneratorTrainConfig.{unknown[0]}: unknown field")
+        if "loop" in data:
+            data["loop"] = LoopConfig.from_dict(data["loop"])
+        if "holdout" in data:
+            data["holdout"] = tuple(data["holdout"])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --- data ----------------------------------------------------------------------------------------------
+
+class PairDataset(torch.utils.data.Dataset):
+    """Prepared pairs as tensors in [-1, 1], augmented when `augment`."""
+
+    def __init__(self, shards: list[Shard], cfg: GeneratorTrainConfig, augment: bool = True) -> None:
+        self.shards, self.cfg, self.augment = shards, cfg, augment
+        repeat = {"fullbody": cfg.repeat_fullbody, "halfbody": cfg.repeat_halfbody} if augment else {}
+        self.index = [(s, i) for s, sh in enumerate(shards) for _ in range(repeat.get(sh.framing, 1))
+                      for i in range(len(sh))]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        s, i = self.index[k]
+        a = self.shards[s].arrays
+        ref = _tensor(a["refs"][int(a["ref_index"][i])])
+        warp, target = _tensor(a["warp"][i]), _tensor(a["target"][i])
+        motion = torch.from_numpy(np.array(a["motion"][i], np.float32))
+        motion_ok = torch.tensor(True)
+        if self.augment:
+            ref, warp, target, flipped = self._augment(ref, warp, target)
+            motion_ok = torch.tensor(not flipped)
+        return {"reference": ref, "warp": warp, "target": target, "motion": motion, "motion_ok": motion_ok}
+
+    def _augment(self, ref, warp, target):
+        c = self.cfg
+        gain = 1 + (torch.rand(3) * 2 - 1) * c.colour
+        offset = (torch.rand(3) * 2 - 1) * c.colour * 0.5
+        sat = 1 + (torch.rand(()) * 2 - 1) * c.saturation
+
+        def colour(x: torch.Tensor) -> torch.Tensor:
+            grey = x.mean(0, keepdim=True)
+            x = grey + (x - grey) * sat
+            return (x * gain[:, None, None] + offset[:, None, None]).clamp(-1, 1)
+
+        pair = torch.stack([colour(warp), colour(target)])  # (2, 3, S, S)
+        pair = _affine(pair, c.zoom, c.shift)
+        ref = _affine(colour(ref)[None], c.zoom, c.shift)[0]
+        flipped = bool(torch.rand(()) < c.flip)
+        if flipped:
+            pair, ref = pair.flip(-1), ref.flip(-1)
+        return ref, pair[0], pair[1], flipped
+
+
+def _tensor(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float() / 127.5 - 1  # a copy: shards are read-only maps
+
+
+def _affine(x: torch.Tensor, zoom: float, shift: float) -> torch.Tensor:
+    """One random zoom + shift for the whole stack (N, 3, S, S), edges repeated."""
+    z = 1 + (float(torch.rand(())) * 2 - 1) * zoom
+    tx, ty = ((torch.rand(2) * 2 - 1) * shift * 2).tolist()  # grid units span 2
+    theta = torch.tensor([[1 / z, 0, tx], [0, 1 / z, ty]], dtype=x.dtype)[None].expand(x.shape[0], -1, -1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def motion_stats(shards: list[Shard]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and spread of the motion vectors (constant channels get spread 1)."""
+    m = np.concatenate([np.asarray(s.arrays["motion"]) for s in shards]).astype(np.float64)
+    std = m.std(axis=0)
+    std[std < 1e-6] = 1.0
+    return torch.from_numpy(m.mean(axis=0)).float(), torch.from_numpy(std).float()
+
+
+# --- objective -----------------------------------------------------------------------------------------
+
+def sample_sigma(b: int, p_level: float) -> torch.Tensor:
+    from engine.render.dit_warp import TRAIN_SIGMA_LEVELS
+
+    levels = torch.tensor(TRAIN_SIGMA_LEVELS)
+    discrete = levels[torch.randint(len(levels), (b,))]
+    uniform = MIN_SIGMA + (1 - MIN_SIGMA) * torch.rand(b)
+    return torch.where(torch.rand(b) < p_level, discrete, uniform)
+
+
+def make_loss_fn(cfg: GeneratorTrainConfig):
+    def loss_fn(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        warp, target = batch["warp"], batch["target"]
+        b, dev = warp.shape[0], warp.device
+        x0 = target - warp  # (B, 3, S, S) the residual to learn
+        sigma = sample_sigma(b, cfg.p_sigma_level).to(dev)
+        noise = torch.randn(x0.shape).to(dev)
+        s4 = sigma.view(-1, 1, 1, 1)
+        z = (1 - s4) * x0 + s4 * noise
+        both = torch.rand(b) < cfg.p_drop_both
+        keep_ref = (~both & (torch.rand(b) >= cfg.p_drop_reference)).to(dev)
+        keep_motion = (~both & (torch.rand(b) >= cfg.p_drop_motion)).to(dev) & batch["motion_ok"]
+        x0_hat = model(z, sigma, warp, batch["reference"], batch["motion"], keep_ref, keep_motion)
+        weight = 1 / s4.clamp(min=SIGMA_WEIGHT_FLOOR) ** 2
+        loss = ((x0_hat.float() - x0) ** 2 * weight).mean()
+        with torch.no_grad():
+            out = {"x0_mse": F.mse_loss(x0_hat.float(), x0), "warp_mse": (x0 ** 2).mean()}
+        return {"loss": loss, **out}
+    return loss_fn
+
+
+def make_eval_fn(val: PairDataset, batch_size: int = 32):
+    """One-step previews (sigma 1, fixed noise) of the held-out pairs: frame MSE and PSNR vs the warp's."""
+    from engine.jobs import drain
+    from engine.render.dit_warp import SampleRequest, sample_residual
+
+    items = [val[k] for k in range(len(val))]
+
+    def eval_fn(model) -> dict[str, float]:
+        dev = next(model.parameters()).device
+        err_model = err_warp = 0.0
+        gen = torch.Generator().manual_seed(0)
+        for s in range(0, len(items), batch_size):
+            chunk = items[s:s + batch_size]
+            stack = {k: torch.stack([c[k] for c in chunk]).to(dev) for k in ("warp", "reference", "motion", "target")}
+            req = SampleRequest(stack["warp"], stack["reference"], stack["motion"])
+            x0 = drain(sample_residual(model, req, (1.0,), generator=gen)).to(dev)
+            frame = (stack["warp"] + x0).clamp(-1, 1)
+            err_model += float(((frame - stack["target"]) ** 2).mean(dim=(1, 2, 3)).sum())
+            err_warp += float(((stack["warp"] - stack["target"]) ** 2).mean(dim=(1, 2, 3)).sum())
+        n = len(items)
+        mse, mse_w = err_model / n, err_warp / n
+        psnr = lambda e: 10 * math.log10(4 / max(e, 1e-12))  # noqa: E731 - images span [-1, 1]: peak 2
+        return {"score": mse, "psnr": psnr(mse), "psnr_warp": psnr(mse_w)}
+
+    return eval_fn
+
+
+def validation_subset(shards: list[Shard], cfg: GeneratorTrainConfig) -> PairDataset:
+    """`val_pairs` pairs spread evenly over the held-out shards, not augmented."""
+    ds = PairDataset(shards, cfg, augment=False)
+    if len(ds) > cfg.val_pairs:
+        keep = np.linspace(0, len(ds) - 1, cfg.val_pairs).round().astype(int)
+        ds.index = [ds.index[k] for k in keep]
+    return ds
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+def build_model(cfg: GeneratorTrainConfig | WarpDiTConfig) -> WarpDiT:
+    model_cfg = cfg if isinstance(cfg, WarpDiTConfig) else warp_preset(cfg.preset)
+    return WarpDiT(model_cfg)
+
+
+def train_generator(cfg: GeneratorTrainConfig, *, resume: bool = True, cancel: CancelToken | None = None,
+                    model_config: WarpDiTConfig | None = None) -> Job[TrainResult]:
+    """Load the prepared shards, build the model (its motion statistics from the training shards) and run
+    the generic loop. The held-out clips give the early-stopping score."""
+    torch.manual_seed(cfg.loop.seed)  # the initial weights are part of the run (a resume then overwrites them)
+    model = build_model(model_config or cfg)
+    size = model.config.size
+    holdout = set(cfg.holdout)
+    train_shards = load_shards(cfg.data, size, exclude=holdout)
+    val_shards = [s for s in load_shards(cfg.data, size) if s.name in holdout]
+    model.motion_mean, model.motion_std = motion_stats(train_shards)
+    dataset = PairDataset(train_shards, cfg)
+    eval_fn = make_eval_fn(validation_subset(val_shards, cfg)) if (val_shards and cfg.val_pairs) else None
+    yield Progress(0, cfg.loop.steps, f"{len(dataset)} training pairs from {len(train_shards)} clips; "
+                                      f"{len(val_shards)} held-out clips")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model_config.json").write_text(model.config.to_json() + "\n")
+    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list) + "\n")
+    return (yield from train(model, make_loss_fn(cfg), dataset, cfg.loop, out, eval_fn=eval_fn, resume=resume,
+                             cancel=cancel))
+
+
+def export_run(run_dir: str | Path, path: str | Path, which: str = "best") -> Path:
+    """Write a run's EMA weights (`best` by the held-out score, or `last`) as a generator checkpoint."""
+    from safetensors.torch import load_file
+
+    from engine.models.checkpoint import save_generator
+    from engine.train.data import DataError
+    from engine.train.loop import BEST_FILE, EMA_FILE
+
+    run_dir = Path(run_dir)
+    src = run_dir / (BEST_FILE if which == "best" else EMA_FILE)
+    cfg_path = run_dir / "model_config.json"
+    if not src.is_file() or not cfg_path.is_file():
+        raise DataError(f"{run_dir}: no {src.name} or model_config.json to export (train first)")
+    model = WarpDiT(WarpDiTConfig.from_dict(json.loads(cfg_path.read_text())))
+    model.load_state_dict(load_file(str(src)))
+    return save_generator(path, model, extra={"trained_from": str(run_dir.name), "weights": src.name})

@@ -1,0 +1,213 @@
+"""The generator's data preparation and trainer, on a tiny prepared set cut from one real corpus clip.
+
+Budget: the clip is tracked once (65 frames) and prepared at 32 px; every training run is the `tiny` model
+for a few dozen steps on one thread.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import UserFacingError
+from engine.jobs import drain
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+CLIP = "clip_fullbody_woman_squats.mp4"  # the shortest corpus clip (65 frames at 5 fps)
+OVERFIT_FACTOR = 3.0  # the loss on a fixed batch must fall at least this much
+
+
+def _corpus() -> Path:
+    if not (CORPUS / CLIP).is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"corpus clip {CLIP} missing at {CORPUS}")
+        pytest.skip(f"corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """One real clip prepared into a shard at 32 px (the `tiny` model's size)."""
+    from engine.train.data import PrepareConfig, prepare
+
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / CLIP).symlink_to(_corpus() / CLIP)
+    out = tmp_path_factory.mktemp("prepared")
+    torch.set_num_threads(1)
+    summary = drain(prepare(PrepareConfig(corpus=str(corpus), out=str(out), size=32, frame_side=64,
+                                          refs_per_clip=2, target_stride=2, holdout=())))
+    assert summary["clips"] == 1 and summary["pairs"] >= 40
+    return out
+
+
+def _config(data: Path, out: Path, **loop):
+    from engine.train.generator import GeneratorTrainConfig
+    from engine.train.loop import LoopConfig
+
+    base = dict(steps=20, batch_size=4, lr=2e-3, warmup_steps=2, save_every=10, log_every=1, cpu=True, seed=0)
+    return GeneratorTrainConfig(preset="tiny", data=str(data), out=str(out), holdout=(), val_pairs=0,
+                                loop=LoopConfig(**{**base, **loop}))
+
+
+def _losses(run: Path) -> list[tuple[int, float]]:
+    with (run / "losses.csv").open() as f:
+        return [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(f)]
+
+
+# --- data ----------------------------------------------------------------------------------------------
+
+def test_prepared_pairs_are_crops_of_the_real_frame_and_its_warp(prepared):
+    from engine.train.data import load_shards
+
+    (shard,) = load_shards(prepared, 32)
+    a = shard.arrays
+    assert a["warp"].shape == a["target"].shape and a["warp"].shape[1:] == (32, 32, 3)
+    assert a["refs"].shape[0] == 2 and set(np.unique(a["ref_index"])) == {0, 1}
+    assert np.isfinite(a["motion"]).all()
+    # The warp is of the same person in the same place: far closer to its own target than to another frame's.
+    own = np.abs(a["warp"].astype(float) - a["target"]).mean()
+    shuffled = np.abs(a["warp"].astype(float) - np.roll(a["target"], 7, axis=0)[:, ::-1]).mean()
+    assert own < 0.7 * shuffled
+
+
+def test_interrupted_and_wrong_data_give_clear_errors(prepared, tmp_path):
+    import shutil
+
+    from engine.train.data import DataError, load_shards
+
+    copy = tmp_path / "data"
+    shutil.copytree(prepared, copy)
+    (shard,) = [p for p in copy.iterdir() if p.is_dir()]
+    (tmp_path / "data" / ".tmp_half").mkdir()  # an interrupted shard is ignored, never read
+    assert len(load_shards(copy, 32)) == 1
+    with pytest.raises(DataError, match="32 px, the model needs 128 px"):
+        load_shards(copy, 128)
+    (shard / "meta.json").unlink()  # interrupted before its last write: the shard does not count
+    with pytest.raises(DataError, match="no complete shards"):
+        load_shards(copy, 32)
+    with pytest.raises(DataError, match="prepare-data"):
+        load_shards(tmp_path / "nothing", 32)
+
+
+def test_a_bad_clip_is_skipped_with_a_warning(tmp_path):
+    from engine.train.data import PrepareConfig, prepare
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "clip_broken.mp4").write_bytes(b"not a video at all")
+    messages = []
+    summary = drain(prepare(PrepareConfig(corpus=str(corpus), out=str(tmp_path / "out"), size=32,
+                                          frame_side=64)), lambda p: messages.append(p.message))
+    assert summary["skipped"] == ["clip_broken.mp4"] and summary["pairs"] == 0
+    assert any(m.startswith("warning: skipped clip_broken.mp4") for m in messages)
+
+
+# --- trainer -------------------------------------------------------------------------------------------
+
+def test_trainer_overfits_a_tiny_prepared_set(prepared, tmp_path):
+    """With augmentation and dropout off and 8 pairs, the flow-matching loss falls by OVERFIT_FACTOR."""
+    from engine.train.data import load_shards
+    from engine.train.generator import PairDataset, build_model, make_loss_fn
+    from engine.train.loop import LoopConfig, train
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(_config(prepared, tmp_path), p_drop_reference=0, p_drop_motion=0, p_drop_both=0,
+                              p_sigma_level=1.0)
+    ds = PairDataset(load_shards(prepared, 32), cfg, augment=False)
+    ds.index = ds.index[:8]
+    model = build_model(cfg)
+    result = drain(train(model, make_loss_fn(cfg), ds,
+                         LoopConfig(steps=150, batch_size=8, lr=3e-3, warmup_steps=5, log_every=10, save_every=150,
+                                    cpu=True), tmp_path / "run"))
+    curve = [loss for _, loss in _losses(tmp_path / "run")]
+    assert result.step == 150
+    assert np.mean(curve[-3:]) * OVERFIT_FACTOR < np.mean(curve[:2]), curve
+
+
+def test_resume_continues_the_same_loss_curve(prepared, tmp_path):
+    from engine.train.generator import train_generator
+
+    torch.manual_seed(0)
+    drain(train_generator(_config(prepared, tmp_path / "straight", steps=20)))
+    drain(train_generator(_config(prepared, tmp_path / "resumed", steps=10)))
+    drain(train_generator(_config(prepared, tmp_path / "resumed", steps=20)))  # resumes at step 10
+    straight, resumed = _losses(tmp_path / "straight"), _losses(tmp_path / "resumed")
+    assert [s for s, _ in resumed] == list(range(1, 21))
+    assert resumed == straight  # the same numbers: weights, AdamW moments, LR schedule and RNG all restored
+
+
+def test_wrong_checkpoint_version_is_a_clear_error(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from engine.models.checkpoint import CheckpointError, load_generator, save_generator
+    from engine.models.warp_dit import WarpDiT, warp_preset
+
+    path = save_generator(tmp_path / "g.safetensors", WarpDiT(warp_preset("tiny")))
+    assert isinstance(load_generator(path), WarpDiT)
+    cfg = json.loads(path.with_suffix(".json").read_text())
+    cfg["format_version"] = 99
+    save_file(load_file(str(path)), str(tmp_path / "v99.safetensors"),
+              metadata={"format": "unimotion-warp-dit", "config": json.dumps(cfg)})
+    with pytest.raises(CheckpointError, match="format_version: 99 is not supported"):
+        load_generator(tmp_path / "v99.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_generator(tmp_path / "junk.safetensors")
+
+
+DDP_SCRIPT = """
+import sys, json, torch
+sys.path.insert(0, {root!r})
+torch.set_num_threads(1)
+from engine.jobs import drain
+from engine.train.generator import GeneratorTrainConfig, train_generator
+from engine.train.loop import LoopConfig
+from accelerate.state import PartialState
+cfg = GeneratorTrainConfig(preset="tiny", data={data!r}, out={out!r}, holdout=(), val_pairs=0,
+                           loop=LoopConfig(steps=4, batch_size=2, warmup_steps=1, save_every=4, log_every=1, cpu=True))
+result = drain(train_generator(cfg))
+from safetensors.torch import load_file
+state = PartialState()
+weights = load_file({out!r} + "/state/step_0000004/model.safetensors")
+print("RANK", json.dumps({{"rank": state.process_index, "world": state.num_processes, "step": result.step}}))
+"""
+
+
+def test_two_processes_step_in_step(prepared, tmp_path):
+    """`accelerate launch --multi_gpu --num_processes 2` on a machine without CUDA: two gloo CPU processes.
+    (`--cpu --num_processes 2` starts only one process in accelerate 1.x.) Both reach the same step, the
+    checkpoint holds one RNG state per process, and the logged loss is their mean."""
+    script = tmp_path / "ddp.py"
+    out = tmp_path / "run"
+    script.write_text(DDP_SCRIPT.format(root=str(ROOT), data=str(prepared), out=str(out)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+                           "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           str(script)], capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ranks = sorted((json.loads(line.split("RANK ", 1)[1]) for line in proc.stdout.splitlines()
+                    if line.startswith("RANK ")), key=lambda r: r["rank"])
+    assert [r["rank"] for r in ranks] == [0, 1], proc.stdout[-1500:] + proc.stderr[-1500:]
+    assert all(r["world"] == 2 and r["step"] == 4 for r in ranks)
+    state = out / "state" / "step_0000004"
+    assert (state / "random_states_0.pkl").is_file() and (state / "random_states_1.pkl").is_file()
+    assert [s for s, _ in _losses(out)] == [1, 2, 3, 4]
+
+
+def test_cli_train_refuses_a_bad_config_in_one_line(tmp_path, capsys):
+    from engine.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"preset": "huge"}))
+    assert main(["train", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: preset: unknown name 'huge'") and "\n" not in err
