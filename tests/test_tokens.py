@@ -222,3 +222,42 @@ def test_grin_widens_the_mouth_and_keeps_the_lips_thickness(media):
     mid0 = (loc[L.LIP_UPPER_INNER, 1] + loc[L.LIP_LOWER_INNER, 1]) / 2
     for c in (L.MOUTH_CORNER_L, L.MOUTH_CORNER_R):  # corners rise against the mouth's middle, as measured
         assert (out[c, 1] - mid) - (loc[c, 1] - mid0) == pytest.approx(0.04 * fh, abs=0.005 * fh)
+
+
+def test_adding_a_channel_is_one_schema_edit(media, tmp_path, monkeypatch):
+    """A new face channel added to the schema (and the format version bumped), nothing else: encoders write
+    every channel they measure by name, decoders read by name, files carry the new table and refuse the old.
+    The new channel has no measure yet, so it holds its neutral."""
+    from engine.errors import MediaError
+    from engine.tokens import schema
+    from engine.tokens.clipfile import load_clip
+
+    clip = tracked(str(media / FACE))
+    before, _ = encode_clip(clip.landmarks)
+    old_file = tmp_path / "v1.npz"
+    save_clip(clip, old_file)
+    rig = Rig.from_landmarks(tracked(str(media / "photo_portrait_woman.jpg")).landmarks.frame(0))
+    posed_before = apply(before, rig, 20)
+    names = [c.name for c in before.face.channels]
+
+    extra = schema.ChannelSpec("cheek_puff", "ratio", 0.25, "cheeks blown out (a channel added by this test)")
+    monkeypatch.setitem(schema.CHANNELS, "face", schema.CHANNELS["face"] + (extra,))
+    monkeypatch.setattr(schema, "TOKEN_FORMAT_VERSION", schema.TOKEN_FORMAT_VERSION + 1)
+
+    after, _ = encode_clip(clip.landmarks)
+    assert after.face.values.shape[1] == len(names) + 1
+    assert np.all(after.face.channel("cheek_puff") == np.float32(0.25)), "unmeasured: its neutral"
+    for n in names:
+        assert np.array_equal(after.face.channel(n), before.face.channel(n)), n
+    for g in ("body", "left_hand", "right_hand"):
+        assert np.array_equal(after.group(g).values, before.group(g).values), g
+    rig_after = Rig.from_landmarks(tracked(str(media / "photo_portrait_woman.jpg")).landmarks.frame(0))
+    posed_after = apply(after, rig_after, 20)
+    assert np.array_equal(posed_after.face, posed_before.face) and np.array_equal(posed_after.body, posed_before.body)
+
+    clip.tokens = after
+    save_clip(clip, tmp_path / "v2.npz")
+    again = load_clip(tmp_path / "v2.npz")
+    assert np.array_equal(again.tokens.face.values, after.face.values)
+    with pytest.raises(MediaError, match="format 1, this version reads 2"):
+        load_clip(old_file)

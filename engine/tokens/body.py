@@ -3,56 +3,54 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.tokens.geometry import frame_from_axes, euler_yxz, normalize, rot_yxz, to_cam, to_px
-from engine.tokens.schema import BODY_BONE_NAMES, BODY_BONES, BODY_DIRS, BODY_FOLLOW, CHANNELS, LIMBS
-from engine.track import landmarks as L
+from engine import vocabulary as vocab
+from engine.tokens import schema
+from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, rot_yxz, to_cam, to_px
+from engine.tokens.schema import BODY_BONE_NAMES, BODY_BONES, BODY_DIRS, BODY_FOLLOW, LIMBS
 
-_REST = np.array([c.neutral for c in CHANNELS["body"]], np.float64)[BODY_DIRS].reshape(-1, 3)
 VIS_LOW, VIS_HIGH = 0.2, 0.6  # a limb seen less than VIS_LOW is out of view (follow 0); fully followed from VIS_HIGH
-_LIMB_JOINTS = {"l_arm": (L.L_ELBOW, L.L_WRIST), "r_arm": (L.R_ELBOW, L.R_WRIST),
-                "l_leg": (L.L_KNEE, L.L_ANKLE), "r_leg": (L.R_KNEE, L.R_ANKLE)}
 _BONE_LIMB = np.array([next((k for k, (limb, bones) in enumerate(LIMBS.items()) if name in bones), -1)
                        for name in BODY_BONE_NAMES])
+_BONE_VIRTUAL = ("hip_c", "shoulder_c", "l_hand_c", "r_hand_c")  # the virtual points the token's bones use
 
 
 def virtual_points(p: np.ndarray) -> dict[object, np.ndarray]:
-    """Body points by index plus the midpoints the bone table names."""
+    """Body points by index plus the midpoints the bone table names (engine.vocabulary.VIRTUAL_POINTS)."""
     pts: dict[object, np.ndarray] = {i: p[i] for i in range(p.shape[0])}
-    pts["hip_c"] = (p[L.L_HIP] + p[L.R_HIP]) / 2
-    pts["shoulder_c"] = (p[L.L_SHOULDER] + p[L.R_SHOULDER]) / 2
-    pts["l_hand_c"] = (p[L.L_PINKY] + p[L.L_INDEX]) / 2
-    pts["r_hand_c"] = (p[L.R_PINKY] + p[L.R_INDEX]) / 2
+    for name in _BONE_VIRTUAL:
+        a, b = vocab.VIRTUAL_POINTS[name]
+        pts[name] = (p[a] + p[b]) / 2
     return pts
 
 
-_VIRTUAL = ("hip_c", "shoulder_c", "l_hand_c", "r_hand_c")  # stacked after the 33 points, in this order
-_ROW = {**{i: i for i in range(L.N_BODY)}, **{k: L.N_BODY + j for j, k in enumerate(_VIRTUAL)}}
+# Rows of the stacked points: the 33 landmarks, then the virtual midpoints in _BONE_VIRTUAL order.
+_ROW = {**{i: i for i in range(vocab.N_BODY)}, **{k: vocab.N_BODY + j for j, k in enumerate(_BONE_VIRTUAL)}}
 _PARENT = np.array([_ROW[p] for _, p, _ in BODY_BONES])
 _CHILD = np.array([_ROW[c] for _, _, c in BODY_BONES])
-_LIMB_JOINT_IDX = np.array(list(_LIMB_JOINTS.values()))
+_LIMB_JOINT_IDX = np.array([vocab.LIMB_JOINTS[limb] for limb in LIMBS])
 
 
 def _stacked(p: np.ndarray) -> np.ndarray:
     """(37, 3): the 33 points and the virtual midpoints, for vectorised bone vectors."""
-    pairs = ((L.L_HIP, L.R_HIP), (L.L_SHOULDER, L.R_SHOULDER), (L.L_PINKY, L.L_INDEX), (L.R_PINKY, L.R_INDEX))
-    return np.concatenate([p, [(p[a] + p[b]) / 2 for a, b in pairs]])
-
-
-def pelvis_frame(cam: dict[object, np.ndarray]) -> np.ndarray:
-    return frame_from_axes(cam[L.L_HIP] - cam[L.R_HIP], cam["shoulder_c"] - cam["hip_c"])
+    return np.concatenate([p, [(p[a] + p[b]) / 2 for a, b in (vocab.VIRTUAL_POINTS[n] for n in _BONE_VIRTUAL)]])
 
 
 def encode_body_frame(body_world: np.ndarray, conf: np.ndarray) -> np.ndarray:
-    """(33, 3) metric world landmarks + (33,) visibility -> body token vector (3 + 3 * bones).
+    """(33, 3) metric world landmarks + (33,) visibility -> body token vector, written by channel name.
 
     Directions come from MediaPipe's metric 3D skeleton, whose bone lengths stay steady across frames
     (image-space depth is far noisier), so a direction means the same pose in every frame.
     """
     pts = _stacked(to_cam(body_world))
-    r = frame_from_axes(pts[L.L_HIP] - pts[L.R_HIP], pts[_ROW["shoulder_c"]] - pts[_ROW["hip_c"]])
+    r = frame_from_axes(pts[vocab.L_HIP] - pts[vocab.R_HIP], pts[_ROW["shoulder_c"]] - pts[_ROW["hip_c"]])
     dirs = normalize(pts[_CHILD] - pts[_PARENT]) @ r  # (bones, 3) in the pelvis frame
     follow = np.clip((np.asarray(conf)[_LIMB_JOINT_IDX].mean(axis=1) - VIS_LOW) / (VIS_HIGH - VIS_LOW), 0.0, 1.0)
-    return np.concatenate([euler_yxz(r), dirs.reshape(-1), follow]).astype(np.float32)
+    lay = schema.layout("body")
+    out = lay.neutral.copy()  # a channel this encoder does not measure keeps its neutral
+    out[lay.span("torso")] = euler_yxz(r)
+    out[lay.span_of(schema.body_dir_names())] = dirs.reshape(-1)
+    out[lay.span("follow")] = follow
+    return out
 
 
 def blend_limbs(token: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -86,7 +84,7 @@ def apply_body_frame(token: np.ndarray, lengths: np.ndarray, root_px: np.ndarray
     cam: dict[object, np.ndarray] = {"hip_c": to_cam(root_px)}
     for b, (_, parent, child) in enumerate(BODY_BONES):
         cam[child] = cam[parent] + scale * lengths[b] * (r @ dirs[b])
-    out = np.full((L.N_BODY, 3), np.nan)
+    out = np.full((vocab.N_BODY, 3), np.nan)
     for k, v in cam.items():
         if isinstance(k, int):
             out[k] = to_px(v)
@@ -94,9 +92,9 @@ def apply_body_frame(token: np.ndarray, lengths: np.ndarray, root_px: np.ndarray
     # Points the bone table does not reach: the head's sides sit at the nose and the hand's knuckles at
     # the hand centre until the face and hand tokens place them properly.
     for i in range(1, 11):
-        out[i] = out[L.NOSE]
-    out[[L.L_PINKY, L.L_INDEX, L.L_THUMB]] = virt["l_hand_c"]
-    out[[L.R_PINKY, L.R_INDEX, L.R_THUMB]] = virt["r_hand_c"]
+        out[i] = out[vocab.NOSE]
+    out[[vocab.L_PINKY, vocab.L_INDEX, vocab.L_THUMB]] = virt["l_hand_c"]
+    out[[vocab.R_PINKY, vocab.R_INDEX, vocab.R_THUMB]] = virt["r_hand_c"]
     return out, virt
 
 
@@ -113,11 +111,11 @@ def residual_weights(token: np.ndarray, rest_token: np.ndarray) -> np.ndarray:
     w_node: dict[object, float] = {"hip_c": float(np.exp(-(torso / RESIDUAL_FADE_DEG) ** 2))}
     for b, (_, parent, child) in enumerate(BODY_BONES):
         w_node[child] = w_node[parent] * float(np.exp(-(ang[b] / RESIDUAL_FADE_DEG) ** 2))
-    w = np.array([w_node.get(i, w_node[0]) for i in range(L.N_BODY)])
+    w = np.array([w_node.get(i, w_node[0]) for i in range(vocab.N_BODY)])
     return w
 
 
-FIT_POINTS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)  # the joints seen in most framings
+FIT_POINTS = vocab.FIT_POINTS
 
 
 def px_per_metre(body_px: np.ndarray, body_world: np.ndarray, conf: np.ndarray | None = None) -> float:

@@ -22,7 +22,8 @@ import numpy as np
 from engine import __version__
 from engine.errors import MediaError, OutputError, user_error_from_os
 from engine.io.output import clear_stale_partials, partial_path
-from engine.tokens.schema import CHANNELS, GROUP_NAMES, TOKEN_FORMAT_VERSION, MotionTokens, TokenGroup
+from engine.tokens import schema
+from engine.tokens.schema import CHANNELS, GROUP_NAMES, MotionTokens, TokenGroup
 from engine.track.types import ClipLandmarks
 
 
@@ -50,7 +51,7 @@ def save_clip(clip: TrackedClip, path: str | Path) -> None:
     """Write atomically: a crash mid-write never leaves a broken file where a good one was."""
     path = Path(path)
     meta = {
-        "format_version": TOKEN_FORMAT_VERSION,
+        "format_version": schema.TOKEN_FORMAT_VERSION,  # read now: a new channel bumps it
         "engine_version": __version__,
         "fps": clip.fps,
         "width": clip.landmarks.width,
@@ -112,9 +113,9 @@ def load_clip(path: str | Path, *, check_tokens: bool = True) -> TrackedClip:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())
             version = meta.get("format_version")
-            if version != TOKEN_FORMAT_VERSION:
+            if version != schema.TOKEN_FORMAT_VERSION:
                 raise MediaError(f"{path.name}: token file format {version}, this version reads "
-                                 f"{TOKEN_FORMAT_VERSION}")
+                                 f"{schema.TOKEN_FORMAT_VERSION}")
             for g in GROUP_NAMES:
                 names = [c["name"] for c in meta["channels"][g]]
                 if names != [c.name for c in CHANNELS[g]]:

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.tokens import body as B
-from engine.tokens import face as F
-from engine.tokens import hands as Hd
-from engine.tokens.rig import FACE_TO_TORSO
+from engine import vocabulary as vocab
+from engine.tokens import body, face, hands
 from engine.tokens.schema import MotionTokens, TokenGroup
-from engine.track import landmarks as L
 from engine.track.types import ClipLandmarks
 
-_TORSO = (L.L_SHOULDER, L.R_SHOULDER, L.L_HIP, L.R_HIP)
+_TORSO = (vocab.L_SHOULDER, vocab.R_SHOULDER, vocab.L_HIP, vocab.R_HIP)
 
 
 def _hold(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -32,31 +29,31 @@ def encode_clip(lm: ClipLandmarks) -> tuple[MotionTokens, np.ndarray]:
     groups: dict[str, TokenGroup] = {}
 
     ok = lm.present("body") & np.isfinite(lm.body_world).all(axis=(1, 2))
-    body = TokenGroup.empty("body", t_len)
+    body_group = TokenGroup.empty("body", t_len)
     for t in np.where(ok)[0]:
-        body.values[t] = B.encode_body_frame(lm.body_world[t], lm.body_conf[t])
-        body.confidence[t] = float(np.clip(lm.body_conf[t, list(_TORSO)].mean(), 0.0, 1.0))
-    body.values[:] = _hold(body.values, ok)
-    groups["body"] = body
+        body_group.values[t] = body.encode_body_frame(lm.body_world[t], lm.body_conf[t])
+        body_group.confidence[t] = float(np.clip(lm.body_conf[t, list(_TORSO)].mean(), 0.0, 1.0))
+    body_group.values[:] = _hold(body_group.values, ok)
+    groups["body"] = body_group
 
     ok = lm.present("face")
-    face = TokenGroup.empty("face", t_len)
-    raw = np.full((t_len, len(F.EXPRESSION)), np.nan)
+    face_group = TokenGroup.empty("face", t_len)
+    raw = np.full((t_len, len(face.MEASURES)), np.nan)
     for t in np.where(ok)[0]:
-        raw[t] = F.raw_expression(lm.face[t])
-    neutral = F.estimate_neutral(raw)
+        raw[t] = face.raw_expression(lm.face[t])
+    neutral = face.estimate_neutral(raw)
     for t in np.where(ok)[0]:
-        face.values[t] = F.encode_face_frame(lm.face[t], neutral, raw[t])
-        face.confidence[t] = float(lm.face_conf[t].mean())
-    face.values[:] = _hold(face.values, ok)
-    groups["face"] = face
+        face_group.values[t] = face.encode_face_frame(lm.face[t], neutral, raw[t])
+        face_group.confidence[t] = float(lm.face_conf[t].mean())
+    face_group.values[:] = _hold(face_group.values, ok)
+    groups["face"] = face_group
 
     for side in ("left", "right"):
         name = f"{side}_hand"
         ok = lm.present(name)
         g = TokenGroup.empty(name, t_len)
         for t in np.where(ok)[0]:
-            g.values[t] = Hd.encode_hand_frame(getattr(lm, name)[t], side)
+            g.values[t] = hands.encode_hand_frame(getattr(lm, name)[t], side)
             g.confidence[t] = float(getattr(lm, f"{name}_conf")[t].mean())
         g.values[:] = _hold(g.values, ok)
         groups[name] = g
@@ -72,8 +69,8 @@ def anchor_mode(lm: ClipLandmarks) -> str:
     shoulders (a half-body clip, whose hips the tracker only guesses), else the face."""
     ok = lm.present("body")
     if ok.any():
-        hips = np.median(lm.body_conf[ok][:, [L.L_HIP, L.R_HIP]])
-        shoulders = np.median(lm.body_conf[ok][:, [L.L_SHOULDER, L.R_SHOULDER]])
+        hips = np.median(lm.body_conf[ok][:, [vocab.L_HIP, vocab.R_HIP]])
+        shoulders = np.median(lm.body_conf[ok][:, [vocab.L_SHOULDER, vocab.R_SHOULDER]])
         if hips >= VISIBLE:
             return "hip_c"
         if shoulders >= VISIBLE:
@@ -87,24 +84,24 @@ def anchor_and_scale(lm: ClipLandmarks, t: int, mode: str = "hip_c") -> tuple[np
     the torso length; face: the face height stands in for both."""
     face_ok = np.isfinite(lm.face[t, :, :2]).all()
     if mode != "face" and np.isfinite(lm.body[t, list(_TORSO), :2]).all() and np.isfinite(lm.body_world[t]).all():
-        anchor = B.virtual_points(lm.body[t])[mode][:2]
-        k = B.px_per_metre(lm.body[t], lm.body_world[t], lm.body_conf[t])
+        anchor = body.virtual_points(lm.body[t])[mode][:2]
+        k = body.px_per_metre(lm.body[t], lm.body_world[t], lm.body_conf[t])
         if np.isfinite(k) and k > 0:
-            return anchor, k, B.body_scale(lm.body[t], lm.body_world[t], k=k)
+            return anchor, k, body.body_scale(lm.body[t], lm.body_world[t], k=k)
         if not face_ok:
             return None
         # Too few joints in view to fit a scale (k = 0 gave infinite placements): the face's size stands in.
         fh = _face_height(lm.face[t])
-        return anchor, fh, FACE_TO_TORSO * fh
+        return anchor, fh, vocab.FACE_HEIGHT_TO_TORSO * fh
     if face_ok:
         fh = _face_height(lm.face[t])
-        return lm.face[t, :468, :2].mean(axis=0), fh, FACE_TO_TORSO * fh
+        return lm.face[t, :vocab.N_FACE_MESH, :2].mean(axis=0), fh, vocab.FACE_HEIGHT_TO_TORSO * fh
     return None
 
 
-def _face_height(face: np.ndarray) -> float:
-    loc, _, _ = F.local_face(face)
-    return float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))
+def _face_height(face_px: np.ndarray) -> float:
+    loc, _, _ = face.local_face(face_px)
+    return float(np.linalg.norm(loc[vocab.FACE_FOREHEAD] - loc[vocab.FACE_CHIN]))
 
 
 def placement(lm: ClipLandmarks) -> np.ndarray:
@@ -144,8 +141,8 @@ def _zoom(lm: ClipLandmarks, torso_px: np.ndarray, mode: str) -> np.ndarray:
     if mode != "hip_c" and face_ok.mean() >= 0.5:
         cue = np.full(len(lm), np.nan)
         for t in np.where(face_ok)[0]:
-            loc, _, _ = F.local_face(lm.face[t])
-            cue[t] = np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN])
+            loc, _, _ = face.local_face(lm.face[t])
+            cue[t] = np.linalg.norm(loc[vocab.FACE_FOREHEAD] - loc[vocab.FACE_CHIN])
     else:
         cue = torso_px.astype(np.float64)
     ok = np.isfinite(cue)

@@ -5,37 +5,24 @@ face, a long face or a big face with the same expression give the same token.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from engine import vocabulary as vocab
+from engine.tokens import schema
 from engine.tokens.geometry import euler_yxz, frame_from_axes, rot_yxz, to_cam, to_px
-from engine.track import landmarks as L
 
-# The expression part of the face token, in channel order after head.yaw/pitch/roll.
-EXPRESSION = ("eyelid.l", "eyelid.r", "gaze.l.x", "gaze.l.y", "gaze.r.x", "gaze.r.y", "brow.l", "brow.r",
-              "jaw_open", "mouth_width", "smile.l", "smile.r", "lip_upper")
+# The expression measures this module knows, in the order raw_expression returns them. Tokens carry them by
+# channel name (the schema decides where); a schema channel not measured here stays at its neutral.
+MEASURES = ("eyelid.l", "eyelid.r", "gaze.l.x", "gaze.l.y", "gaze.r.x", "gaze.r.y", "brow.l", "brow.r",
+            "jaw_open", "mouth_width", "smile.l", "smile.r", "lip_upper")
+EXPRESSION = schema.expression_names()  # the face token's expression channels, in channel order
 JAW_NEUTRAL_PERCENTILE = 5  # a closed mouth is the jaw's neutral; most other measures use the median
-
-BROW_L_LOW = (276, 283, 282, 295, 285)
-BROW_R_LOW = (46, 53, 52, 65, 55)
-LIPS = sorted({i for e in ((61, 146), (146, 91), (91, 181), (181, 84), (84, 17), (17, 314), (314, 405),
-                            (405, 321), (321, 375), (375, 291), (61, 185), (185, 40), (40, 39), (39, 37),
-                            (37, 0), (0, 267), (267, 269), (269, 270), (270, 409), (409, 291), (78, 95),
-                            (95, 88), (88, 178), (178, 87), (87, 14), (14, 317), (317, 402), (402, 318),
-                            (318, 324), (324, 308), (78, 191), (191, 80), (80, 81), (81, 82), (82, 13),
-                            (13, 312), (312, 311), (311, 310), (310, 415), (415, 308)) for i in e})
-
-
-@dataclass(frozen=True)
-class FaceMetrics:
-    size_w: float  # face width, px
-    size_h: float  # forehead to chin, px
+LIPS = list(vocab.LIPS)
 
 
 def head_frame(cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rotation, centre) of the head from face points in camera frame."""
-    r = frame_from_axes(cam[L.FACE_SIDE_L] - cam[L.FACE_SIDE_R], cam[L.FACE_FOREHEAD] - cam[L.FACE_CHIN])
+    r = frame_from_axes(cam[vocab.FACE_SIDE_L] - cam[vocab.FACE_SIDE_R], cam[vocab.FACE_FOREHEAD] - cam[vocab.FACE_CHIN])
     return r, cam[:468].mean(axis=0)
 
 
@@ -51,31 +38,31 @@ def face_size(loc: np.ndarray) -> tuple[float, float]:
 
     Every expression measure divides a head-frame x-extent by the width and a y-extent by the height, so a
     face stretched or squeezed along its own axes (a wider, a longer face) measures the same."""
-    fw = abs(loc[L.FACE_SIDE_L, 0] - loc[L.FACE_SIDE_R, 0])
-    fh = abs(loc[L.FACE_FOREHEAD, 1] - loc[L.FACE_CHIN, 1])
+    fw = abs(loc[vocab.FACE_SIDE_L, 0] - loc[vocab.FACE_SIDE_R, 0])
+    fh = abs(loc[vocab.FACE_FOREHEAD, 1] - loc[vocab.FACE_CHIN, 1])
     return max(float(fw), 1e-6), max(float(fh), 1e-6)
 
 
 def raw_expression(face_px: np.ndarray) -> np.ndarray:
-    """Un-neutralised expression measures of one face, in EXPRESSION order."""
+    """Un-neutralised expression measures of one face, in MEASURES order."""
     loc, _, _ = local_face(face_px)
     fw, fh = face_size(loc)
     out = []
-    for up, lo, _, _ in (L.EYE_L, L.EYE_R):
+    for up, lo, _, _ in (vocab.EYE_L, vocab.EYE_R):
         out.append((loc[up, 1] - loc[lo, 1]) / fh)
-    for eye, iris in ((L.EYE_L, L.IRIS_L), (L.EYE_R, L.IRIS_R)):
+    for eye, iris in ((vocab.EYE_L, vocab.IRIS_L), (vocab.EYE_R, vocab.IRIS_R)):
         ew = max(abs(loc[eye[2], 0] - loc[eye[3], 0]), 1e-6)
         centre = (loc[eye[2]] + loc[eye[3]]) / 2
         off = loc[iris[0]] - centre
         out.extend([off[0] / ew, off[1] / fh])
-    for brow, eye in ((L.BROW_L + BROW_L_LOW, L.EYE_L), (L.BROW_R + BROW_R_LOW, L.EYE_R)):
+    for brow, eye in ((vocab.BROW_L + vocab.BROW_L_LOW, vocab.EYE_L), (vocab.BROW_R + vocab.BROW_R_LOW, vocab.EYE_R)):
         out.append((loc[list(brow), 1].mean() - loc[eye[0], 1]) / fh)
-    out.append((loc[L.LIP_UPPER_INNER, 1] - loc[L.LIP_LOWER_INNER, 1]) / fh)
-    out.append(abs(loc[L.MOUTH_CORNER_L, 0] - loc[L.MOUTH_CORNER_R, 0]) / fw)
-    lip_c = (loc[L.LIP_UPPER_INNER, 1] + loc[L.LIP_LOWER_INNER, 1]) / 2
-    out.append((loc[L.MOUTH_CORNER_L, 1] - lip_c) / fh)
-    out.append((loc[L.MOUTH_CORNER_R, 1] - lip_c) / fh)
-    out.append((loc[L.FACE_NOSE_TIP, 1] - loc[L.LIP_UPPER_OUTER, 1]) / fh)
+    out.append((loc[vocab.LIP_UPPER_INNER, 1] - loc[vocab.LIP_LOWER_INNER, 1]) / fh)
+    out.append(abs(loc[vocab.MOUTH_CORNER_L, 0] - loc[vocab.MOUTH_CORNER_R, 0]) / fw)
+    lip_c = (loc[vocab.LIP_UPPER_INNER, 1] + loc[vocab.LIP_LOWER_INNER, 1]) / 2
+    out.append((loc[vocab.MOUTH_CORNER_L, 1] - lip_c) / fh)
+    out.append((loc[vocab.MOUTH_CORNER_R, 1] - lip_c) / fh)
+    out.append((loc[vocab.FACE_NOSE_TIP, 1] - loc[vocab.LIP_UPPER_OUTER, 1]) / fh)
     return np.asarray(out, np.float64)
 
 
@@ -91,7 +78,7 @@ def estimate_neutral(raw: np.ndarray) -> np.ndarray:
     ok = np.isfinite(raw).all(axis=1)
     if not ok.any():
         return np.full(raw.shape[1], np.nan)
-    j = EXPRESSION.index("jaw_open")
+    j = MEASURES.index("jaw_open")
     vals = raw[ok]
     rest = vals[vals[:, j] <= np.percentile(vals[:, j], REST_JAW_PERCENTILE)]
     neutral = np.median(rest, axis=0)
@@ -99,7 +86,7 @@ def estimate_neutral(raw: np.ndarray) -> np.ndarray:
     return neutral
 
 
-EYELIDS = (0, 1)  # expression indices measured as a ratio to the neutral (-1 = shut), not a difference
+EYELIDS = (MEASURES.index("eyelid.l"), MEASURES.index("eyelid.r"))  # a ratio to the neutral (-1 = shut)
 
 
 def encode_face_frame(face_px: np.ndarray, neutral: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
@@ -114,19 +101,17 @@ def encode_face_frame(face_px: np.ndarray, neutral: np.ndarray, raw: np.ndarray 
     expr = raw - neutral
     for i in EYELIDS:
         expr[i] = raw[i] / max(neutral[i], 1e-6) - 1.0
-    return np.concatenate([euler_yxz(r), expr]).astype(np.float32)
+    lay = schema.layout("face")
+    out = lay.neutral.copy()  # a channel not measured here keeps its neutral
+    out[lay.span("head")] = euler_yxz(r)
+    out[lay.indices(MEASURES)] = expr
+    return out
 
 
 def _bump(values: np.ndarray, centre: float, width: float) -> np.ndarray:
     return np.exp(-((values - centre) / max(width, 1e-6)) ** 2)
 
 
-# Lip rings (MediaPipe face mesh), corner to corner; the corners belong to both lips.
-LIP_CORNERS = (61, 291, 78, 308)
-LIP_UPPER_SET = (185, 40, 39, 37, 0, 267, 269, 270, 409, 191, 80, 81, 82, 13, 312, 311, 310, 415)
-LIP_LOWER_SET = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324)
-LIP_INNER_UP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-LIP_INNER_LO = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 LOWER_LIP_POWER = 2.0  # lower lip drop across the mouth: full in the middle, easing to the corners (|x|^p)
 UPPER_LIP_POWER = 3.0  # the upper lip rises flatter: more of it moves with the middle
 MOUTH_NEAR_FH = 0.07  # lips' own motion reaches skin this far from them (Gaussian, face heights)
@@ -150,9 +135,9 @@ def _deform_mouth(loc: np.ndarray, out: np.ndarray, e: dict, fw: float, fh: floa
     the lips follows with a smooth falloff, the chin and jaw drop with the lower lip."""
     n = min(len(loc), 468)  # the iris points (468+) move with the gaze only
     p = loc[:n, :2]
-    ci = (loc[L.LIP_UPPER_INNER, :2] + loc[L.LIP_LOWER_INNER, :2]) / 2
-    half = max(np.linalg.norm(loc[L.MOUTH_CORNER_L, :2] - loc[L.MOUTH_CORNER_R, :2]) / 2, 1e-6)
-    rest_gap = max(loc[L.LIP_UPPER_INNER, 1] - loc[L.LIP_LOWER_INNER, 1], 0.0)
+    ci = (loc[vocab.LIP_UPPER_INNER, :2] + loc[vocab.LIP_LOWER_INNER, :2]) / 2
+    half = max(np.linalg.norm(loc[vocab.MOUTH_CORNER_L, :2] - loc[vocab.MOUTH_CORNER_R, :2]) / 2, 1e-6)
+    rest_gap = max(loc[vocab.LIP_UPPER_INNER, 1] - loc[vocab.LIP_LOWER_INNER, 1], 0.0)
     rise = -e["lip_upper"] * fh  # nose-to-lip distance shrinking = the upper lip rising
     drop = max(e["jaw_open"] * fh, -rest_gap) - rise  # gap change = rise + drop; lips never cross
     mid = (rise - drop) / 2
@@ -163,11 +148,11 @@ def _deform_mouth(loc: np.ndarray, out: np.ndarray, e: dict, fw: float, fh: floa
     lower = -drop + (drop + corner) * a ** LOWER_LIP_POWER
     upper = rise + (corner - rise) * a ** UPPER_LIP_POWER
     # Which lip a point goes with: ring membership for the lips, else above / below the inner-lip line.
-    iu, il = loc[list(LIP_INNER_UP), :2], loc[list(LIP_INNER_LO), :2]
+    iu, il = loc[list(vocab.LIP_INNER_UPPER), :2], loc[list(vocab.LIP_INNER_LOWER), :2]
     line = (np.interp(p[:, 0], *_sorted_x(iu)) + np.interp(p[:, 0], *_sorted_x(il))) / 2
     band = max(0.5 * rest_gap, 0.01 * fh)
     up = _smoothstep(0.5 + 0.5 * (p[:, 1] - line) / band)
-    up[list(LIP_UPPER_SET)], up[list(LIP_LOWER_SET)], up[list(LIP_CORNERS)] = 1.0, 0.0, 0.5
+    up[list(vocab.LIP_UPPER_SET)], up[list(vocab.LIP_LOWER_SET)], up[list(vocab.LIP_CORNERS)] = 1.0, 0.0, 0.5
     near_dy = up * upper + (1.0 - up) * lower
     lips = np.array(LIPS)
     dist = np.sqrt(((p[:, None, :] - loc[None, lips, :2]) ** 2).sum(-1)).min(1)
@@ -186,15 +171,16 @@ def _sorted_x(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def deform_expression(loc: np.ndarray, expr: np.ndarray) -> np.ndarray:
-    """Move a rig's face points (its own head frame, px) by expression deltas, scaled by its own face size.
+    """Move a rig's face points (its own head frame, px) by expression deltas (the face token's expression
+    channels, in channel order), scaled by its own face size.
 
     Each channel drives its region of the canonical face mesh; the renderer's dense face warp follows.
     """
     out = loc.copy()
-    e = dict(zip(EXPRESSION, expr))
+    e = dict(zip(schema.expression_names(), expr))
     fw, fh = face_size(loc)
-    for side, eye, upper, lower, iris in (("l", L.EYE_L, L.EYE_L_UPPER, L.EYE_L_LOWER, L.IRIS_L),
-                                          ("r", L.EYE_R, L.EYE_R_UPPER, L.EYE_R_LOWER, L.IRIS_R)):
+    for side, eye, upper, lower, iris in (("l", vocab.EYE_L, vocab.EYE_L_UPPER, vocab.EYE_L_LOWER, vocab.IRIS_L),
+                                          ("r", vocab.EYE_R, vocab.EYE_R_UPPER, vocab.EYE_R_LOWER, vocab.IRIS_R)):
         ew = abs(loc[eye[2], 0] - loc[eye[3], 0])
         gap = max(loc[eye[0], 1] - loc[eye[1], 1], 0.0)
         change = max(e[f"eyelid.{side}"] * gap, -gap)  # a ratio of the rig's own opening; never past shut
@@ -204,7 +190,7 @@ def deform_expression(loc: np.ndarray, expr: np.ndarray) -> np.ndarray:
         out[list(lower), 1] -= 0.2 * change * _bump(loc[list(lower), 0], loc[eye[1], 0], ew / 2.5)
         out[list(iris), 0] += e[f"gaze.{side}.x"] * ew
         out[list(iris), 1] += e[f"gaze.{side}.y"] * fh
-    for side, brow in (("l", L.BROW_L + BROW_L_LOW), ("r", L.BROW_R + BROW_R_LOW)):
+    for side, brow in (("l", vocab.BROW_L + vocab.BROW_L_LOW), ("r", vocab.BROW_R + vocab.BROW_R_LOW)):
         out[list(brow), 1] += e[f"brow.{side}"] * fh
     _deform_mouth(loc, out, e, fw, fh)
     return out
@@ -213,7 +199,9 @@ def deform_expression(loc: np.ndarray, expr: np.ndarray) -> np.ndarray:
 def apply_face_frame(token: np.ndarray, rig_local: np.ndarray, centre_px: np.ndarray, scale: float = 1.0
                      ) -> np.ndarray:
     """Face token + the rig's neutral face (head frame) -> (478, 3) px around `centre_px`."""
-    loc = deform_expression(rig_local, token[3:].astype(np.float64)) * scale
-    r = rot_yxz(*token[:3])
+    lay = schema.layout("face")
+    expression = lay.span_of(schema.expression_names())
+    loc = deform_expression(rig_local, token[expression].astype(np.float64)) * scale
+    r = rot_yxz(*token[lay.span("head")])
     cam = loc @ r.T + to_cam(centre_px)
     return to_px(cam)

@@ -64,11 +64,6 @@ def rotate_about(v: np.ndarray, axis: np.ndarray, angle_deg: float) -> np.ndarra
     return v * np.cos(th) + np.cross(k, v) * np.sin(th) + k * np.dot(k, v) * (1 - np.cos(th))
 
 
-def angle_between(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = normalize(a), normalize(b)
-    return float(np.degrees(np.arccos(np.clip(np.dot(a, b), -1.0, 1.0))))
-
-
 def mirror_x(points: np.ndarray) -> np.ndarray:
     out = np.array(points, dtype=np.float64, copy=True)
     out[..., 0] *= -1

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.tokens import schema
 from engine.tokens.geometry import (euler_yxz, frame_from_axes, mirror_x, normalize, rot_yxz,
                                     rotate_about, to_cam, to_px)
-from engine.track.landmarks import FINGERS, INDEX_MCP, MIDDLE_MCP, N_HAND, PINKY_MCP, WRIST
+from engine.vocabulary import FINGER_JOINTS, FINGERS, INDEX_MCP, MIDDLE_MCP, N_HAND, PALM_POINTS, PINKY_MCP, WRIST
 
 FINGER_CHAINS = tuple(FINGERS.values())
-PALM_POINTS = (WRIST, 1, 5, 9, 13, 17)  # rigid palm: wrist, thumb base, the four knuckles
+# A finger's channels, in the order the encoder measures them.
+FINGER_CHANNELS = ("spread",) + tuple(f"flex_{j}" for j in FINGER_JOINTS)
 
 # A generic right hand in its palm frame, in units of the wrist-to-middle-knuckle length: used when the
 # reference photo shows no hand. (x towards the thumb, y towards the fingers, z out of the palm.)
@@ -51,7 +53,16 @@ def encode_hand_frame(hand_px: np.ndarray, side: str) -> np.ndarray:
     spread = np.degrees(np.arctan2(d0[:, 0], d0[:, 1]))
     flex_base = np.degrees(np.arctan2(d0[:, 2], np.hypot(d0[:, 0], d0[:, 1])))
     fingers = np.stack([spread, flex_base, _angles(segs[:, 0], segs[:, 1]), _angles(segs[:, 1], segs[:, 2])], 1)
-    return np.concatenate([euler_yxz(r), fingers.reshape(-1)]).astype(np.float32)
+    lay = schema.layout("right_hand")  # both hands share one channel table
+    out = lay.neutral.copy()
+    out[lay.span("wrist")] = euler_yxz(r)
+    out[_finger_indices(lay)] = fingers.reshape(-1)
+    return out
+
+
+def _finger_indices(lay: schema.Layout) -> np.ndarray:
+    """Channel indices of every finger's measures, finger by finger in FINGERS order."""
+    return lay.indices([f"{f}.{c}" for f in FINGERS for c in FINGER_CHANNELS])
 
 
 def hand_shape(hand_px: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -73,12 +84,14 @@ def template_shape(forearm_px: float) -> tuple[np.ndarray, np.ndarray]:
 def apply_hand_frame(token: np.ndarray, palm: np.ndarray, segments: np.ndarray, wrist_px: np.ndarray,
                      side: str, scale: float = 1.0) -> np.ndarray:
     """Hand token + a rig's hand shape -> (21, 3) px with the wrist at `wrist_px`."""
-    r = rot_yxz(*token[:3])
+    lay = schema.layout("right_hand")
+    r = rot_yxz(*token[lay.span("wrist")])
+    angles = np.asarray(token)[_finger_indices(lay)].reshape(len(FINGERS), len(FINGER_CHANNELS))
     cam = np.zeros((N_HAND, 3))
     for k, i in enumerate(PALM_POINTS):
         cam[i] = r @ (palm[k] * scale)
     for f, chain in enumerate(FINGER_CHAINS):
-        spread, fb, fm, ft = token[3 + 4 * f: 7 + 4 * f]
+        spread, fb, fm, ft = angles[f]
         sp, b = np.radians(spread), np.radians(fb)
         d = np.array([np.sin(sp) * np.cos(b), np.cos(sp) * np.cos(b), np.sin(b)])
         axis = np.array([np.cos(sp), -np.sin(sp), 0.0])  # perpendicular to the finger's plane

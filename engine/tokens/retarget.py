@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.tokens import body as B
-from engine.tokens import face as F
-from engine.tokens import hands as Hd
+from engine import vocabulary as vocab
+from engine.tokens import body, face, hands
 from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, to_cam
 from engine.tokens.rig import Rig
 from engine.tokens.schema import BODY_FOLLOW, LIMBS, MotionTokens
-from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks
 
 RELAXED_FLEX = 12.0  # degrees of curl per joint for a hand the driver does not show
@@ -33,24 +31,24 @@ def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
     out = FrameLandmarks(width=rig.width, height=rig.height)
     shift = np.array([dx * rig.scale, dy * rig.scale, 0.0])
 
-    body_tok = B.blend_limbs(tokens.body.values[t], rig.body_token) if tokens.body.confidence[t] > 0 \
+    body_tok = body.blend_limbs(tokens.body.values[t], rig.body_token) if tokens.body.confidence[t] > 0 \
         else rig.body_token
-    body_px, virt = B.apply_body_frame(body_tok, rig.bone_lengths, rig.root_px + shift, s)
-    body_px = body_px + rig.body_residual * s * B.residual_weights(body_tok, rig.body_token)[:, None]
+    body_px, virt = body.apply_body_frame(body_tok, rig.bone_lengths, rig.root_px + shift, s)
+    body_px = body_px + rig.body_residual * s * body.residual_weights(body_tok, rig.body_token)[:, None]
     if rig.has_body:
-        out.body, out.body_conf = body_px.astype(np.float32), np.ones(L.N_BODY, np.float32)
-        out.body_world = np.full((L.N_BODY, 3), np.nan, np.float32)
+        out.body, out.body_conf = body_px.astype(np.float32), np.ones(vocab.N_BODY, np.float32)
+        out.body_world = np.full((vocab.N_BODY, 3), np.nan, np.float32)
 
     if rig.has_face:
         face_tok = tokens.face.values[t] if tokens.face.confidence[t] > 0 else rig.face_token
-        centre = (body_px[L.NOSE] + rig.nose_to_face * s) if rig.has_body else rig.face_centre_px + shift
-        face = F.apply_face_frame(face_tok, rig.face_local, centre, s)
-        out.face, out.face_conf = face.astype(np.float32), np.ones(L.N_FACE, np.float32)
+        centre = (body_px[vocab.NOSE] + rig.nose_to_face * s) if rig.has_body else rig.face_centre_px + shift
+        face_px = face.apply_face_frame(face_tok, rig.face_local, centre, s)
+        out.face, out.face_conf = face_px.astype(np.float32), np.ones(vocab.N_FACE, np.float32)
         if rig.has_body:
-            _head_points_from_face(out.body, face)
+            _head_points_from_face(out.body, face_px)
 
     follow = dict(zip(LIMBS, np.asarray(body_tok)[BODY_FOLLOW]))
-    for side, wrist_i, elbow_i in (("left", L.L_WRIST, L.L_ELBOW), ("right", L.R_WRIST, L.R_ELBOW)):
+    for side, wrist_i, elbow_i in (("left", vocab.L_WRIST, vocab.L_ELBOW), ("right", vocab.R_WRIST, vocab.R_ELBOW)):
         grp = tokens.group(f"{side}_hand")
         hs = rig.hands[side]
         arm_follows = follow[f"{side[0]}_arm"] >= 0.5
@@ -60,22 +58,22 @@ def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
             tok = hs.own_token  # the driver does not show this hand (or arm): keep the photo's hand
         else:
             tok = _relaxed_hand_token(normalize(body_px[wrist_i] - body_px[elbow_i]), side)
-        hand = Hd.apply_hand_frame(tok, hs.palm, hs.segments, body_px[wrist_i], side, s)
+        hand = hands.apply_hand_frame(tok, hs.palm, hs.segments, body_px[wrist_i], side, s)
         hand[:, 2] += body_px[wrist_i, 2]
         setattr(out, f"{side}_hand", hand.astype(np.float32))
-        setattr(out, f"{side}_hand_conf", np.full(L.N_HAND, max(float(grp.confidence[t]), 0.3), np.float32))
+        setattr(out, f"{side}_hand_conf", np.full(vocab.N_HAND, max(float(grp.confidence[t]), 0.3), np.float32))
         if rig.has_body:
-            pinky, index, thumb = ((L.L_PINKY, L.L_INDEX, L.L_THUMB) if side == "left"
-                                   else (L.R_PINKY, L.R_INDEX, L.R_THUMB))
+            pinky, index, thumb = ((vocab.L_PINKY, vocab.L_INDEX, vocab.L_THUMB) if side == "left"
+                                   else (vocab.R_PINKY, vocab.R_INDEX, vocab.R_THUMB))
             out.body[pinky], out.body[index], out.body[thumb] = hand[17], hand[5], hand[3]
     return out
 
 
-def _head_points_from_face(body: np.ndarray, face: np.ndarray) -> None:
+def _head_points_from_face(body_px: np.ndarray, face_px: np.ndarray) -> None:
     """Body points 1-10 (eyes, ears, mouth) where the retargeted face puts them."""
-    body[L.L_EYE] = face[L.IRIS_L[0]]
-    body[L.R_EYE] = face[L.IRIS_R[0]]
-    body[1], body[3] = face[L.EYE_L[2]], face[L.EYE_L[3]]
-    body[4], body[6] = face[L.EYE_R[2]], face[L.EYE_R[3]]
-    body[L.L_EAR], body[L.R_EAR] = face[L.FACE_SIDE_L], face[L.FACE_SIDE_R]
-    body[L.MOUTH_L], body[L.MOUTH_R] = face[L.MOUTH_CORNER_L], face[L.MOUTH_CORNER_R]
+    body_px[vocab.L_EYE] = face_px[vocab.IRIS_L[0]]
+    body_px[vocab.R_EYE] = face_px[vocab.IRIS_R[0]]
+    body_px[1], body_px[3] = face_px[vocab.EYE_L[2]], face_px[vocab.EYE_L[3]]
+    body_px[4], body_px[6] = face_px[vocab.EYE_R[2]], face_px[vocab.EYE_R[3]]
+    body_px[vocab.L_EAR], body_px[vocab.R_EAR] = face_px[vocab.FACE_SIDE_L], face_px[vocab.FACE_SIDE_R]
+    body_px[vocab.MOUTH_L], body_px[vocab.MOUTH_R] = face_px[vocab.MOUTH_CORNER_L], face_px[vocab.MOUTH_CORNER_R]

@@ -6,17 +6,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import NoPersonError
-from engine.tokens import body as B
-from engine.tokens import face as F
-from engine.tokens import hands as Hd
+from engine import vocabulary as vocab
+from engine.tokens import body, face, hands, schema
 from engine.tokens.geometry import euler_yxz, to_px
-from engine.tokens.schema import CHANNELS
-from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks
-
-FACE_TO_TORSO = 2.2  # torso length over face height, to size a body the photo does not show
-# Rest body token used when a rig has no tracked body (a face-only photo): standing, arms down.
-_BODY_REST = np.array([c.neutral for c in CHANNELS["body"]], np.float32)
 # Bone lengths of a generic person in torso lengths (BODY_BONES order), for a face-only photo.
 GENERIC_LENGTHS = np.array([1.0, 0.55, 0.4, 0.4, 0.55, 0.48, 0.2, 0.55, 0.48, 0.2, 0.2, 0.2, 0.85, 0.8,
                             0.3, 0.12, 0.85, 0.8, 0.3, 0.12])
@@ -60,60 +53,62 @@ class Rig:
         face_local = face_centre = face_token = None
         face_h = None
         if has_face:
-            loc, r, c = F.local_face(fl.face)
+            loc, r, c = face.local_face(fl.face)
             face_local = loc
             face_centre = to_px(c)
-            face_token = np.concatenate([euler_yxz(r), np.zeros(len(F.EXPRESSION))]).astype(np.float32)
-            face_h = float(np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN]))
-        residual = np.zeros((L.N_BODY, 3))
+            lay = schema.layout("face")
+            face_token = np.zeros(len(lay), np.float32)  # the photo's head turn, no expression
+            face_token[lay.span("head")] = euler_yxz(r)
+            face_h = float(np.linalg.norm(loc[vocab.FACE_FOREHEAD] - loc[vocab.FACE_CHIN]))
+        residual = np.zeros((vocab.N_BODY, 3))
         if has_body and not np.isfinite(fl.body_world).all():
             has_body = False  # a body without its metric skeleton cannot be posed
             if not has_face:
                 raise NoPersonError("the body found has no 3D skeleton to build a rig from")
         if has_body:
-            k = B.px_per_metre(fl.body, fl.body_world, fl.body_conf)
+            k = body.px_per_metre(fl.body, fl.body_world, fl.body_conf)
             if lengths_from is not None:
                 ok = np.isfinite(lengths_from).all(axis=(1, 2))
-                lengths = np.median(np.stack([B.bone_lengths(p) for p in lengths_from[ok]]), axis=0) * k
+                lengths = np.median(np.stack([body.bone_lengths(p) for p in lengths_from[ok]]), axis=0) * k
             else:
-                lengths = B.bone_lengths(fl.body_world) * k
-            body_token = B.encode_body_frame(fl.body_world, fl.body_conf)
-            root = B.virtual_points(fl.body)["hip_c"]
+                lengths = body.bone_lengths(fl.body_world) * k
+            body_token = body.encode_body_frame(fl.body_world, fl.body_conf)
+            root = body.virtual_points(fl.body)["hip_c"]
             scale = float(lengths[0])
-            nose_to_face = (face_centre - fl.body[L.NOSE]) if has_face else np.zeros(3)
+            nose_to_face = (face_centre - fl.body[vocab.NOSE]) if has_face else np.zeros(3)
             # The metric skeleton projects onto the photo only approximately; keep the difference so the
             # photo's own pose lands exactly on the photo's own joints.
-            fk, _ = B.apply_body_frame(body_token, lengths, root)
+            fk, _ = body.apply_body_frame(body_token, lengths, root)
             residual = np.where(np.isfinite(fk), fl.body - fk, 0.0)
             residual[:, 2] = 0.0
         else:
-            scale = FACE_TO_TORSO * face_h
+            scale = vocab.FACE_HEIGHT_TO_TORSO * face_h
             lengths = GENERIC_LENGTHS * scale
-            body_token = _BODY_REST.copy()
+            body_token = schema.layout("body").neutral.copy()  # standing, arms down
             nose_to_face = np.zeros(3)
             # Hang an unseen body below the face: the pelvis one torso plus a neck below the face centre.
             root = face_centre + np.array([0.0, scale * (1.0 + GENERIC_LENGTHS[1]), 0.0])
-        hands = {}
+        hand_shapes = {}
         forearm = float(lengths[5])
         for side in ("left", "right"):
             pts = getattr(fl, f"{side}_hand")
             many = hands_from.get(side) if hands_from else None
             ok = np.isfinite(many).all(axis=(1, 2)) if many is not None else None
             if ok is not None and ok.any():
-                shapes = [Hd.hand_shape(p, side) for p in many[ok]]
+                shapes = [hands.hand_shape(p, side) for p in many[ok]]
                 palm = np.median(np.stack([s[0] for s in shapes]), axis=0)
                 seg = np.median(np.stack([s[1] for s in shapes]), axis=0)
-                hands[side] = HandShape(palm, seg, True)
+                hand_shapes[side] = HandShape(palm, seg, True)
             elif fl.has(f"{side}_hand"):
-                palm, seg = Hd.hand_shape(pts, side)
-                hands[side] = HandShape(palm, seg, True)
-            if fl.has(f"{side}_hand") and side in hands:
-                hands[side].own_token = Hd.encode_hand_frame(pts, side)
+                palm, seg = hands.hand_shape(pts, side)
+                hand_shapes[side] = HandShape(palm, seg, True)
+            if fl.has(f"{side}_hand") and side in hand_shapes:
+                hand_shapes[side].own_token = hands.encode_hand_frame(pts, side)
             else:
-                palm, seg = Hd.template_shape(forearm)
-                hands[side] = HandShape(palm, seg, False)
+                palm, seg = hands.template_shape(forearm)
+                hand_shapes[side] = HandShape(palm, seg, False)
         return cls(width=fl.width, height=fl.height, has_body=has_body, has_face=has_face,
                    root_px=np.asarray(root, np.float64), scale=scale, bone_lengths=np.asarray(lengths),
                    body_token=body_token, face_local=face_local, face_centre_px=face_centre,
                    face_token=face_token, nose_to_face=np.asarray(nose_to_face), body_residual=residual,
-                   hands=hands, source=fl)
+                   hands=hand_shapes, source=fl)

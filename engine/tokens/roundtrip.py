@@ -10,11 +10,11 @@ import numpy as np
 from engine.tokens.retarget import apply
 from engine.tokens.rig import Rig
 from engine.tokens.schema import MotionTokens
-from engine.track import landmarks as L
+from engine import vocabulary as vocab
 from engine.track.types import ClipLandmarks
 
-BODY_JOINTS = (L.L_SHOULDER, L.R_SHOULDER, L.L_ELBOW, L.R_ELBOW, L.L_WRIST, L.R_WRIST, L.L_HIP, L.R_HIP,
-               L.L_KNEE, L.R_KNEE, L.L_ANKLE, L.R_ANKLE)
+BODY_JOINTS = (vocab.L_SHOULDER, vocab.R_SHOULDER, vocab.L_ELBOW, vocab.R_ELBOW, vocab.L_WRIST, vocab.R_WRIST, vocab.L_HIP, vocab.R_HIP,
+               vocab.L_KNEE, vocab.R_KNEE, vocab.L_ANKLE, vocab.R_ANKLE)
 
 
 def roundtrip_errors(tokens: MotionTokens, lm: ClipLandmarks, rig_frame: int = 0) -> dict[str, float]:
@@ -30,7 +30,7 @@ def roundtrip_errors(tokens: MotionTokens, lm: ClipLandmarks, rig_frame: int = 0
         if tokens.face.confidence[t] > 0 and rig.has_face:
             a, b = out.face[:468, :2], lm.face[t][:468, :2]
             a, b = a - a.mean(0), b - b.mean(0)
-            fh = np.linalg.norm(b[L.FACE_FOREHEAD] - b[L.FACE_CHIN])
+            fh = np.linalg.norm(b[vocab.FACE_FOREHEAD] - b[vocab.FACE_CHIN])
             errs["face"].append(float(np.linalg.norm(a - b, axis=1).mean() / fh))
         for side in ("left_hand", "right_hand"):
             # A hand on an arm the driver does not show is deliberately not driven (the photo keeps its own).
@@ -38,6 +38,6 @@ def roundtrip_errors(tokens: MotionTokens, lm: ClipLandmarks, rig_frame: int = 0
             if tokens.group(side).confidence[t] > 0 and follows:
                 a, b = getattr(out, side), getattr(lm, side)[t]
                 a, b = a[:, :2] - a[0, :2], b[:, :2] - b[0, :2]
-                size = np.linalg.norm(b[L.MIDDLE_MCP])
+                size = np.linalg.norm(b[vocab.MIDDLE_MCP])
                 errs[side].append(float(np.linalg.norm(a - b, axis=1).mean() / max(size, 1e-6)))
     return {k: float(np.mean(v)) if v else float("nan") for k, v in errs.items()}

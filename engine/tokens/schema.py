@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.track.landmarks import FINGER_NAMES
+from engine import vocabulary
+from engine.vocabulary import FINGER_JOINTS, FINGER_NAMES
 
 TOKEN_FORMAT_VERSION = 1
 GROUP_NAMES = ("face", "body", "left_hand", "right_hand")
@@ -23,43 +24,15 @@ class ChannelSpec:
     description: str = ""
 
 
-# Bones of the body token: (name, parent point, child point). Points are body landmark indices, or the
-# virtual points "hip_c" / "shoulder_c" (midpoints). Directions are in the pelvis frame:
-# x = towards the performer's left hip, y = up (towards the shoulders), z = forward (out of the chest).
-BODY_BONES: tuple[tuple[str, object, object], ...] = (
-    ("spine", "hip_c", "shoulder_c"),
-    ("neck", "shoulder_c", 0),
-    ("l_clavicle", "shoulder_c", 11),
-    ("r_clavicle", "shoulder_c", 12),
-    ("l_upper_arm", 11, 13),
-    ("l_forearm", 13, 15),
-    ("l_hand", 15, "l_hand_c"),
-    ("r_upper_arm", 12, 14),
-    ("r_forearm", 14, 16),
-    ("r_hand", 16, "r_hand_c"),
-    ("l_pelvis", "hip_c", 23),
-    ("r_pelvis", "hip_c", 24),
-    ("l_thigh", 23, 25),
-    ("l_shin", 25, 27),
-    ("l_foot", 27, 31),
-    ("l_heel", 27, 29),
-    ("r_thigh", 24, 26),
-    ("r_shin", 26, 28),
-    ("r_foot", 28, 32),
-    ("r_heel", 28, 30),
-)
-BODY_BONE_NAMES = tuple(b[0] for b in BODY_BONES)
+# Bones of the body token: (name, parent point, child point), from the one bone table (engine.vocabulary).
+# Points are body landmark indices or virtual points ("hip_c", "shoulder_c", ...). Directions are in the
+# pelvis frame: x = towards the performer's left hip, y = up (towards the shoulders), z = forward.
+BODY_BONES: tuple[tuple[str, object, object], ...] = tuple((n, *vocabulary.BONES[n]) for n in vocabulary.TOKEN_BONES)
+BODY_BONE_NAMES = vocabulary.TOKEN_BONES
 
 # Limbs the driver may not show (a talking head has no legs, often no arms). Each has a "follow" channel in
 # [0, 1]: how far the limb takes the driver's direction rather than keeping the reference photo's own pose.
-LIMBS = {
-    "l_arm": ("l_upper_arm", "l_forearm", "l_hand"),
-    "r_arm": ("r_upper_arm", "r_forearm", "r_hand"),
-    "l_leg": ("l_thigh", "l_shin", "l_foot", "l_heel"),
-    "r_leg": ("r_thigh", "r_shin", "r_foot", "r_heel"),
-}
-BODY_DIRS = slice(3, 3 + 3 * len(BODY_BONES))  # the bone-direction part of a body token
-BODY_FOLLOW = slice(BODY_DIRS.stop, BODY_DIRS.stop + len(LIMBS))  # the limb follow weights
+LIMBS = vocabulary.LIMBS
 
 _REST_DIRS = {  # a standing rest pose, arms down: the neutral of each direction channel
     "spine": (0, 1, 0), "neck": (0, 1, 0.1), "l_clavicle": (1, 0, 0), "r_clavicle": (-1, 0, 0),
@@ -118,7 +91,7 @@ def _hand_channels() -> tuple[ChannelSpec, ...]:
     ]
     for f in FINGER_NAMES:
         ch.append(ChannelSpec(f"{f}.spread", "deg", 0.0, f"{f}: sideways angle in the palm plane"))
-        for j, joint in enumerate(("base", "mid", "tip")):
+        for j, joint in enumerate(FINGER_JOINTS):
             ch.append(ChannelSpec(f"{f}.flex_{joint}", "deg", 0.0, f"{f}: flexion at joint {j + 1}; + curls"))
     return tuple(ch)
 
@@ -138,10 +111,70 @@ PLACEMENT_CHANNELS = (
 
 
 def channel_index(group: str, name: str) -> int:
-    for i, c in enumerate(CHANNELS[group]):
-        if c.name == name:
-            return i
-    raise KeyError(f"{group} has no channel {name!r}")
+    return layout(group).index(name)
+
+
+class Layout:
+    """Named views into one group's channel vector, generated from its channel table: code reads and writes
+    channels by name (`layout("face").span("head")`, `.indices(names)`), never by a position kept by hand.
+    Adding a channel is then one schema edit (plus the format version bump)."""
+
+    def __init__(self, group: str, channels: tuple[ChannelSpec, ...]) -> None:
+        self.group, self.channels = group, channels
+        self.names = tuple(c.name for c in channels)
+        self._index = {n: i for i, n in enumerate(self.names)}
+        self.neutral = np.array([c.neutral for c in channels], np.float32)
+
+    def __len__(self) -> int:
+        return len(self.channels)
+
+    def index(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"{self.group} has no channel {name!r}") from None
+
+    def indices(self, names) -> np.ndarray:
+        return np.array([self.index(n) for n in names], np.int64)
+
+    def span(self, *prefixes: str) -> slice:
+        """The channels named `<prefix>.*` (for each prefix, in order), which must sit side by side."""
+        idx = [i for p in prefixes for i, n in enumerate(self.names) if n.startswith(p + ".")]
+        return self._contiguous(idx, prefixes)
+
+    def span_of(self, names) -> slice:
+        """Exactly these channels, which must sit side by side in this order."""
+        return self._contiguous([self.index(n) for n in names], tuple(names))
+
+    def others(self, *prefixes: str) -> tuple[str, ...]:
+        """Channel names outside `<prefix>.*`, in order."""
+        return tuple(n for n in self.names if not any(n.startswith(p + ".") for p in prefixes))
+
+    def _contiguous(self, idx: list[int], what) -> slice:
+        if not idx or idx != list(range(idx[0], idx[0] + len(idx))):
+            raise ValueError(f"{self.group} channels {what} are not one contiguous run")
+        return slice(idx[0], idx[-1] + 1)
+
+
+_LAYOUTS: dict[str, Layout] = {}
+
+
+def layout(group: str) -> Layout:
+    """The group's layout, rebuilt whenever its channel table is replaced (a new schema, a test's fixture)."""
+    lay = _LAYOUTS.get(group)
+    if lay is None or lay.channels is not CHANNELS[group]:
+        lay = _LAYOUTS[group] = Layout(group, CHANNELS[group])
+    return lay
+
+
+def expression_names() -> tuple[str, ...]:
+    """The face's expression channels: everything but the head rotation, in channel order."""
+    return layout("face").others("head")
+
+
+def body_dir_names() -> tuple[str, ...]:
+    """The body's bone-direction channels, 3 per bone in BODY_BONES order."""
+    return tuple(f"{b}.{axis}" for b in BODY_BONE_NAMES for axis in "xyz")
 
 
 @dataclass
@@ -231,3 +264,13 @@ class MotionTokens:
 
 
 TOKEN_DIMS = {g: len(CHANNELS[g]) for g in GROUP_NAMES}
+
+# Named slices of the current schema, generated from the channel names (code that must follow a schema
+# replaced at run time, as the add-a-channel test does, asks `layout(group)` instead).
+BODY_TORSO = layout("body").span("torso")
+BODY_DIRS = layout("body").span_of(body_dir_names())  # the bone directions, 3 per bone in BODY_BONES order
+BODY_FOLLOW = layout("body").span("follow")  # the limb follow weights, in LIMBS order
+FACE_HEAD = layout("face").span("head")
+FACE_EXPRESSION = layout("face").span_of(expression_names())
+HAND_WRIST = layout("right_hand").span("wrist")
+HAND_FINGER = {f: layout("right_hand").span(f) for f in FINGER_NAMES}  # spread, flex_base, flex_mid, flex_tip

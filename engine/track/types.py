@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.track.landmarks import N_BODY, N_FACE, N_HAND
+from engine.vocabulary import N_BODY, N_FACE, N_HAND
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
-GROUP_SIZES = {"body": N_BODY, "face": N_FACE, "left_hand": N_HAND, "right_hand": N_HAND}
 
 
 def _nan(*shape: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from engine.errors import NoPersonError
-from engine.render.instant import hands as H
+from engine.render.instant import hands as instant_hands
 from engine.render.instant.atlas import (arm_alpha_mask, build_atlas, clean_seam, fill_texture, hand_rim_px,
                                          moved_hand_colours)
 from engine.render.instant.config import WarpConfig
@@ -22,7 +22,7 @@ from engine.render.instant.face import FaceLayer
 from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte
 from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
                                         region_contains, skin_weights)
-from engine.render.instant.skeleton import BODY_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton, apply
+from engine.render.instant.skeleton import SKIN_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton, apply
 from engine.track.types import FrameLandmarks
 
 TORSO_BONES = ("spine", "l_clavicle", "r_clavicle", "l_pelvis", "r_pelvis")
@@ -126,7 +126,7 @@ class PhotoAnalysis:
             if not target.has(group):
                 continue
             src = self.skeleton.source.points(group)
-            tamed = H.tame(src, target.points(group), palm / self.scale)
+            tamed = instant_hands.tame(src, target.points(group), palm / self.scale)
             if out is None:
                 out = target.copy()
             setattr(out, group, tamed.astype(np.float32))
@@ -156,18 +156,18 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
     work = cv2.resize(np.ascontiguousarray(rgb[..., :3]), (ww, wh), interpolation=interp) if (ww, wh) != (w0, h0) \
         else np.ascontiguousarray(rgb[..., :3]).copy()
-    hands = H.visible_hands(fl, k)  # tracked hands: their own mesh region, moved rigidly ...
-    bending = {p: pw for p, pw in hands.items() if H.bends(fl, p, pw, k)}  # ... or finger by finger
-    overrides = {s.name: H.hand_bone_spec(s) for s in BODY_BONES
+    hands = instant_hands.visible_hands(fl, k)  # tracked hands: their own mesh region, moved rigidly ...
+    bending = {p: pw for p, pw in hands.items() if instant_hands.bends(fl, p, pw, k)}  # ... or finger by finger
+    overrides = {s.name: instant_hands.hand_bone_spec(s) for s in SKIN_BONES
                  if s.kind == "hand" and {"l": "lh", "r": "rh"}[s.name[0]] in hands}
-    sk = Skeleton(fl, k, (ww, wh), H.extra_bones(bending), bending, config, overrides)
+    sk = Skeleton(fl, k, (ww, wh), instant_hands.extra_bones(bending), bending, config, overrides)
     if not sk.specs:
         raise NoPersonError("No person found in the reference photo: too few body landmarks to animate.")
     alpha = person_matte(work, fl, k, sk.u, config)
-    hand_masks = {p: H.hand_region(fl, p, pw, k, work) for p, pw in hands.items()}
+    hand_masks = {p: instant_hands.hand_region(fl, p, pw, k, work) for p, pw in hands.items()}
     feather = max(0.5, config.matte_feather_px)
     for p, m in hand_masks.items():  # segmentation misses fingers and fills the gaps between them
-        gaps = H.background_between_fingers(fl, p, hands[p], k, work, alpha, m)
+        gaps = instant_hands.background_between_fingers(fl, p, hands[p], k, work, alpha, m)
         alpha = np.minimum(alpha, 1.0 - cv2.GaussianBlur(gaps.astype(np.float32), (0, 0), feather))
         alpha = np.maximum(alpha, cv2.GaussianBlur(m.astype(np.float32), (0, 0), feather))
     plate = background_plate(work, alpha, max(PLATE_MARGIN_PX, config.plate_dilate_u * sk.u), config)
@@ -183,7 +183,7 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
         prefix = {PIECE_L_ARM: "lh", PIECE_R_ARM: "rh"}.get(name)
         if prefix in hands:
             if prefix in bending:
-                extra = H.hand_samples(fl, prefix, hands[prefix], k)
+                extra = instant_hands.hand_samples(fl, prefix, hands[prefix], k)
             fine = hand_masks[prefix]
             fs = max(2.0, config.hand_spacing_palm * hands[prefix])
         layer = "fill" if name == "fill" else "arm" if prefix else "photo"

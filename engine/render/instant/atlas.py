@@ -10,6 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from engine.render.instant.helpers import nearest_known
 from engine.render.instant.mesh import PIECE_BODY
 
 FILL_INPAINT_MAX_SIDE = 512
@@ -37,13 +38,8 @@ def fill_texture(fg: np.ndarray, fill: np.ndarray | None, body: np.ndarray | Non
     known = cv2.resize(core if core.any() else body, (sw, sh), interpolation=cv2.INTER_NEAREST)
     if not known.any():
         return None
-    _, lab = cv2.distanceTransformWithLabels((known == 0).astype(np.uint8), cv2.DIST_L2, 5,
-                                             labelType=cv2.DIST_LABEL_PIXEL)
-    ys, xs = np.nonzero(known)  # label i (1-based) <-> i-th zero pixel of the input in raster order
-    order = np.zeros(lab.max() + 1, np.int64)
-    zero_lab = lab[known > 0]
-    order[zero_lab] = np.arange(len(ys))
-    nearest = small[ys[order[lab]], xs[order[lab]]]
+    ny, nx = nearest_known(known > 0)
+    nearest = small[ny, nx]
     nearest = cv2.GaussianBlur(nearest, (0, 0), max(1.0, FILL_SOFTEN_U * u * s))
     return cv2.resize(nearest, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -108,13 +104,9 @@ def moved_hand_colours(fg, own, hand_masks, palms):
         src = (own > 0) & ~paint
     if not paint.any() or not src.any():
         return fg
-    _, lbl = cv2.distanceTransformWithLabels((~src).astype(np.uint8), cv2.DIST_L2, 5,
-                                             labelType=cv2.DIST_LABEL_PIXEL)
-    ys, xs = np.nonzero(src)  # label i (1-based) <-> i-th zero pixel of the input in raster order
-    order = np.zeros(lbl.max() + 1, np.int64)
-    order[lbl[src]] = np.arange(len(ys))
+    ny, nx = nearest_known(src)
     filled = fg.copy()
-    filled[paint] = fg[ys[order[lbl[paint]]], xs[order[lbl[paint]]]]
+    filled[paint] = fg[ny[paint], nx[paint]]
     soft = cv2.GaussianBlur(filled, (0, 0), 1.5)  # nearest-pixel fill streaks radially
     out = fg.copy()
     out[paint] = soft[paint]

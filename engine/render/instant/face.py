@@ -17,17 +17,12 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from engine.track import landmarks as L
+from engine import vocabulary as vocab
 
-# Inner lip contours, corner to corner (MediaPipe face mesh indices; FACEMESH_LIPS's inner rings).
-LIP_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-LIP_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-# Eye openings as closed rings (outer corner, upper lid, inner corner, lower lid back).
-EYE_RING_R = (33,) + L.EYE_R_UPPER + (133,) + tuple(reversed(L.EYE_R_LOWER))
-EYE_RING_L = (263,) + L.EYE_L_UPPER + (362,) + tuple(reversed(L.EYE_L_LOWER))
-IRIS_CENTRE_R, IRIS_CENTRE_L = L.IRIS_R[0], L.IRIS_L[0]
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
-             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+# Face rings (inner lips, eye openings, the oval) come from engine.vocabulary.
+LIP_INNER_UPPER, LIP_INNER_LOWER = vocab.LIP_INNER_UPPER, vocab.LIP_INNER_LOWER
+EYE_RING_R, EYE_RING_L, FACE_OVAL = vocab.EYE_RING_R, vocab.EYE_RING_L, vocab.FACE_OVAL
+IRIS_CENTRE_R, IRIS_CENTRE_L = vocab.IRIS_R[0], vocab.IRIS_L[0]
 MOUTH_TEX_SIZE = (96, 48)  # (w, h) of the mouth interior texture
 MOUTH_ROWS_V = (0.0, 0.34, 0.8, 1.0)  # texture rows: upper lip, upper teeth edge, lower teeth edge, lower lip
 LOWER_TEETH_SHARE = 0.2  # the lower band takes at most this share of the gap
@@ -128,7 +123,7 @@ class FaceLayer:
     def build(cls, face_px: np.ndarray, rgb: np.ndarray, teeth_height: float) -> "FaceLayer":
         src = face_px[:, :2].astype(np.float64)
         tris = np.concatenate([face_triangles(), _fan(EYE_RING_R, IRIS_CENTRE_R), _fan(EYE_RING_L, IRIS_CENTRE_L)])
-        fh = float(np.linalg.norm(src[L.FACE_CHIN] - src[L.FACE_FOREHEAD]))
+        fh = float(np.linalg.norm(src[vocab.FACE_CHIN] - src[vocab.FACE_FOREHEAD]))
         teeth_px = teeth_height * fh
         gap = mouth_gap(src)
         if gap > OPEN_PHOTO_GAP * fh:  # the photo shows its own mouth interior: use it
@@ -199,7 +194,7 @@ class FaceLayer:
         return np.concatenate(dst), np.concatenate(src), np.concatenate(mouth)
 
     def _scale(self, tgt: np.ndarray) -> float:
-        fh = float(np.linalg.norm(tgt[L.FACE_CHIN] - tgt[L.FACE_FOREHEAD]))
+        fh = float(np.linalg.norm(tgt[vocab.FACE_CHIN] - tgt[vocab.FACE_FOREHEAD]))
         return fh / max(self.face_height, 1e-6)
 
 

@@ -15,8 +15,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from engine import vocabulary as vocab
+from engine.render.instant.helpers import similarity_fit
 from engine.render.instant.skeleton import PIECE_L_ARM, PIECE_R_ARM, BoneSpec
-from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks
 
 SIDES = {"l": ("left_hand", "lh", PIECE_L_ARM), "r": ("right_hand", "rh", PIECE_R_ARM)}
@@ -44,9 +45,9 @@ def finger_bones(side: str) -> tuple[BoneSpec, ...]:
     """Bone specs for one hand ("l" or "r"); parents chain from the body's hand bone."""
     _, p, piece = SIDES[side]
     bones = []
-    for name, chain in L.FINGERS.items():
+    for name, chain in vocab.FINGERS.items():
         prev = f"{side}_hand"
-        joints = (L.WRIST,) + tuple(chain)
+        joints = (vocab.WRIST,) + tuple(chain)
         for j, (a, b) in enumerate(zip(joints[:-1], joints[1:])):
             bname = f"{side}_{name}_{j}"
             radius = METACARPAL_RADIUS if j == 0 else PHALANX_RADIUS
@@ -63,8 +64,8 @@ def visible_hands(fl: FrameLandmarks, scale: float) -> dict[str, float]:
             continue
         h = fl.points(group)[:, :2].astype(np.float64) * scale
         # knuckle width, or most of the palm's length for a hand seen edge-on (knuckles in a row)
-        pw = max(float(np.linalg.norm(h[L.INDEX_MCP] - h[L.PINKY_MCP])),
-                 EDGE_ON_PALM * float(np.linalg.norm(h[L.MIDDLE_MCP] - h[L.WRIST])))
+        pw = max(float(np.linalg.norm(h[vocab.INDEX_MCP] - h[vocab.PINKY_MCP])),
+                 EDGE_ON_PALM * float(np.linalg.norm(h[vocab.MIDDLE_MCP] - h[vocab.WRIST])))
         if pw >= MIN_PALM_PX:
             out[p] = pw
     return out
@@ -76,12 +77,12 @@ def bends(fl: FrameLandmarks, prefix: str, palm: float, scale: float) -> bool:
     if palm < BEND_MIN_PALM_PX:
         return False
     h = hand_points(fl, prefix, scale)
-    length = float(np.linalg.norm(h[L.MIDDLE_MCP] - h[L.WRIST]))
-    width = float(np.linalg.norm(h[L.INDEX_MCP] - h[L.PINKY_MCP]))
+    length = float(np.linalg.norm(h[vocab.MIDDLE_MCP] - h[vocab.WRIST]))
+    width = float(np.linalg.norm(h[vocab.INDEX_MCP] - h[vocab.PINKY_MCP]))
     if width < BEND_MIN_FACING * length:
         return False
     straight = []
-    for name, chain in L.FINGERS.items():
+    for name, chain in vocab.FINGERS.items():
         if name == "thumb":
             continue
         seg = sum(float(np.linalg.norm(h[b] - h[a])) for a, b in zip(chain[:-1], chain[1:]))
@@ -110,7 +111,7 @@ def _strokes(h: np.ndarray, shape: tuple[int, int], radius: float, hull: bool) -
     if hull:
         cv2.fillConvexPoly(m, cv2.convexHull(np.round(h[list(PALM)]).astype(np.int32)), 1)
     t = max(1, int(round(2 * radius)) + 1)
-    for a, b in L.HAND_EDGES:
+    for a, b in vocab.HAND_EDGES:
         pa, pb = np.round(h[a]).astype(int), np.round(h[b]).astype(int)
         cv2.line(m, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), 1, t)
     return m
@@ -167,13 +168,9 @@ def tame(src: np.ndarray, tgt: np.ndarray, palm: float) -> np.ndarray:
     the two shapes disagree too much: a 2D warp cannot turn a palm seen from the front into a fist seen
     from the side, and trying shreds the hand; a hand that moves as a whole still reads as a hand."""
     s, t = src[:, :2].astype(np.float64), tgt[:, :2].astype(np.float64)
-    ms, mt = s.mean(0), t.mean(0)
-    a, b = s - ms, t - mt
-    n = float((a * a).sum()) or 1.0
-    c = float((a * b).sum()) / n
-    d = float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()) / n
-    rigid = a @ np.array([[c, d], [-d, c]]) + mt
-    scale = max(np.hypot(c, d), 1e-6)
+    m = similarity_fit(s, t)
+    rigid = s @ m[:, :2].T + m[:, 2]
+    scale = max(np.hypot(m[0, 0], m[1, 0]), 1e-6)
     err = float(np.sqrt(((rigid - t) ** 2).sum(1).mean())) / (palm * scale)
     beta = float(np.clip((TAME_HI - err) / (TAME_HI - TAME_LO), 0.0, 1.0))
     out = tgt.copy()
@@ -187,7 +184,7 @@ def hand_samples(fl: FrameLandmarks, prefix: str, palm: float, scale: float) -> 
     pts = [h]
     off = PHALANX_RADIUS * palm
     t = (np.arange(SAMPLES_PER_BONE) + 0.5) / SAMPLES_PER_BONE
-    for a, b in L.HAND_EDGES:
+    for a, b in vocab.HAND_EDGES:
         d = h[b] - h[a]
         n = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
         axis = h[a] + t[:, None] * d

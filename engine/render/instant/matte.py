@@ -12,9 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from engine import vocabulary as vocab
 from engine.render.instant.config import WarpConfig
+from engine.render.instant.helpers import nearest_known
 from engine.render.instant.skeleton import MIN_CONF, points
-from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks
 
 GUIDED_RADIUS_FRAC = 0.006  # guided filter radius, as a fraction of the photo's long side
@@ -57,21 +58,21 @@ def segment(rgb: np.ndarray) -> np.ndarray | None:
 def skeleton_matte(fl: FrameLandmarks, scale: float, shape: tuple[int, int], u: float) -> np.ndarray:
     """uint8 0/1 mask painted from the landmarks: thick bones, a head disc, the face hull, the hands."""
     m = np.zeros(shape, np.uint8)
-    body, conf = points(fl, [f"b{i}" for i in range(L.N_BODY)], scale)
+    body, conf = points(fl, [f"b{i}" for i in range(vocab.N_BODY)], scale)
     thick = max(2, int(round(SKELETON_LIMB_U * u)))
-    for a, b in L.BODY_EDGES:
+    for a, b in vocab.BODY_EDGES:
         if conf[a] >= MIN_CONF and conf[b] >= MIN_CONF:
             pa, pb = np.round(body[[a, b], :2]).astype(int)
             cv2.line(m, tuple(map(int, pa)), tuple(map(int, pb)), 1, thick)
-    quad = [L.L_SHOULDER, L.R_SHOULDER, L.R_HIP, L.L_HIP]
+    quad = [vocab.L_SHOULDER, vocab.R_SHOULDER, vocab.R_HIP, vocab.L_HIP]
     if conf[quad].min() >= MIN_CONF:
         cv2.fillConvexPoly(m, np.round(body[quad, :2]).astype(np.int32), 1)
     for group in ("face", "left_hand", "right_hand"):
         if fl.has(group):
             p = np.round(fl.points(group)[:, :2] * scale).astype(np.int32)
             cv2.fillConvexPoly(m, cv2.convexHull(p), 1)
-    if conf[L.NOSE] >= MIN_CONF:
-        c = body[L.NOSE, :2]
+    if conf[vocab.NOSE] >= MIN_CONF:
+        c = body[vocab.NOSE, :2]
         cv2.circle(m, (int(c[0]), int(c[1])), max(2, int(0.3 * u)), 1, -1)
     return m
 
@@ -230,29 +231,13 @@ def membrane_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def mirror_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Each hole pixel x takes the colour at 2p - x, its reflection through the nearest known pixel p
-    (or p itself when the reflection lands in the hole or off the image)."""
-    if not (~hole).any() or not hole.any():
-        return rgb.copy()
-    (hy, hx), _, (ry, rx) = _reflection(hole)
-    out = rgb.copy()
-    out[hy, hx] = rgb[ry, rx]
-    return out
-
-
 def _reflection(hole: np.ndarray):
     """For every hole pixel: its (y, x), its nearest known pixel p and its reflection 2p - x (p where the
     reflection lands in the hole or off the image)."""
     h, w = hole.shape
-    known = ~hole
-    _, lab = cv2.distanceTransformWithLabels(hole.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    ky, kx = np.nonzero(known)
-    index = np.zeros(int(lab.max()) + 1, np.int64)
-    index[lab[known]] = np.arange(len(ky))
+    ny, nx = nearest_known(~hole)
     hy, hx = np.nonzero(hole)
-    near = index[lab[hy, hx]]
-    py, px = ky[near], kx[near]
+    py, px = ny[hy, hx], nx[hy, hx]
     ry, rx = 2 * py - hy, 2 * px - hx
     inside = (ry >= 0) & (ry < h) & (rx >= 0) & (rx < w)
     ry, rx = np.where(inside, ry, py), np.where(inside, rx, px)

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay, cKDTree
 
+from engine import vocabulary as vocab
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.skeleton import PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM, Skeleton, points
-from engine.track import landmarks as L
 
 LABEL_BG, LABEL_BODY, LABEL_L_ARM, LABEL_R_ARM = 0, 1, 2, 3
 PIECE_LABEL = {PIECE_BODY: LABEL_BODY, PIECE_L_ARM: LABEL_L_ARM, PIECE_R_ARM: LABEL_R_ARM}
@@ -64,7 +64,7 @@ def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def torso_quad(sk: Skeleton) -> np.ndarray | None:
     """(4, 2) shoulders and hips; with the hips out of the photo, a torso of usual proportions hung from
     the shoulders (away from the head), so a cut-off torso still counts as torso."""
-    p, c = points(sk.source, [f"b{i}" for i in (L.L_SHOULDER, L.R_SHOULDER, L.R_HIP, L.L_HIP)], sk.scale)
+    p, c = points(sk.source, [f"b{i}" for i in (vocab.L_SHOULDER, vocab.R_SHOULDER, vocab.R_HIP, vocab.L_HIP)], sk.scale)
     if c.min() >= 0.5:
         return p[:, :2]
     if c[:2].min() < 0.5:
@@ -72,7 +72,7 @@ def torso_quad(sk: Skeleton) -> np.ndarray | None:
     ls, rs = p[0, :2], p[1, :2]
     d = rs - ls
     down = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
-    (nose,), nc = points(sk.source, [f"b{L.NOSE}"], sk.scale)
+    (nose,), nc = points(sk.source, [f"b{vocab.NOSE}"], sk.scale)
     if nc[0] >= 0.5 and np.dot(nose[:2] - (ls + rs) / 2, down) > 0:
         down = -down
     elif nc[0] < 0.5 and down[1] < 0:

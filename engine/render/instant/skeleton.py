@@ -12,8 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from engine import vocabulary as vocab
 from engine.render.instant.config import WarpConfig
-from engine.track import landmarks as L
+from engine.render.instant.helpers import similarity_fit
 from engine.track.types import FrameLandmarks
 
 PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM = "body", "l_arm", "r_arm"
@@ -21,19 +22,7 @@ PIECES = (PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM)
 MIN_CONF = 0.5  # body landmarks below this visibility do not anchor bones (MediaPipe guesses them)
 FRAME_MARGIN = 0.25  # a bone endpoint may lie this far outside the photo (fraction of its size)
 
-# Virtual points: the mean of these body landmarks.
-VIRTUAL = {
-    "hip_c": (L.L_HIP, L.R_HIP),
-    "shoulder_c": (L.L_SHOULDER, L.R_SHOULDER),
-    "mouth_c": (L.MOUTH_L, L.MOUTH_R),
-    "eye_c": (L.L_EYE, L.R_EYE),
-    "l_hand_c": (L.L_INDEX, L.L_PINKY),
-    "r_hand_c": (L.R_INDEX, L.R_PINKY),
-}
-HEAD_TOP_REACH = 3.0  # the crown lies this many mouth-to-eye distances above the mouth (hair included)
-# Face-mesh points that move with the skull (no jaw, lips, lids or brows): the head's similarity fit.
-FACE_RIGID = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 33, 133, 362, 263, 234, 454, 127, 356, 93, 323)
-BODY_HEAD_POINTS = tuple(range(0, 9))  # nose, eyes, ears: the head fit when there is no face mesh
+VIRTUAL = vocab.VIRTUAL_POINTS  # virtual points: the mean of these body landmarks
 HAIR_REACH = 0.45  # with a face mesh the head bone runs chin -> forehead, extended this much for the hair
 HEAD_RADIUS_FACE = 0.55  # ... and its radius is this fraction of the face width
 
@@ -50,31 +39,38 @@ class BoneSpec:
     # | "hand" (a segment that keeps its length: a hand turning edge-on must not squash into a sliver)
 
 
-BODY_BONES: tuple[BoneSpec, ...] = (
-    BoneSpec("spine", "hip_c", "shoulder_c", PIECE_BODY, 0.45, None),
-    BoneSpec("l_clavicle", "shoulder_c", "b11", PIECE_BODY, 0.28, "spine"),
-    BoneSpec("r_clavicle", "shoulder_c", "b12", PIECE_BODY, 0.28, "spine"),
-    BoneSpec("l_pelvis", "hip_c", "b23", PIECE_BODY, 0.30, "spine"),
-    BoneSpec("r_pelvis", "hip_c", "b24", PIECE_BODY, 0.30, "spine"),
-    BoneSpec("neck", "shoulder_c", "mouth_c", PIECE_BODY, 0.16, "spine"),
-    BoneSpec("head", "mouth_c", "head_top", PIECE_BODY, 0.26, "neck", "head"),
-    BoneSpec("l_upper_arm", "b11", "b13", PIECE_L_ARM, 0.15, "l_clavicle"),
-    BoneSpec("l_forearm", "b13", "b15", PIECE_L_ARM, 0.12, "l_upper_arm"),
-    BoneSpec("l_hand", "b15", "l_hand_c", PIECE_L_ARM, 0.12, "l_forearm", "hand"),
-    BoneSpec("r_upper_arm", "b12", "b14", PIECE_R_ARM, 0.15, "r_clavicle"),
-    BoneSpec("r_forearm", "b14", "b16", PIECE_R_ARM, 0.12, "r_upper_arm"),
-    BoneSpec("r_hand", "b16", "r_hand_c", PIECE_R_ARM, 0.12, "r_forearm", "hand"),
-    BoneSpec("l_thigh", "b23", "b25", PIECE_BODY, 0.21, "l_pelvis"),
-    BoneSpec("l_shin", "b25", "b27", PIECE_BODY, 0.14, "l_thigh"),
-    BoneSpec("l_foot", "b27", "b31", PIECE_BODY, 0.10, "l_shin"),
-    BoneSpec("r_thigh", "b24", "b26", PIECE_BODY, 0.21, "r_pelvis"),
-    BoneSpec("r_shin", "b26", "b28", PIECE_BODY, 0.14, "r_thigh"),
-    BoneSpec("r_foot", "b28", "b32", PIECE_BODY, 0.10, "r_shin"),
+def _bone(name: str, piece: str, radius_u: float, parent: str | None, kind: str = "segment") -> BoneSpec:
+    """A skin bone between the two points engine.vocabulary.BONES names for it."""
+    a, b = vocab.BONES[name]
+    return BoneSpec(name, vocab.point_name(a), vocab.point_name(b), piece, radius_u, parent, kind)
+
+
+# The bones the mesh is skinned to (parents first), their pieces and flesh radii.
+SKIN_BONES: tuple[BoneSpec, ...] = (
+    _bone("spine", PIECE_BODY, 0.45, None),
+    _bone("l_clavicle", PIECE_BODY, 0.28, "spine"),
+    _bone("r_clavicle", PIECE_BODY, 0.28, "spine"),
+    _bone("l_pelvis", PIECE_BODY, 0.30, "spine"),
+    _bone("r_pelvis", PIECE_BODY, 0.30, "spine"),
+    _bone("throat", PIECE_BODY, 0.16, "spine"),
+    _bone("head", PIECE_BODY, 0.26, "throat", "head"),
+    _bone("l_upper_arm", PIECE_L_ARM, 0.15, "l_clavicle"),
+    _bone("l_forearm", PIECE_L_ARM, 0.12, "l_upper_arm"),
+    _bone("l_hand", PIECE_L_ARM, 0.12, "l_forearm", "hand"),
+    _bone("r_upper_arm", PIECE_R_ARM, 0.15, "r_clavicle"),
+    _bone("r_forearm", PIECE_R_ARM, 0.12, "r_upper_arm"),
+    _bone("r_hand", PIECE_R_ARM, 0.12, "r_forearm", "hand"),
+    _bone("l_thigh", PIECE_BODY, 0.21, "l_pelvis"),
+    _bone("l_shin", PIECE_BODY, 0.14, "l_thigh"),
+    _bone("l_foot", PIECE_BODY, 0.10, "l_shin"),
+    _bone("r_thigh", PIECE_BODY, 0.21, "r_pelvis"),
+    _bone("r_shin", PIECE_BODY, 0.14, "r_thigh"),
+    _bone("r_foot", PIECE_BODY, 0.10, "r_shin"),
 )
 
 
-BODY_KEYS = tuple(f"b{i}" for i in range(L.N_BODY))
-N_POINT_SOURCES = L.N_BODY + 2 * L.N_HAND  # body, left hand, right hand, stacked
+BODY_KEYS = tuple(f"b{i}" for i in range(vocab.N_BODY))
+N_POINT_SOURCES = vocab.N_BODY + 2 * vocab.N_HAND  # body, left hand, right hand, stacked
 
 
 def _key_weights(key: str) -> dict[int, float]:
@@ -82,13 +78,13 @@ def _key_weights(key: str) -> dict[int, float]:
     if key in VIRTUAL:
         idx = VIRTUAL[key]
         return {i: 1.0 / len(idx) for i in idx}
-    if key == "head_top":  # mouth + reach * (eyes - mouth)
-        w = {i: (1.0 - HEAD_TOP_REACH) / 2 for i in VIRTUAL["mouth_c"]}
-        w.update({i: HEAD_TOP_REACH / 2 for i in VIRTUAL["eye_c"]})
+    if key == vocab.HEAD_TOP:  # mouth + reach * (eyes - mouth)
+        w = {i: (1.0 - vocab.HEAD_TOP_REACH) / 2 for i in VIRTUAL["mouth_c"]}
+        w.update({i: vocab.HEAD_TOP_REACH / 2 for i in VIRTUAL["eye_c"]})
         return w
     if key[0] == "b":
         return {int(key[1:]): 1.0}
-    base = L.N_BODY if key[:2] == "lh" else L.N_BODY + L.N_HAND
+    base = vocab.N_BODY if key[:2] == "lh" else vocab.N_BODY + vocab.N_HAND
     return {base + int(key[2:]): 1.0}
 
 
@@ -119,28 +115,15 @@ def points(fl: FrameLandmarks, keys, scale: float) -> tuple[np.ndarray, np.ndarr
 
 
 def body_unit(fl: FrameLandmarks, scale: float) -> float:
-    """The body unit u in work pixels: shoulder width, else a face-derived stand-in, else a size guess."""
+    """The renderer's body unit u in work pixels: the shoulder width (engine.vocabulary's units), else the
+    face's width times the usual shoulders-to-face ratio, else a size guess."""
     (ls, rs), c = points(fl, ["b11", "b12"], scale)
     if c.min() >= MIN_CONF:
         return float(max(np.linalg.norm(ls[:2] - rs[:2]), 4.0))
     if fl.has("face"):
         f = fl.face[:, :2].astype(np.float64) * scale
-        return float(max(np.linalg.norm(f[L.FACE_SIDE_L] - f[L.FACE_SIDE_R]) * 2.2, 4.0))
+        return float(max(np.linalg.norm(f[vocab.FACE_SIDE_L] - f[vocab.FACE_SIDE_R]) * vocab.FACE_WIDTH_TO_SHOULDERS, 4.0))
     return 0.25 * max(fl.width, fl.height) * scale
-
-
-def similarity_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares 2D similarity (Umeyama) mapping src (N, 2) onto dst (N, 2), as a 2x3 matrix."""
-    ms, md = src.mean(0), dst.mean(0)
-    s, d = src - ms, dst - md
-    a = float((s * d).sum())
-    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum())
-    n = float((s * s).sum())
-    if n < 1e-9:
-        m = np.eye(2)
-    else:
-        m = np.array([[a, -b], [b, a]]) / n
-    return np.hstack([m, (md - m @ ms)[:, None]])
 
 
 def segment_transforms(a_s, b_s, a_t, b_t, across: float, lo: float, hi: float) -> np.ndarray:
@@ -180,7 +163,7 @@ class Skeleton:
         self.work_size = work_size
         self.u = body_unit(fl, scale)
         w, h = work_size
-        specs = [overrides.get(s.name, s) for s in BODY_BONES + tuple(extra)]
+        specs = [overrides.get(s.name, s) for s in SKIN_BONES + tuple(extra)]
         specs = [s for s in specs if self._usable(fl, s, w, h)]
         self.specs = specs  # parents precede children (table order)
         self.names = [s.name for s in self.specs]
@@ -207,9 +190,9 @@ class Skeleton:
         if "head" in self.index and fl.has("face"):  # the head's extent from the face mesh, hair included
             f = fl.face[:, :2].astype(np.float64) * scale
             i = self.index["head"]
-            chin, brow = f[L.FACE_CHIN], f[L.FACE_FOREHEAD]
+            chin, brow = f[vocab.FACE_CHIN], f[vocab.FACE_FOREHEAD]
             self.src_a[i], self.src_b[i] = chin, brow + HAIR_REACH * (brow - chin)
-            self.radius[i] = HEAD_RADIUS_FACE * float(np.linalg.norm(f[L.FACE_SIDE_L] - f[L.FACE_SIDE_R]))
+            self.radius[i] = HEAD_RADIUS_FACE * float(np.linalg.norm(f[vocab.FACE_SIDE_L] - f[vocab.FACE_SIDE_R]))
         self.source = fl
         self._head_src = self._head_points(fl)
 
@@ -217,7 +200,7 @@ class Skeleton:
     @staticmethod
     def _usable(fl: FrameLandmarks, s: BoneSpec, w: int, h: int) -> bool:
         if s.kind == "head":
-            return fl.has("face") or bool((fl.body_conf[list(BODY_HEAD_POINTS)] >= MIN_CONF).sum() >= 3)
+            return fl.has("face") or bool((fl.body_conf[list(vocab.HEAD_POINTS)] >= MIN_CONF).sum() >= 3)
         p, c = points(fl, [s.a, s.b], 1.0)
         if c.min() < MIN_CONF:
             return False
@@ -227,8 +210,8 @@ class Skeleton:
 
     def _head_points(self, fl: FrameLandmarks) -> tuple[str, np.ndarray]:
         if fl.has("face"):
-            return "face", fl.face[list(FACE_RIGID), :2].astype(np.float64) * self.scale
-        return "body", fl.body[list(BODY_HEAD_POINTS), :2].astype(np.float64) * self.scale
+            return "face", fl.face[list(vocab.FACE_RIGID), :2].astype(np.float64) * self.scale
+        return "body", fl.body[list(vocab.HEAD_POINTS), :2].astype(np.float64) * self.scale
 
     def has(self, name: str) -> bool:
         return name in self.index
@@ -249,9 +232,9 @@ class Skeleton:
 
     def _head_target(self, target: FrameLandmarks, kind: str) -> np.ndarray | None:
         if kind == "face" and target.has("face"):
-            return target.face[list(FACE_RIGID), :2].astype(np.float64) * self.scale
+            return target.face[list(vocab.FACE_RIGID), :2].astype(np.float64) * self.scale
         if kind == "body":
-            t = target.body[list(BODY_HEAD_POINTS), :2].astype(np.float64) * self.scale
+            t = target.body[list(vocab.HEAD_POINTS), :2].astype(np.float64) * self.scale
             if np.isfinite(t).all():
                 return t
         return None
