@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, Progress
@@ -34,6 +35,7 @@ MAX_SECONDS = 60.0  # longer than any sensible extension; beyond it the request 
 MIN_CONTEXT_S = 0.4  # motion needs this much before a join to know how it was moving
 MODEL_SPAN_S = 0.6  # hybrid: the model writes this much, then motion matching continues
 JOIN_BLEND_S = 0.24  # the first frames ease from "as it was moving" into what a method proposes
+DETAIL_SIGMA_S = 0.08  # hybrid: detail finer than this (Gaussian sigma) comes from a matched take
 LOOP_SPAN_S = 1.0  # a loop rewrites at most this much of its end (at most a third of the range)
 MODEL_PATH = ASSETS / "motion_model.safetensors"
 
@@ -145,10 +147,15 @@ def continue_motion(context: Sequence, n: int, options: GenerateOptions, backwar
     matcher = _matcher(lib, context.fps, backward)
     if method == "matching":
         return matcher.continue_motion(context, n, rng, energy, own, cancel)
-    # hybrid: the model's near future, then matching from there
+    # hybrid: the model's near future, then matching from there. The model predicts the expected motion, which
+    # is smoother than any real take: the fine detail (what a low-pass removes) of a matched take is laid over it
     m = min(n, max(2, int(round(MODEL_SPAN_S * context.fps))))
     head = _model_rollout(context, m, -1.0 if backward else 1.0)
-    head = renormalise(_ease_join(context, last + energy * (head - last)))
+    head = _ease_join(context, last + energy * (head - last))
+    take = matcher.continue_motion(context, m, np.random.default_rng(options.seed), energy, own, cancel)
+    detail = take - gaussian_filter1d(take, DETAIL_SIGMA_S * context.fps, axis=0, mode="nearest")
+    fade_in = _smoothstep(np.arange(1, m + 1, dtype=np.float64)[:, None] / max(2, JOIN_BLEND_S * context.fps))
+    head = renormalise(head + fade_in * detail)
     if m == n:
         return head
     extended = Sequence(np.concatenate([context.values, head]), np.concatenate(
@@ -225,8 +232,15 @@ def fill(seq: Sequence, start: int, stop: int, options: GenerateOptions = Genera
     left, right = seq.slice(0, start), seq.slice(stop + 1, len(seq))
     fwd = continue_motion(left, n, options, own=[right], cancel=cancel)
     bwd = continue_motion(reverse(right), n, options, backward=True, own=[reverse(left)], cancel=cancel)[::-1]
-    w = _smoothstep((np.arange(n, dtype=np.float64)[:, None] + 1) / (n + 1))
-    out = renormalise((1 - w) * fwd + w * bwd)
+    k = np.arange(n, dtype=np.float64)[:, None]
+    w = _smoothstep((k + 1) / (n + 1))
+    out = (1 - w) * fwd + w * bwd
+    # the cross-fade leaves a little of the other side at each end: fade that out too, so each end is exactly
+    # the continuation that was made to join it
+    blend = max(1, min(int(round(JOIN_BLEND_S * seq.fps)), n // 2))
+    out = out + (fwd[0] - out[0]) * (1 - _smoothstep(k / blend)) + \
+        (bwd[-1] - out[-1]) * (1 - _smoothstep((n - 1 - k) / blend))
+    out = renormalise(out)
     return _span(seq, start, out, _groups(left.tracked[-1], right.tracked[0]), mode, options)
 
 

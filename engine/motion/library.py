@@ -1,6 +1,6 @@
 """A motion library: token sequences tracked from the training corpus, tokens only (no landmarks, no pixels).
 
-Motion matching searches it; the motion model trains on it. It ships as `assets/motion/library.npz`
+Motion matching searches it; the motion model trains on it. It ships as `engine/assets/motion/library.npz`
 (plain arrays + a JSON `meta` entry, never pickle), built by `python -m engine.motion.corpus`.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from engine.errors import MediaError
 from engine.motion.features import DIM, N_GROUPS, Sequence, channel_scales, mirror, resample
 
 LIBRARY_FORMAT_VERSION = 1
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "motion"
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "motion"  # engine/assets: the wheel carries it
 LIBRARY_PATH = ASSETS / "library.npz"
 MIN_FPS = 20.0  # below this (a 5 fps clip) velocities are too coarse to learn or match from
 

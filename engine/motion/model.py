@@ -2,10 +2,11 @@
 
 Sections in reading order: config and presets, the network, checkpoint files. The network holds no sampling
 loop beyond its own autoregressive rollout (which is the model: each frame is predicted from the ones
-before). Inputs are normalised token frames z = (x - mean) / scale (engine.motion.features), their last step,
+before, or a whole stretch at once with the "direct" decoder). Inputs are normalised token frames z = (x - mean) / scale (engine.motion.features), their last step,
 the four tracked flags and a direction flag (+1 forward in time, -1 backward, so one network also extends
-before the in point). The head predicts the next step, so a zero output is "keep moving as now" and the
-network learns corrections to it.
+before the in point). The one-step head predicts the next step (a zero output is "keep moving as now"); the
+direct head predicts offsets of the next `horizon` frames from the last one (a zero output is "hold"), so
+each head learns corrections to a baseline.
 """
 from __future__ import annotations
 
@@ -23,22 +24,32 @@ from engine.motion.features import DIM, N_GROUPS
 MODEL_FPS = 25.0  # the rate the model is trained and run at; other clips are resampled to it and back
 
 
+DECODERS = ("direct", "recurrent")
+
+
 @dataclass(frozen=True)
 class MotionModelConfig:
     hidden: int = 192
     layers: int = 1
     context: int = 32  # frames read (at MODEL_FPS)
-    horizon: int = 25  # frames rolled out in training
+    horizon: int = 25  # frames predicted per pass
+    decoder: str = "direct"  # "direct": all `horizon` frames from the last state at once; "recurrent": frame by frame
+    dropout: float = 0.0  # on the state the heads read (the corpus is small: ~9k frames)
 
     def __post_init__(self) -> None:
         for name in ("hidden", "layers", "context", "horizon"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"MotionModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"MotionModelConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"MotionModelConfig.decoder: one of {DECODERS}, got {self.decoder!r}")
 
 
 PRESETS = {
     "tiny": MotionModelConfig(hidden=16, layers=1, context=8, horizon=4),
-    "small": MotionModelConfig(hidden=192, layers=1, context=32, horizon=25),
+    "small": MotionModelConfig(hidden=192, layers=1, context=32, horizon=25, dropout=0.3),
+    "small_recurrent": MotionModelConfig(hidden=192, layers=1, context=32, horizon=25, decoder="recurrent"),
 }
 
 IN_DIM = 2 * DIM + N_GROUPS + 1  # z, its last step, tracked flags, direction
@@ -49,9 +60,14 @@ class MotionGRU(nn.Module):
         super().__init__()
         self.config = config
         self.gru = nn.GRU(IN_DIM, config.hidden, num_layers=config.layers, batch_first=True)
-        self.head = nn.Linear(config.hidden, DIM)
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, DIM)  # next step (teacher-forced over the context; recurrent rollout)
         nn.init.zeros_(self.head.weight)  # start as constant velocity: the head adds corrections to it
         nn.init.zeros_(self.head.bias)
+        if config.decoder == "direct":
+            # offsets of the next frames from now; no bias: a constant drift would move what stands still
+            self.future = nn.Linear(config.hidden, config.horizon * DIM, bias=False)
+            nn.init.zeros_(self.future.weight)  # start as hold-last-pose, the strongest simple baseline
 
     def _inputs(self, z: torch.Tensor, dz: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return torch.cat([z, dz, cond], dim=-1)  # (B, T, IN_DIM)
@@ -64,8 +80,11 @@ class MotionGRU(nn.Module):
         dz = torch.cat([torch.zeros_like(z[:, :1]), z[:, 1:] - z[:, :-1]], dim=1)  # (B, C, DIM)
         cond_t = cond[:, None, :].expand(b, c, cond.shape[-1])
         y, h = self.gru(self._inputs(z, dz, cond_t))  # y: (B, C, H)
+        y = self.drop(y)
         step = self.head(y) + dz  # (B, C, DIM) predicted next step
         teacher = z[:, :-1] + step[:, :-1]  # (B, C - 1, DIM): frame t+1 from frames <= t
+        if self.config.decoder == "direct":
+            return teacher, self._direct(z, cond, y[:, -1], horizon)
         frames = []
         z_prev, z_last = z[:, -1], z[:, -1] + step[:, -1]
         frames.append(z_last)
@@ -76,6 +95,16 @@ class MotionGRU(nn.Module):
             z_prev, z_last = z_last, nxt
             frames.append(nxt)
         return teacher, torch.stack(frames, dim=1)  # (B, horizon, DIM)
+
+    def _direct(self, z: torch.Tensor, cond: torch.Tensor, last: torch.Tensor, horizon: int) -> torch.Tensor:
+        """Frames z_{C+1..C+horizon} as offsets from z_C; longer requests chain passes on their own output."""
+        h = self.config.horizon
+        out = z[:, -1:] + self.future(last).view(-1, h, DIM)  # (B, h, DIM)
+        while out.shape[1] < horizon:
+            ctx = torch.cat([z, out], dim=1)[:, -self.config.context:]  # (B, C, DIM)
+            _, more = self.forward(ctx, cond, h)
+            out = torch.cat([out, more], dim=1)
+        return out[:, :horizon]
 
 
 # -- checkpoint files: weights in safetensors, config and normalisation in its metadata --------------------------

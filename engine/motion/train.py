@@ -1,7 +1,7 @@
 """Train the motion model on the library's token sequences with the project's Accelerate loop.
 
     python -m engine.motion.train --preset small --steps 3000 --out runs/motion
-    python -m engine.motion.train --export runs/motion -o assets/motion/motion_model.safetensors
+    python -m engine.motion.train --export runs/motion -o engine/assets/motion/motion_model.safetensors
 
 Augmentation (fixed, precomputed, so the dataset is a plain indexable table of windows): every clip at five
 playback speeds, mirrored, and reversed in time (with the direction flag set, so one network extends both
@@ -25,6 +25,7 @@ SPEEDS = (0.8, 0.9, 1.0, 1.12, 1.25)
 STRIDE = 2  # frames between training windows
 HELD_OUT = ("clip_halfbody_man_singing_mic", "clip_face_woman_flag_speech", "clip_face_man_tearful_talk")
 SHORT_CONTEXT_P = 0.25  # this share of windows see a shortened, first-frame-padded context (short clips)
+STILL_P = 0.1  # this share of windows are one pose held (context and future)
 TEACHER_WEIGHT = 0.5  # weight of the one-step (teacher-forced) loss beside the rollout loss
 
 
@@ -59,7 +60,10 @@ class WindowDataset(torch.utils.data.Dataset):
         c, h = self.config.context, self.config.horizon
         z = self.z[k][t:t + c + h].clone()
         tracked = self.tracked[k][t:t + c + h]
-        if torch.rand(()) < SHORT_CONTEXT_P:  # a short clip: hold its first frame before it
+        if torch.rand(()) < STILL_P:  # a performer holding still stays still (the corpus talks a lot)
+            z[:] = z[c - 1]
+            tracked = tracked[c - 1:c].expand(c + h, -1)
+        elif torch.rand(()) < SHORT_CONTEXT_P:  # a short clip: hold its first frame before it
             keep = int(torch.randint(2, c, ()))
             z[: c - keep] = z[c - keep]
         direction = torch.tensor([self.items[k][1]], dtype=torch.float32)
@@ -67,9 +71,15 @@ class WindowDataset(torch.utils.data.Dataset):
                 "mask_ctx": tracked[1:c], "mask": tracked[c:] * tracked[c - 1]}
 
 
+# Each group weighs the same in the loss whatever its channel count (the 67-number body would drown the face).
+_GROUP_SIZE = np.bincount(GROUP_OF_CHANNEL)
+CHANNEL_WEIGHT = torch.as_tensor(len(GROUP_OF_CHANNEL) / (len(_GROUP_SIZE) * _GROUP_SIZE[GROUP_OF_CHANNEL]),
+                                 dtype=torch.float32)
+
+
 def _masked_l1(pred: torch.Tensor, target: torch.Tensor, group_mask: torch.Tensor) -> torch.Tensor:
     m = group_mask[..., torch.as_tensor(GROUP_OF_CHANNEL)]  # (B, T, DIM)
-    return ((pred - target).abs() * m).sum() / m.sum().clamp_min(1.0)
+    return ((pred - target).abs() * m * CHANNEL_WEIGHT).sum() / m.sum().clamp_min(1.0)
 
 
 def loss_fn(model, batch) -> dict[str, torch.Tensor]:
@@ -101,7 +111,7 @@ def make_eval(held: list[Sequence], config: MotionModelConfig, mean, scale):
 
 
 def run(preset: str, steps: int, out: Path, library: Path = LIBRARY_PATH, batch_size: int = 32,
-        lr: float = 1e-3, stop_after_s: float = 0.0, seed: int = 0):
+        lr: float = 1e-3, stop_after_s: float = 0.0, seed: int = 0, weight_decay: float = 0.0):
     from engine.train.loop import LoopConfig, train
 
     torch.manual_seed(seed)
@@ -113,7 +123,7 @@ def run(preset: str, steps: int, out: Path, library: Path = LIBRARY_PATH, batch_
     data = WindowDataset(train_seqs, config, mean, scale)
     net = MotionGRU(config)
     eval_fn = make_eval(held, config, mean, scale) if held else None
-    loop = LoopConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(100, steps // 10),
+    loop = LoopConfig(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_steps=min(100, steps // 10),
                       lr_schedule="cosine", ema_decay=0.995, save_every=max(1, min(500, steps)),
                       log_every=max(1, min(25, steps)), eval_every=max(1, min(250, steps)) if eval_fn else 0,
                       stop_after_s=stop_after_s, cpu=True, seed=seed)
@@ -147,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stop-after-s", type=float, default=0.0)
     ap.add_argument("--out", type=Path, default=Path("runs/motion"))
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     result, n_windows, _ = drain(run(args.preset, args.steps, args.out, batch_size=args.batch_size, lr=args.lr,
-                                     stop_after_s=args.stop_after_s),
+                                     stop_after_s=args.stop_after_s, weight_decay=args.weight_decay),
                                  lambda p: print(p.message, file=sys.stderr, flush=True) if p.done % 100 == 0 else None)
     print(f"{n_windows} windows; step {result.step}; losses {result.losses}; best {result.best_path}")
     return 0
