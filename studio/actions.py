@@ -68,6 +68,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("play.loop", "&Loop", "L", "Loop playback over the in/out range", True),
     # render: one item per renderer in engine/render/registry.py
     *(ActionSpec(f"render.{r.name}", r.menu_text, None, r.tip, True, "renderer") for r in renderer_registry.RENDERERS),
+    ActionSpec("render.compare", "&Compare with Instant", "C",
+               "Toggle: the viewer shows the instant render instead of the DiT's", True),
     # help
     ActionSpec("help.shortcuts", "&Keyboard Shortcuts", "F1", "Every shortcut of the studio"),
     ActionSpec("help.about", "&About UniMotion Studio", None, "Version and where the documentation is"),

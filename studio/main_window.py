@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
         self.actions["play.toggle"].setText("&Pause" if on else "&Play")
 
     def _renderer_changed(self) -> None:
-        self.viewer.set_renderer_factory(self.render_menu.factory(), self.render_menu.label())
+        self.viewer.set_renderer_factory(self.render_menu.viewer_factory(), self.render_menu.label())
 
     def _update_title(self, *_args) -> None:
         doc = self.project

@@ -1,5 +1,11 @@
-"""The Render menu: which renderer the viewer and export use. The DiT renderers need a generator checkpoint;
-without one they are greyed out and say so."""
+"""The Render menu: which renderer the viewer and export use. The DiT renderers need a generator checkpoint
+(the shipped one is under assets/generator/); without one they are greyed out and say so.
+
+"DiT Preview" renders the viewer's current frame with the generator (two steps, as a job on a worker
+thread; requests made meanwhile collapse into one), and the export dialog renders the in/out range with it,
+with progress and Cancel. "Compare with Instant" (C) is a toggle: while on, the viewer shows the instant render of the same
+frame, so the generator's repair can be judged by flipping. "Full Render" (more steps, guidance) is for
+export, through the same dialog."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
@@ -15,6 +21,7 @@ NO_CHECKPOINT = "no generator checkpoint found"
 # One menu item per registry entry (studio.actions declares them from the same table).
 KIND_OF = {f"render.{s.name}": RendererKind(s.name) for s in registry.RENDERERS}
 DIT_IDS = tuple(f"render.{s.name}" for s in registry.RENDERERS if s.needs_checkpoint)
+COMPARE_ID = "render.compare"
 
 
 class RenderMenu(QObject):
@@ -26,9 +33,13 @@ class RenderMenu(QObject):
         self.doc, self.actions, self.runner, self.menu = doc, actions, runner, menu
         self.checkpoint: str | None = None
         self._probed = False
+        self.comparing = False
         for aid in KIND_OF:
             menu.addAction(actions[aid])
             actions.on(aid, lambda aid=aid: self.choose(KIND_OF[aid]))
+        menu.addSeparator()
+        menu.addAction(actions[COMPARE_ID])
+        actions.on(COMPARE_ID, lambda: self.compare(actions[COMPARE_ID].isChecked()))
         self._set_dit_available(False, f"Needs a trained generator: {NO_CHECKPOINT}")
         menu.aboutToShow.connect(self.probe)
         doc.render_settings_changed.connect(self._sync_checks)
@@ -60,15 +71,33 @@ class RenderMenu(QObject):
         self.doc.set_render_settings(renderer=kind)
         self.renderer_changed.emit()
 
+    def compare(self, on: bool) -> None:
+        """The viewer shows the instant render (on) or the chosen renderer again (off); export is unaffected."""
+        self.comparing = bool(on)
+        self.actions[COMPARE_ID].setChecked(self.comparing)
+        self.renderer_changed.emit()
+
+    def _viewer_kind(self) -> RendererKind:
+        kind = self.doc.render_settings.renderer
+        if self.comparing or (registry.spec(kind).needs_checkpoint and not self.checkpoint):
+            return RendererKind.INSTANT
+        return kind
+
     def factory(self):
-        """A zero-argument renderer factory for the current choice."""
+        """A zero-argument renderer factory for the current choice (export's; the viewer's is viewer_factory)."""
         kind, ckpt = self.doc.render_settings.renderer, self.checkpoint
         if registry.spec(kind).needs_checkpoint and not ckpt:
             kind = RendererKind.INSTANT
         return lambda: make_renderer(kind, ckpt)
 
+    def viewer_factory(self):
+        """The viewer's renderer: the choice, or the instant renderer while comparing."""
+        kind, ckpt = self._viewer_kind(), self.checkpoint
+        return lambda: make_renderer(kind, ckpt)
+
     def label(self) -> str:
-        return registry.spec(self.doc.render_settings.renderer).label
+        base = registry.spec(self._viewer_kind()).label
+        return f"{base} (comparing)" if self.comparing else base
 
     def _sync_checks(self) -> None:
         kind = self.doc.render_settings.renderer
