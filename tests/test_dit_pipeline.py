@@ -205,3 +205,97 @@ def test_work_size_keeps_aspect_and_multiples():
     g = preset("small").generator
     w, h = work_size(1920, 1080, g)
     assert w == g.sample_size and h % g.multiple == 0 and abs(w / h - 16 / 9) < 0.1
+
+
+# --- the warp-guided generator (the model that ships) ---------------------------------------------------
+
+def _warp_model(woken: bool, seed: int = 0):
+    from engine.models.warp_dit import WarpDiT, warp_preset
+
+    torch.manual_seed(seed)
+    model = WarpDiT(warp_preset("tiny"))
+    if woken:
+        with torch.no_grad():
+            for p in model.parameters():
+                if not p.any():
+                    p.normal_(0, 0.1)
+    return model.eval()
+
+
+def test_untrained_generator_returns_the_instant_render_exactly(media):
+    """The zero-initialised output layer makes a fresh model the identity on the warp: training starts at
+    the instant render's quality."""
+    from engine.analyze import load_reference
+    from engine.io.image import load_image
+    from engine.render.dit_renderer import DiTRenderer
+    from engine.render.instant.renderer import InstantRenderer
+
+    photo = media / "photo_portrait_woman.jpg"
+    small = load_image(photo, max_side=96)  # a small frame keeps the test fast
+    ref = Reference(small, load_reference(photo).landmarks.rescaled(small.shape[1], small.shape[0]))
+    tokens = _tokens(3)
+    instant = [f.rgb for f in InstantRenderer().render(ref, tokens, [0, 2])]
+    dit = [f.rgb for f in DiTRenderer(_warp_model(woken=False), steps=2).render(ref, tokens, [0, 2])]
+    assert all(np.array_equal(a, b) for a, b in zip(instant, dit))
+    woken = [f.rgb for f in DiTRenderer(_warp_model(woken=True), steps=2).render(ref, tokens, [0])]
+    assert not np.array_equal(woken[0], instant[0])  # ... and a trained one changes the frame
+
+
+def test_few_step_sampling_takes_real_steps_and_guidance_uses_three_branches():
+    from engine.render.dit_warp import SampleRequest, preview_sigmas, sample_residual
+
+    assert preview_sigmas(2) == (1.0, 0.5) and preview_sigmas(4)[-1] == 0.25  # no step wasted near sigma 0
+    model = _warp_model(woken=True)
+    s = model.config.size
+    g = torch.Generator().manual_seed(0)
+    req = SampleRequest(torch.rand(2, 3, s, s, generator=g) * 2 - 1, torch.rand(2, 3, s, s, generator=g) * 2 - 1,
+                        torch.randn(2, model.config.motion_dim, generator=g))
+    seen = []
+    one = drain(sample_residual(model, req, preview_sigmas(1), generator=torch.Generator().manual_seed(1)))
+    two = drain(sample_residual(model, req, preview_sigmas(2), generator=torch.Generator().manual_seed(1)),
+                seen.append)
+    assert [p.done for p in seen] == [1, 2] and seen[-1].preview.shape == (2, 3, s, s)
+    assert not torch.allclose(one, two)  # the second step changed the result
+    plain = drain(sample_residual(model, req, (1.0,), generator=torch.Generator().manual_seed(1)))
+    guided = drain(sample_residual(model, req, (1.0,), ref_guidance=2.0, motion_guidance=2.0,
+                                   generator=torch.Generator().manual_seed(1)))
+    assert plain.shape == guided.shape and not torch.allclose(plain, guided)
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        drain(sample_residual(model, req, (1.0,), cancel=cancel))
+
+
+def test_joint_dropout_trains_the_unconditional_branch():
+    """Reference and motion are dropped together with p_drop_both (not only 1% by chance)."""
+    from engine.train.generator import GeneratorTrainConfig, make_loss_fn
+
+    calls = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, z, sigma, warp, ref, motion, keep_ref, keep_motion):
+            calls.append((keep_ref.clone(), keep_motion.clone()))
+            return torch.zeros_like(z, requires_grad=True)
+
+    torch.manual_seed(0)
+    b = 4000
+    batch = {"warp": torch.zeros(b, 3, 8, 8), "target": torch.zeros(b, 3, 8, 8), "reference": torch.zeros(b, 3, 8, 8),
+             "motion": torch.zeros(b, 5), "motion_ok": torch.ones(b, dtype=torch.bool)}
+    make_loss_fn(GeneratorTrainConfig(preset="tiny", p_drop_both=0.1, p_drop_reference=0.1, p_drop_motion=0.1))(Spy(), batch)
+    keep_ref, keep_motion = calls[0]
+    both = float((~keep_ref & ~keep_motion).float().mean())
+    assert 0.08 < both < 0.13  # 0.1 + 0.9 * 0.01
+
+
+def test_crop_and_paste_touch_only_the_box():
+    from engine.render.dit_warp import Box, crop_square, feather_mask, paste_residual
+
+    frame = np.full((60, 80, 3), 100, np.uint8)
+    box = Box(70, 10, 20)  # leaves the frame on the right: edges repeated in the crop
+    assert crop_square(frame, box, 16).shape == (16, 16, 3)
+    out = paste_residual(frame, np.full((16, 16, 3), 0.4, np.float32), box)
+    changed = np.argwhere((out != frame).any(axis=2))
+    assert changed[:, 1].min() >= 70 and changed[:, 0].min() >= 10 and changed[:, 0].max() < 30
+    assert out[20, 79, 0] > 140 and out[20, 60, 0] == 100  # inside the box, outside it
+    m = feather_mask(20)
+    assert m[10, 10] == 1 and m[0, 0] < 0.3
