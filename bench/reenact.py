@@ -93,7 +93,7 @@ def main() -> None:
     from engine.io.image import load_image
     from engine.io.video import iter_frames
     from engine.jobs import drain
-    from engine.render.base import Reference
+    from engine.tokens.reference import Reference
     from engine.render.run import make_renderer
     from engine.track.tracker import track_image
     import cv2

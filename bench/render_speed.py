@@ -60,7 +60,8 @@ def main() -> None:
     if args.threads:
         cv2.setNumThreads(args.threads)
     from engine.io.image import load_image
-    from engine.render.base import Reference, output_size
+    from engine.render.base import output_size
+    from engine.tokens.reference import Reference
     from engine.render.instant import InstantRenderer
     from engine.track.tracker import track_image
 

@@ -9,9 +9,9 @@ from engine.cache import clip_cache_path, content_key
 from engine.errors import MediaError
 from engine.jobs import CancelToken, Job, Progress
 from engine.io.image import is_image_path, load_image
-from engine.render.base import Reference
 from engine.tokens.clipfile import TrackedClip, load_clip, save_clip
 from engine.tokens.encode import encode_clip
+from engine.tokens.reference import Reference
 from engine.track.config import TrackerConfig
 from engine.track.tracker import track_image, track_video
 from engine.track.types import ClipLandmarks
@@ -56,6 +56,16 @@ def track_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), cancel
         except OSError:
             pass  # a read-only or full cache folder only costs speed next time
     return clip
+
+
+def load_driving(path: str | Path, cancel: CancelToken | None = None, use_cache: bool = True
+                 ) -> Job[TrackedClip]:
+    """The motion to copy: a token file as is, or a video (or photo) tracked through the cache."""
+    if Path(path).suffix.lower() == ".npz":
+        clip = load_clip(path)
+        yield Progress(1, 1, "Loaded token file")
+        return clip
+    return (yield from track_clip(path, cancel=cancel, use_cache=use_cache))
 
 
 def load_reference(path: str | Path, config: TrackerConfig = TrackerConfig()) -> Reference:

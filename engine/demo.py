@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.render.base import Reference
+from engine.tokens.reference import Reference
 from engine.tokens.clipfile import TrackedClip, load_clip
 
 ASSETS = Path(__file__).resolve().parent / "assets"  # inside the package: the wheel carries it

@@ -74,7 +74,7 @@ def decode_driver_frames(path: Path, max_side: int, budget_mb: int, cancel: Canc
 @dataclass(frozen=True)
 class ReferenceLoad:
     path: Path
-    reference: object | None  # engine.render.base.Reference
+    reference: object | None  # engine.tokens.reference.Reference
     rgb: np.ndarray | None
     problem: str | None  # why the photo cannot be used, if it cannot
     original_size: tuple[int, int] | None = None  # (w, h) of the file, when it was downscaled to work on
@@ -107,7 +107,7 @@ def _original_size(path: Path, shape: tuple[int, ...]) -> tuple[int, int] | None
 
 
 def load_driving_job(path: Path, cancel: CancelToken) -> Job:
-    from engine.render.run import load_driving
+    from engine.analyze import load_driving
 
     return (yield from load_driving(path, cancel))
 

@@ -14,7 +14,8 @@ import numpy as np
 from engine.errors import UserFacingError
 from engine.jobs import CancelToken
 from engine.project.document import RendererKind, ViewMode
-from engine.render.base import Reference, Renderer, output_size
+from engine.render.base import Renderer, output_size
+from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
 

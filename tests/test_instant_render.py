@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import NoPersonError
-from engine.render.base import Reference
+from engine.tokens.reference import Reference
 from engine.render.instant import InstantRenderer, WarpConfig
 from engine.track import landmarks as L
 from engine.track.types import FrameLandmarks

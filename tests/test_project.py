@@ -17,8 +17,9 @@ from engine.project.export import export_video, request_from_project
 from engine.project.projectfile import (
     Autosaver, ProjectFileError, find_recoveries, open_project, push_recent, prune_recent, read_project, recover,
     save_project)
-from engine.render.base import Reference, RenderedFrame, Renderer, output_size
+from engine.render.base import RenderedFrame, Renderer, output_size
 from engine.tokens.clipfile import TrackedClip
+from engine.tokens.reference import Reference
 from engine.tokens.schema import CHANNELS, GROUP_NAMES, MotionTokens, TokenGroup, channel_index
 from engine.track.landmarks import N_BODY, N_FACE, N_HAND
 from engine.track.types import ClipLandmarks, FrameLandmarks

@@ -191,7 +191,7 @@ def test_the_dit_renderers_steps_and_previews_reach_the_export_progress(tmp_path
     from engine.models.config import preset
     from engine.models.unimotion import UniMotion
     from engine.render import registry
-    from engine.render.base import Reference
+    from engine.tokens.reference import Reference
     from engine.render.export import ExportRequest, export_video
     from engine.tokens.schema import GROUP_NAMES, MotionTokens, TokenGroup
     from engine.track.types import FrameLandmarks

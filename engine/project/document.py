@@ -20,7 +20,7 @@ import numpy as np
 from engine.project.edits import ChannelKey, EditLayer, EditOp, apply_edits
 from engine.project.events import Signal
 from engine.render import registry as renderer_registry
-from engine.render.base import Reference
+from engine.tokens.reference import Reference
 from engine.tokens.clipfile import TrackedClip
 from engine.tokens.schema import MotionTokens
 

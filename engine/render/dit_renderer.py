@@ -29,9 +29,10 @@ from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, drain
 from engine.models.checkpoint import load_checkpoint
 from engine.models.unimotion import UniMotion
-from engine.render.base import Reference, RenderEvent, RenderedFrame, Renderer, output_size
+from engine.render.base import RenderEvent, RenderedFrame, Renderer, output_size
 from engine.render.dit_pipeline import (DEFAULT_MOTION_GUIDANCE, DEFAULT_REF_GUIDANCE, DEFAULT_STEPS, DrivingClip,
                                         TokenMotion, UniMotionPipeline, rgb_to_tensor, tensor_to_rgb, work_size)
+from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
 
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from engine.io.encode import ExportResult, Mp4Writer
 from engine.jobs import CancelToken, Job, Progress
-from engine.render.base import Reference, RenderedFrame, Renderer, output_size
+from engine.render.base import RenderedFrame, Renderer, output_size
+from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
 
 

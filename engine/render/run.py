@@ -6,8 +6,9 @@ from pathlib import Path
 
 from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, Progress
-from engine.render.base import Reference, Renderer, check_size
+from engine.render.base import Renderer, check_size
 from engine.tokens.clipfile import TrackedClip
+from engine.tokens.reference import Reference
 
 
 def make_renderer(kind: str = "instant", *, steps: int | None = None, checkpoint: str | None = None) -> Renderer:
@@ -19,15 +20,10 @@ def make_renderer(kind: str = "instant", *, steps: int | None = None, checkpoint
 
 def load_driving(path: str | Path, cancel: CancelToken | None = None, use_cache: bool = True
                  ) -> Job[TrackedClip]:
-    """A token file as is, or a video tracked (through the cache)."""
-    from engine.analyze import track_clip
-    from engine.tokens.clipfile import load_clip
+    """Kept for older callers: loading the motion belongs to the tracking side (engine.analyze)."""
+    from engine.analyze import load_driving as load
 
-    if Path(path).suffix.lower() == ".npz":
-        clip = load_clip(path)
-        yield Progress(1, 1, "Loaded token file")
-        return clip
-    return (yield from track_clip(path, cancel=cancel, use_cache=use_cache))
+    return (yield from load(path, cancel, use_cache))
 
 
 def render_to_file(ref: str | Path | Reference, drive: str | Path, output: str | Path, *, size=None,
@@ -36,7 +32,7 @@ def render_to_file(ref: str | Path | Reference, drive: str | Path, output: str |
                    audio: bool = True, use_cache: bool = True, cancel: CancelToken | None = None) -> Job:
     """Stages: 1 analyse the photo, 2 track (or load) the motion, 3 the export pipeline (render and encode
     frame by frame, engine.render.export, the same job the studio's export runs)."""
-    from engine.analyze import load_reference, reference_warnings
+    from engine.analyze import load_driving, load_reference, reference_warnings
     from engine.io.output import check_output_path
     from engine.render.export import ExportRequest, audio_in_point, export_video
 

@@ -20,10 +20,11 @@ import cv2
 import numpy as np
 
 from engine.jobs import CancelToken
-from engine.render.base import Reference, RenderedFrame, Renderer, output_size
+from engine.render.base import RenderedFrame, Renderer, output_size
 from engine.render.instant.analysis import PhotoAnalysis, analyse
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.raster import affine_table, backward_map, composite, rasterise_ids
+from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
 
