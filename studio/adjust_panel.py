@@ -127,7 +127,8 @@ class AdjustPanel(QFrame):
     def _place(self) -> None:
         p = self.parentWidget()
         self.adjustSize()
-        self.move(MARGIN + 56, p.height() - self.height() - MARGIN)  # right of the value axis
+        axis = p.getPlotItem().getAxis("bottom").height() if hasattr(p, "getPlotItem") else 0
+        self.move(MARGIN + 56, p.height() - self.height() - MARGIN - int(axis))  # above the frame axis
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
         if obj is self.parentWidget() and ev.type() == QEvent.Type.Resize and self.isVisible():

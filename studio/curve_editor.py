@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QGraphicsRectItem, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
 
 from engine.project import edits as E
 from engine.project.document import Project
@@ -134,8 +134,11 @@ class CurveEditor(pg.PlotWidget):
         self.addItem(self.edit_range, ignoreBounds=True)
         self.cursor_line = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(255, 255, 255, 120, width=1))
         self.addItem(self.cursor_line, ignoreBounds=True)
-        self.empty_label = pg.TextItem("No motion to edit yet: drop a driving video", color=(150, 150, 150))
-        self.addItem(self.empty_label, ignoreBounds=True)
+        # a widget over the plot, centred whatever the view's range (a plot item at (0, 0) can be off screen)
+        self.empty_label = QLabel("No motion to edit yet: drop a driving video", self)
+        self.empty_label.setStyleSheet("color: #969696; background: transparent;")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
 
         self.vb.sigBoxSelected.connect(self._box_select)
         self.vb.sigDoubleClicked.connect(self._double_clicked)
@@ -147,6 +150,7 @@ class CurveEditor(pg.PlotWidget):
         doc.clip_changed.connect(self._on_clip)
         doc.frame_changed.connect(self.cursor_line.setValue)
         self._sync_edit_range()
+        self.set_channels([], None)
 
     # -- channels -----------------------------------------------------------------------------------------------
 
@@ -164,9 +168,12 @@ class CurveEditor(pg.PlotWidget):
             self._tracked[k] = self.plot([], [], pen=pg.mkPen(*c, 110, width=1, style=Qt.PenStyle.DashLine))
             self._edited[k] = self.plot([], [], pen=pg.mkPen(*c, width=2 if k == self.current else 1.4),
                                         name=f"{k[0]} {k[1]} ({unit})")
-        self.empty_label.setText("Select channels in the tree to see their curves" if self.doc.clip is not None
-                                 else "No motion to edit yet: drop a driving video")
+        self.empty_label.setText("Select channels in the tree (or click a limb in the viewer) to see their curves"
+                                 if self.doc.clip is not None else "No motion to edit yet: drop a driving video")
         self.empty_label.setVisible(not self.channels or self.doc.clip is None)
+        for side in ("left", "bottom"):  # no clip: no axes of values and frames that do not exist
+            self.getPlotItem().showAxis(side, self.doc.clip is not None)
+        self.cursor_line.setVisible(self.doc.clip is not None)
         self._redraw_curves()
         self._rebuild_keys()
         if self.channels and self.doc.clip is not None:
@@ -211,6 +218,7 @@ class CurveEditor(pg.PlotWidget):
                 item.sigPositionChangeFinished.connect(self._key_released)
                 self.addItem(item)
                 self._keys.append(item)
+        self.selection_changed.emit()  # keys of other channels (or none) now: the selection may have gone
 
     def key_items(self, channel: E.ChannelKey | None = None) -> list[KeyItem]:
         return [k for k in self._keys if channel is None or k.channel == tuple(channel)]
@@ -288,6 +296,7 @@ class CurveEditor(pg.PlotWidget):
         self.undo.push(cmd)  # commits: ends the live preview and rebuilds the keys
         for k in self._keys:
             k.set_selected((k.channel, k.frame) in moved_sel)
+        self.selection_changed.emit()
 
     def _double_clicked(self, pos: QPointF) -> None:
         if self.current is None or self.doc.clip is None:
@@ -320,6 +329,12 @@ class CurveEditor(pg.PlotWidget):
         if rng != self.doc.in_out:
             self.undo.push(SetRangeCommand(self.doc, rng))
         self._sync_edit_range()
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        label = self.__dict__.get("empty_label")  # resized once while PlotWidget sets itself up, before it exists
+        if label is not None:
+            label.setGeometry(0, 0, self.width(), self.height())
 
     # -- for tests: where things are on screen -------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ class DrivingPanel(MediaPanel):
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # never a sliver
-        self.progress.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # long text: elided
         self.cancel_button.clicked.connect(self.cancel_requested)
         row = QHBoxLayout()
         row.setContentsMargins(6, 0, 6, 0)

@@ -65,7 +65,7 @@ class Inspector(QWidget):
         split.addWidget(self.tree)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([240, 1000])
+        split.setSizes([320, 920])  # wide enough for 'eyelid right · screen left'
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)

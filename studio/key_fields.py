@@ -22,11 +22,13 @@ class KeyFields(QWidget):
         self.frame = QSpinBox()
         self.frame.setPrefix("frame ")
         self.frame.setKeyboardTracking(False)  # a typed number applies on Enter, not digit by digit
+        self.frame.setSpecialValueText("frame –")
         self.value = QDoubleSpinBox()
         self.value.setDecimals(4)
         self.value.setRange(-VALUE_LIMIT, VALUE_LIMIT)
         self.value.setSingleStep(0.01)
         self.value.setKeyboardTracking(False)
+        self.value.setSpecialValueText("–")
         self.value.setMinimumWidth(110)
         self.interp = QComboBox()
         for name in E.INTERPOLATIONS:
@@ -56,15 +58,19 @@ class KeyFields(QWidget):
         one = len(sel) == 1
         for w in (self.frame, self.value):
             w.blockSignals(True)
-        self.frame.setRange(0, max(self.doc.frame_count - 1, 0))
+        last = max(self.doc.frame_count - 1, 0)
         if one:
+            self.frame.setRange(0, last)
             ch, key = sel[0]
             self.frame.setValue(key.frame)
             self.value.setValue(key.value)
             self.value.setSuffix(f" {spec(ch).unit}")
             self.label.setText(f"Key of {ch[1]}")
-        else:
+        else:  # blank fields (their special text) rather than a key that is no longer selected
             self.label.setText(f"{len(sel)} keys" if sel else "No key selected")
+            self.frame.setRange(-1, last)
+            self.frame.setValue(-1)
+            self.value.setValue(-VALUE_LIMIT)
             self.value.setSuffix("")
         for w in (self.frame, self.value):
             w.blockSignals(False)

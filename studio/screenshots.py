@@ -104,30 +104,26 @@ def main(argv: list[str] | None = None) -> int:
     s = Script(w, out)
     s.prefix = prefix
     shown = lambda: w.viewer.is_current() and w.viewer.canvas.rgb is not None  # noqa: E731
-    # The demo is a talking head: edit the head turn (a keyed look to the side) and the jaw (exaggerated);
-    # a clip of your own shows an arm keyed up.
-    face = [("face", "head.yaw"), ("face", "head.pitch"), ("face", "head.roll")]
-    arm = [("body", "l_forearm.x"), ("body", "l_forearm.y"), ("body", "l_upper_arm.y")]
+    # The demo is a talking head: edit the head turn (a keyed look to the side) and the jaw (exaggerated over
+    # In/Out, the adjust-last-operation panel showing its factor); a clip of your own shows an arm keyed up,
+    # in degrees.
+    face = [("face", "head.yaw"), ("face", "head.pitch"), ("face", "jaw_open")]
+    arm = [("body", "l_forearm.forward"), ("body", "l_forearm.out"), ("body", "l_upper_arm.out")]
 
     def edit() -> None:
-        from engine.project import edits as E
-        from studio.commands import AddKeyCommand, ScaleCommand, SmoothCommand
+        from studio.commands import AddKeyCommand, ScaleCommand, SetRangeCommand
 
-        doc.set_frame(min(40, doc.frame_count - 1))
         n = len(doc.clip)
-        if demo:
-            w.inspector.select_channels(face)
-            t = doc.edited_tokens().face
-            for f, dy in ((30, 0.0), (45, 12.0), (60, 0.0)):
-                w.undo.push(AddKeyCommand(doc, ("face", "head.yaw"), f, float(t.channel("head.yaw")[f]) + dy))
-            w.undo.push(ScaleCommand(doc, [("face", "jaw_open")], 0, n - 1, 1.6))
-        else:
-            w.inspector.select_channels(arm)
-            t = doc.edited_tokens().body
-            for f, dy in ((30, 0.0), (45, 0.6), (60, 0.0)):
-                base = float(t.channel("l_forearm.y")[f])
-                w.undo.push(AddKeyCommand(doc, ("body", "l_forearm.y"), f, base + dy))
-            w.undo.push(SmoothCommand(doc, [("body", "l_upper_arm.y")], 0, n - 1, E.DEFAULT_SMOOTH_SIGMA * 2))
+        keyed, lift = (("face", "head.yaw"), 12.0) if demo else (("body", "l_forearm.forward"), 40.0)
+        w.inspector.select_channels(face if demo else arm)
+        w.undo.push(SetRangeCommand(doc, (20, min(90, n - 1))))
+        from engine.project.angles import channel_curve
+
+        t = channel_curve(doc.edited_tokens(), keyed)
+        for f, dy in ((30, 0.0), (45, lift), (60, 0.0)):
+            w.undo.push(AddKeyCommand(doc, keyed, f, float(t[f]) + dy))
+        scaled = ("face", "jaw_open") if demo else ("body", "l_upper_arm.out")
+        w.undo.push(ScaleCommand(doc, [scaled], 20, min(90, n - 1), 1.6))  # last: the adjust panel shows it
         w.inspector.curves.select_keys(w.inspector.curves.key_items()[1:2])
         doc.set_frame(45)
 
@@ -141,7 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     if not demo:
         s.step("side by side", lambda: doc.set_view_mode(ViewMode.SIDE_BY_SIDE), shown)
         s.step("side_by_side.png", lambda: s.grab("side_by_side.png"), lambda: True)
+    def pick_forearm() -> None:
+        """Click the left forearm on the retargeted skeleton, as a user would: its angle channels show."""
+        from PySide6.QtCore import QPoint, Qt
+        from PySide6.QtTest import QTest
+
+        canvas = w.viewer.canvas
+        rect, pick = canvas.image_rect(), canvas.pick
+        mid = (pick.body[13] + pick.body[15]) / 2
+        at = QPoint(int(rect.x() + mid[0] * rect.width()), int(rect.y() + mid[1] * rect.height()))
+        QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=at)
+
     s.step("skeleton", lambda: doc.set_view_mode(ViewMode.SKELETON), shown)
+    s.step("pick the forearm", pick_forearm, lambda: ("body", "l_forearm.forward") in w.inspector.selected_channels())
     s.step("skeleton.png", lambda: s.grab("skeleton.png"), lambda: True)
     s.step("curves.png", lambda: (doc.set_view_mode(ViewMode.RESULT), s.grab("curves.png", w.inspector)), shown)
 

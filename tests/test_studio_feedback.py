@@ -36,7 +36,9 @@ def test_messages_clear_when_their_state_is_gone_and_warn_when_motion_cannot_app
     # the empty window: no ruler of frames that do not exist, tools that need a clip are greyed and say why
     assert w.timeline.empty_label.isVisible() and not w.timeline.getPlotItem().getAxis("bottom").isVisible()
     assert not w.actions["edit.smooth"].isEnabled() and "driving video" in w.actions["edit.smooth"].statusTip()
-    assert "drop a driving video" in w.inspector.curves.empty_label.toPlainText()
+    curves = w.inspector.curves
+    assert "drop a driving video" in curves.empty_label.text() and curves.empty_label.isVisible()
+    assert not curves.getPlotItem().getAxis("left").isVisible()
 
     drop(w.reference_panel, wall_photo(tmp_path / "wall.png"))
     qtbot.waitUntil(lambda: "no person found" in w.banner.text.lower(), timeout=20_000)
