@@ -1,4 +1,16 @@
-"""Everything the instant renderer knows about one photo, computed once: matte, plate, mesh, skin, solver.
+"""Everything the instant renderer knows about one photo, computed once, as numbered stages.
+
+    0 work photo   the photo at work size, its landmarks, its hands and the skeleton
+    1 matte        the person's alpha (segmentation, hands mended)
+    2 plate        the background without the person, and the person's colours without the background
+    3 labels       which piece (body, each arm, the fill under the arms) every pixel belongs to
+    4 pieces       a triangle mesh per piece (coverage holes patched)
+    5 skin         one mesh of all pieces: per-vertex bone weights, joints, per-triangle draw facts
+    6 atlas        the source atlas (photo, arms, fill, mouth), the face layer and the moved-hand switch
+    7 solver       the ARAP system, factorised once
+
+Each stage is a function returning a frozen result; `PhotoAnalysis` is built once from them and never
+changed (the renderer keeps its own per-size caches, engine.render.instant.frame poses it per frame).
 
 Work coordinates: the photo rescaled so its long side lies in [work_min_side, work_max_side] (tiny photos are
 upscaled so segmentation and meshing have pixels to work with; huge ones are bounded). The source atlas puts
@@ -17,17 +29,16 @@ from engine.render.instant import hands as instant_hands
 from engine.render.instant.atlas import (arm_alpha_mask, build_atlas, clean_seam, fill_texture, hand_rim_px,
                                          moved_hand_colours)
 from engine.render.instant.config import WarpConfig
-from engine.render.instant.deform import ArapSolver, skin
+from engine.render.instant.deform import ArapSolver
 from engine.render.instant.face import FaceLayer
 from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte
 from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
                                         region_contains, skin_weights)
-from engine.render.instant.skeleton import SKIN_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton, apply
+from engine.render.instant.skeleton import SKIN_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton
 from engine.track.types import FrameLandmarks
 
 TORSO_BONES = ("spine", "l_clavicle", "r_clavicle", "l_pelvis", "r_pelvis")
 PLATE_MARGIN_PX = 2.0
-FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
 COVERAGE_ALPHA = 0.3  # person pixels this opaque must be covered by a mesh piece at rest ...
 COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
 COVERAGE_GROW = 0.4  # ... and get a patch this many spacings wider than the hole
@@ -35,17 +46,7 @@ PATCH = "patch:"  # patch piece names: this prefix and the piece they mend
 HAND_NEAR_PALM = 0.8  # arm triangles this close (palm widths) to a tracked hand may show its moved colours
 
 
-@dataclass
-class Frame:
-    """One deformed frame in work px: triangles (N, 3, 2) where they land, where they sample the atlas,
-    and the draw order (far first)."""
-
-    dst: np.ndarray
-    src: np.ndarray
-    order: np.ndarray
-
-
-@dataclass
+@dataclass(frozen=True)
 class PhotoAnalysis:
     key: str
     config: WarpConfig
@@ -75,63 +76,90 @@ class PhotoAnalysis:
     moved_anchor: np.ndarray | None = None  # (M,) the body vertex each lay on at rest
     moved_shift: np.ndarray | None = None  # (2,) atlas offset from the arm layer to the arm_moved one
     moved_px: float = 0.0  # slide (work px) beyond which the moved colours show
-    sized: dict = field(default_factory=dict)
 
-    def deform(self, target: FrameLandmarks) -> Frame:
-        sk, cfg = self.skeleton, self.config
-        target = self._tamed(target)
-        mats, z = sk.transforms(target)
-        x = skin(self.verts, self.weights, mats)
-        head_m = mats[sk.index["head"]] if sk.has("head") else sk.global_fit(target)
-        tgt_face = None
-        if self.face is not None:
-            if target.has("face"):
-                tgt_face = target.face[:, :2].astype(np.float64) * self.scale
-            else:
-                tgt_face = apply(head_m, self.face.src)
-            x[self.body_verts] += self.face.residual_field(tgt_face, x[self.body_verts])
-        if self.solver is not None and cfg.arap_iterations > 0:
-            handles = sk.joint_targets(self.joint_keys, mats, self.joint_owner)
-            x = self.solver.solve(x, handles, cfg.arap_iterations)
-        dst = [x[self.tris]]
-        src0 = self.verts[self.tris] + self.tri_offset[:, None, :]
-        if self.moved_tris is not None:
-            # a hand (and the rim kept around it) that slid off the clothes it lay on shows the moved colours
-            t = self.moved_tris
-            slide = (x[self.tris[t]].mean(1) - self.verts[self.tris[t]].mean(1)) \
-                - (x[self.moved_anchor] - self.verts[self.moved_anchor])
-            away = t[np.hypot(slide[:, 0], slide[:, 1]) > self.moved_px]
-            src0[away] += self.moved_shift
-        src = [src0]
-        key = z[self.tri_bone] - self.tri_arm * cfg.arm_behind_margin_u * sk.u
-        key = np.where(self.tri_fill, np.inf, key)
-        keys = [key]
-        if tgt_face is not None:
-            depth = target.face[:, 2].astype(np.float64) * self.scale if target.has("face") else None
-            fd, fs, _ = self.face.frame(tgt_face, self.mouth_offset, depth)
-            dst.append(fd)
-            src.append(fs)
-            zf = (z[sk.index["head"]] if sk.has("head") else float(np.nanmin(z, initial=0.0))) - FACE_Z_LIFT
-            keys.append(np.full(len(fd), zf))
-        key = np.concatenate(keys)
-        order = np.argsort(-key, kind="stable")
-        return Frame(np.concatenate(dst), np.concatenate(src), order)
+    def deform(self, target: FrameLandmarks):
+        """This photo posed at `target` (engine.render.instant.frame.FrameDeformer does the work)."""
+        from engine.render.instant.frame import FrameDeformer
+
+        return FrameDeformer(self).deform(target)
 
 
-    def _tamed(self, target: FrameLandmarks) -> FrameLandmarks:
-        """Target hands eased towards rigid motion where their shape is beyond what a warp can show."""
-        out = None
-        for prefix, palm in self.palms.items():
-            group = "left_hand" if prefix == "lh" else "right_hand"
-            if not target.has(group):
-                continue
-            src = self.skeleton.source.points(group)
-            tamed = instant_hands.tame(src, target.points(group), palm / self.scale)
-            if out is None:
-                out = target.copy()
-            setattr(out, group, tamed.astype(np.float32))
-        return target if out is None else out
+# ---- the stages' results ----------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class WorkPhoto:
+    """Stage 0: the photo at work size and what is tracked on it."""
+
+    rgb: np.ndarray  # (wh, ww, 3) uint8
+    landmarks: FrameLandmarks  # in reference px (the photo's own size)
+    scale: float  # work px per reference px
+    ref_size: tuple[int, int]
+    size: tuple[int, int]  # (ww, wh)
+    hands: dict  # {"lh"/"rh": palm width, work px} of the tracked hands
+    bending: dict  # ... of those whose fingers bend
+    skeleton: Skeleton
+
+
+@dataclass(frozen=True)
+class Matte:
+    """Stage 1: the person's alpha (float 0..1, work size) and each tracked hand's pixel mask."""
+
+    alpha: np.ndarray
+    hand_masks: dict
+
+
+@dataclass(frozen=True)
+class Plate:
+    """Stage 2: the background with the person removed, and the person's colours without the background."""
+
+    plate: np.ndarray
+    fg: np.ndarray
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Stage 3: the piece each pixel belongs to, the mesh spacing, each piece's region and the arms' own
+    pixels (where an arm, not the body behind it, is seen)."""
+
+    lab: np.ndarray
+    spacing: float
+    regions: dict
+    arm_own: np.ndarray
+
+
+@dataclass(frozen=True)
+class Skin:
+    """Stage 5: all pieces as one mesh, skinned."""
+
+    verts: np.ndarray
+    tris: np.ndarray
+    tri_layer: tuple[str, ...]  # the atlas layer each triangle samples
+    tri_bone: np.ndarray
+    tri_fill: np.ndarray
+    tri_arm: np.ndarray
+    weights: np.ndarray
+    body_verts: np.ndarray
+    body_mask: np.ndarray  # (V,) bool: vertex of the body piece
+    joint_verts: np.ndarray
+    joint_keys: list[str]
+    joint_owner: list[int]
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """Stage 6: the source atlas, its layer offsets, the face layer and the moved-hand switch."""
+
+    atlas: np.ndarray
+    offsets: dict
+    mouth_offset: np.ndarray
+    face: FaceLayer | None
+    moved_tris: np.ndarray | None = None
+    moved_anchor: np.ndarray | None = None
+    moved_shift: np.ndarray | None = None
+    moved_px: float = 0.0
+
+
+# ---- the stages -------------------------------------------------------------------------------------
 
 def _work_scale(w: int, h: int, config: WarpConfig) -> float:
     long = max(w, h)
@@ -144,8 +172,7 @@ def _check_person(fl: FrameLandmarks) -> None:
     raise NoPersonError("No person found in the reference photo: the instant renderer needs a visible body or face.")
 
 
-def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -> PhotoAnalysis:
-    """Run the per-photo analysis (a fraction of a second to a few seconds)."""
+def stage0_work_photo(rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -> WorkPhoto:
     _check_person(fl)
     h0, w0 = rgb.shape[:2]
     sx, sy = w0 / max(fl.width, 1), h0 / max(fl.height, 1)
@@ -163,56 +190,59 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     sk = Skeleton(fl, k, (ww, wh), instant_hands.extra_bones(bending), bending, config, overrides)
     if not sk.specs:
         raise NoPersonError("No person found in the reference photo: too few body landmarks to animate.")
+    return WorkPhoto(work, fl, k, (w0, h0), (ww, wh), hands, bending, sk)
+
+
+def stage1_matte(wp: WorkPhoto, config: WarpConfig) -> Matte:
+    fl, k, sk, work = wp.landmarks, wp.scale, wp.skeleton, wp.rgb
     alpha = person_matte(work, fl, k, sk.u, config)
-    hand_masks = {p: instant_hands.hand_region(fl, p, pw, k, work) for p, pw in hands.items()}
+    hand_masks = {p: instant_hands.hand_region(fl, p, pw, k, work) for p, pw in wp.hands.items()}
     feather = max(0.5, config.matte_feather_px)
     for p, m in hand_masks.items():  # segmentation misses fingers and fills the gaps between them
-        gaps = instant_hands.background_between_fingers(fl, p, hands[p], k, work, alpha, m)
+        gaps = instant_hands.background_between_fingers(fl, p, wp.hands[p], k, work, alpha, m)
         alpha = np.minimum(alpha, 1.0 - cv2.GaussianBlur(gaps.astype(np.float32), (0, 0), feather))
         alpha = np.maximum(alpha, cv2.GaussianBlur(m.astype(np.float32), (0, 0), feather))
-    plate = background_plate(work, alpha, max(PLATE_MARGIN_PX, config.plate_dilate_u * sk.u), config)
-    fg = decontaminate(work, alpha, plate)
-    lab = piece_labels(sk, alpha, hand_masks, config)
-    spacing = mesh_spacing(sk, float((alpha > 0.02).sum()), config)
-    regions = piece_regions(sk, lab, alpha, spacing)
+    return Matte(alpha, hand_masks)
+
+
+def stage2_plate(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Plate:
+    plate = background_plate(wp.rgb, matte.alpha, max(PLATE_MARGIN_PX, config.plate_dilate_u * wp.skeleton.u), config)
+    return Plate(plate, decontaminate(wp.rgb, matte.alpha, plate))
+
+
+def stage3_labels(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Labels:
+    sk = wp.skeleton
+    lab = piece_labels(sk, matte.alpha, matte.hand_masks, config)
+    spacing = mesh_spacing(sk, float((matte.alpha > 0.02).sum()), config)
+    regions = piece_regions(sk, lab, matte.alpha, spacing)
     arm_own = regions.pop(ARM_OWN)
-    joints = _joints(sk)
+    return Labels(lab, spacing, regions, arm_own)
+
+
+def stage4_pieces(wp: WorkPhoto, matte: Matte, labels: Labels, config: WarpConfig) -> tuple[Piece, ...]:
+    joints = _joints(wp.skeleton)
     pieces: list[Piece] = []
-    for name, region in regions.items():
+    for name, region in labels.regions.items():
         extra, fine, fs = np.zeros((0, 2)), None, None
         prefix = {PIECE_L_ARM: "lh", PIECE_R_ARM: "rh"}.get(name)
-        if prefix in hands:
-            if prefix in bending:
-                extra = instant_hands.hand_samples(fl, prefix, hands[prefix], k)
-            fine = hand_masks[prefix]
-            fs = max(2.0, config.hand_spacing_palm * hands[prefix])
+        if prefix in wp.hands:
+            if prefix in wp.bending:
+                extra = instant_hands.hand_samples(wp.landmarks, prefix, wp.hands[prefix], wp.scale)
+            fine = matte.hand_masks[prefix]
+            fs = max(2.0, config.hand_spacing_palm * wp.hands[prefix])
         layer = "fill" if name == "fill" else "arm" if prefix else "photo"
-        p = build_piece(name, region, spacing, layer, extra, joints if layer == "photo" else {}, fine, fs)
+        p = build_piece(name, region, labels.spacing, layer, extra, joints if layer == "photo" else {}, fine, fs)
         if p is not None:
             pieces.append(p)
     if not pieces:
         raise NoPersonError("No person found in the reference photo: the person matte is empty.")
-    pieces = _repair_coverage(pieces, alpha, lab, spacing)
-    fill_tex = fill_texture(fg, regions.get("fill"), regions.get(PIECE_BODY), sk.u)
-    face = None
-    if config.face_layer and fl.has("face"):
-        face = FaceLayer.build(fl.face * k, fg, config.teeth_height)
-    moved_rgb = moved_hand_colours(fg, arm_own, hand_masks, hands) if hand_masks else None
-    arm_own = arm_alpha_mask(arm_own, hand_masks, hands)
-    body_rgb = clean_seam(fg, fill_tex, regions, arm_own, sk.u)
-    atlas, offsets, mouth_off = build_atlas(fg, body_rgb, alpha, fill_tex, regions.get("fill"), face, arm_own,
-                                            moved_rgb)
-    grown = {p: cv2.dilate(m, np.ones((5, 5), np.uint8)) for p, m in hand_masks.items()}
-    an = _assemble(key, config, (w0, h0), k, (ww, wh), sk, pieces, face, atlas, offsets, mouth_off, plate, grown)
-    an.palms = dict(bending)
-    if moved_rgb is not None:
-        _moved_switch(an, pieces, offsets, hand_masks, hands)
-    return an
+    return tuple(_repair_coverage(pieces, matte.alpha, labels.lab, labels.spacing))
 
 
-def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offsets, mouth_off, plate,
-              hand_masks):
-    verts, tris, off, fill, arm, body_v, jv, jkeys, jown = [], [], [], [], [], [], [], [], []
+def stage5_skin(wp: WorkPhoto, pieces: tuple[Piece, ...], hand_masks: dict, config: WarpConfig) -> Skin:
+    """Every piece's vertices weighted to the bones that may move it; one mesh of all pieces."""
+    sk = wp.skeleton
+    verts, tris, layer, fill, arm, body_v, body_mask, jv, jkeys, jown = [], [], [], [], [], [], [], [], [], []
     wts = []
     n = 0
     finger = np.array([s.kind == "finger" for s in sk.specs])
@@ -234,9 +264,10 @@ def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offs
         wts.append(w)
         verts.append(p.verts)
         tris.append(p.tris + n)
-        off.append(np.tile(offsets[p.layer], (len(p.tris), 1)))
+        layer += [p.layer] * len(p.tris)
         fill.append(np.full(len(p.tris), p.name == "fill"))
         arm.append(np.full(len(p.tris), p.name.removeprefix(PATCH) in (PIECE_L_ARM, PIECE_R_ARM)))
+        body_mask.append(np.full(len(p.verts), p.name == PIECE_BODY))
         if p.name == PIECE_BODY:
             body_v.append(np.arange(n, n + len(p.verts)))
         for vi, kk in zip(p.joint_verts, p.joint_keys):
@@ -246,14 +277,43 @@ def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offs
                 jkeys.append(kk)
                 jown.append(owner)
         n += len(p.verts)
-    verts = np.concatenate(verts)
-    tris = np.concatenate(tris)
+    all_tris = np.concatenate(tris)
     weights = np.concatenate(wts)
-    tri_bone = np.argmax(weights[tris].sum(1), axis=1)
-    body_verts = np.concatenate(body_v) if body_v else np.zeros(0, np.int64)
+    return Skin(verts=np.concatenate(verts), tris=all_tris, tri_layer=tuple(layer),
+                tri_bone=np.argmax(weights[all_tris].sum(1), axis=1), tri_fill=np.concatenate(fill),
+                tri_arm=np.concatenate(arm), weights=weights,
+                body_verts=np.concatenate(body_v) if body_v else np.zeros(0, np.int64),
+                body_mask=np.concatenate(body_mask), joint_verts=np.array(jv, np.int64), joint_keys=jkeys,
+                joint_owner=jown)
+
+
+def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin: Skin,
+                 config: WarpConfig) -> Atlas:
+    """The layers one remap samples: the photo, the arms (and their recoloured copy), the fill, the mouth."""
+    fg, hands, hand_masks = plate.fg, wp.hands, matte.hand_masks
+    regions = labels.regions
+    fill_tex = fill_texture(fg, regions.get("fill"), regions.get(PIECE_BODY), wp.skeleton.u)
+    face = None
+    if config.face_layer and wp.landmarks.has("face"):
+        face = FaceLayer.build(wp.landmarks.face * wp.scale, fg, config.teeth_height)
+    moved_rgb = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else None
+    arm_own = arm_alpha_mask(labels.arm_own, hand_masks, hands)
+    body_rgb = clean_seam(fg, fill_tex, regions, arm_own, wp.skeleton.u)
+    atlas, offsets, mouth_off = build_atlas(fg, body_rgb, matte.alpha, fill_tex, regions.get("fill"), face, arm_own,
+                                            moved_rgb)
+    if moved_rgb is None:
+        return Atlas(atlas, offsets, mouth_off, face)
+    return Atlas(atlas, offsets, mouth_off, face, *_moved_switch(skin, offsets, hand_masks, hands))
+
+
+def stage7_solver(wp: WorkPhoto, skin: Skin, face: FaceLayer | None, config: WarpConfig) -> ArapSolver | None:
+    """The ARAP system: strong handles on the joints, a weak pull everywhere, a firm one under the face."""
+    if config.arap_iterations <= 0:
+        return None
+    sk, verts, tris, body_verts = wp.skeleton, skin.verts, skin.tris, skin.body_verts
     soft = np.full(len(verts), config.arap_soft_weight)
     if face is not None and sk.has("head") and len(body_verts):
-        head_w = weights[body_verts, sk.index["head"]]
+        head_w = skin.weights[body_verts, sk.index["head"]]
         local = np.full(len(verts), -1)
         local[body_verts] = np.arange(len(body_verts))
         body_tris = local[tris[(local[tris] >= 0).all(1)]]
@@ -261,39 +321,55 @@ def _assemble(key, config, ref_size, k, work_size, sk, pieces, face, atlas, offs
         # The head's vertices under and around the face hold where the face layer put them: a weak pull would
         # let the as-rigid-as-possible solve drag the head back towards the neck, and the face would float.
         soft[body_verts] += config.face_pin_weight * pin * head_w
-    solver = None
-    if config.arap_iterations > 0:
-        solver = ArapSolver(verts, tris, np.array(jv, np.int64), soft, config.arap_joint_weight)
-    return PhotoAnalysis(key=key, config=config, ref_size=ref_size, scale=k, work_size=work_size, skeleton=sk,
-                         verts=verts, tris=tris, tri_offset=np.concatenate(off).astype(np.float64),
-                         tri_bone=tri_bone, tri_fill=np.concatenate(fill), tri_arm=np.concatenate(arm),
-                         weights=weights, body_verts=body_verts, solver=solver, joint_keys=jkeys, joint_owner=jown,
-                         face=face, mouth_offset=mouth_off, atlas=atlas, plate=plate,
-                         canvas_colour=border_colour(plate))
+    return ArapSolver(verts, tris, skin.joint_verts, soft, config.arap_joint_weight)
 
 
-def _moved_switch(an: PhotoAnalysis, pieces, offsets, hand_masks, hands) -> None:
+def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -> PhotoAnalysis:
+    """Run the per-photo analysis (a fraction of a second to a few seconds)."""
+    wp = stage0_work_photo(rgb, fl, config)
+    matte = stage1_matte(wp, config)
+    plate = stage2_plate(wp, matte, config)
+    labels = stage3_labels(wp, matte, config)
+    pieces = stage4_pieces(wp, matte, labels, config)
+    grown = {p: cv2.dilate(m, np.ones((5, 5), np.uint8)) for p, m in matte.hand_masks.items()}
+    skin = stage5_skin(wp, pieces, grown, config)
+    atlas = stage6_atlas(wp, matte, plate, labels, skin, config)
+    solver = stage7_solver(wp, skin, atlas.face, config)
+    tri_offset = _tri_offsets(skin, atlas.offsets)
+    return PhotoAnalysis(key=key, config=config, ref_size=wp.ref_size, scale=wp.scale, work_size=wp.size,
+                         skeleton=wp.skeleton, verts=skin.verts, tris=skin.tris, tri_offset=tri_offset,
+                         tri_bone=skin.tri_bone, tri_fill=skin.tri_fill, tri_arm=skin.tri_arm, weights=skin.weights,
+                         body_verts=skin.body_verts, solver=solver, joint_keys=skin.joint_keys,
+                         joint_owner=skin.joint_owner, face=atlas.face, mouth_offset=atlas.mouth_offset,
+                         atlas=atlas.atlas, plate=plate.plate, canvas_colour=border_colour(plate.plate),
+                         palms=dict(wp.bending), moved_tris=atlas.moved_tris, moved_anchor=atlas.moved_anchor,
+                         moved_shift=atlas.moved_shift, moved_px=atlas.moved_px)
+
+
+def _tri_offsets(skin: Skin, offsets: dict) -> np.ndarray:
+    """(T, 2) atlas origin of the layer each triangle samples."""
+    return np.array([offsets[layer] for layer in skin.tri_layer], np.float64).reshape(-1, 2)
+
+
+def _moved_switch(skin: Skin, offsets: dict, hand_masks: dict, hands: dict) -> tuple:
     """Which arm triangles may switch to the arm_moved layer (those near a tracked hand), and the body
     vertex each lay on at rest: the hand's slide is measured against the clothes beneath it, so a dancer
-    moving as a whole keeps the photo's colours around a resting hand."""
-    arm_tri = np.all(an.tri_offset == offsets["arm"], axis=1)
-    body = np.concatenate([np.full(len(p.verts), p.name == PIECE_BODY) for p in pieces])
+    moving as a whole keeps the photo's colours around a resting hand. (None, None, None, 0.0) if none."""
+    arm_tri = np.all(_tri_offsets(skin, offsets) == offsets["arm"], axis=1)
+    body = skin.body_mask
     if not arm_tri.any() or not body.any():
-        return
+        return None, None, None, 0.0
     near = np.zeros(next(iter(hand_masks.values())).shape, np.uint8)
     for prefix, m in hand_masks.items():
         r = max(2, int(round(HAND_NEAR_PALM * hands[prefix])))
         near |= cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
-    c = an.verts[an.tris].mean(1)
+    c = skin.verts[skin.tris].mean(1)
     t = np.nonzero(arm_tri & (region_contains(near, c) > 0))[0]
     if not len(t):
-        return
+        return None, None, None, 0.0
     bv = np.nonzero(body)[0]
-    d = ((c[t, None, :] - an.verts[None, bv, :]) ** 2).sum(-1)
-    an.moved_tris = t
-    an.moved_anchor = bv[np.argmin(d, axis=1)]
-    an.moved_shift = offsets["arm_moved"] - offsets["arm"]
-    an.moved_px = hand_rim_px(hands)
+    d = ((c[t, None, :] - skin.verts[None, bv, :]) ** 2).sum(-1)
+    return t, bv[np.argmin(d, axis=1)], offsets["arm_moved"] - offsets["arm"], hand_rim_px(hands)
 
 
 def _allowed(sk: Skeleton, piece: str) -> np.ndarray:

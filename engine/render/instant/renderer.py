@@ -5,15 +5,15 @@
     for fr in renderer.render(reference, motion, range(len(motion))):  # tokens -> retarget -> warp
         ...
 
-Per photo (cached by Reference.key): matte, plate, mesh, skin weights, ARAP factorisation (analysis.py).
-Per frame: bone transforms, skinning, one ARAP back-substitution, the face layer, rasterising triangle ids,
-one remap and an alpha blend over the plate (raster.py).
+Per photo (cached by Reference.key): matte, plate, labels, pieces, skin, atlas, ARAP factorisation, as the
+numbered stages of analysis.py. Per frame: the pose (frame.py: bone transforms, skinning, one ARAP
+back-substitution, the face layer), rasterising triangle ids, one remap and an alpha blend (raster.py).
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import cv2
@@ -23,12 +23,14 @@ from engine.jobs import CancelToken
 from engine.render.base import RenderedFrame, Renderer, output_size
 from engine.render.instant.analysis import PhotoAnalysis, analyse
 from engine.render.instant.config import WarpConfig
+from engine.render.instant.frame import FrameDeformer
 from engine.render.instant.raster import affine_table, backward_map, composite, rasterise_ids
 from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
 
 MINIFY_BELOW = 0.8  # output scales below this sample a pre-shrunk atlas (no aliasing from remap)
+SIZES_KEPT = 4  # output sizes whose canvas and atlas are kept per photo (preview, export, thumbnails)
 
 
 @dataclass
@@ -42,6 +44,15 @@ class _Sized:
     atlas_scale: float
 
 
+@dataclass
+class _Photo:
+    """What the renderer keeps per photo: the analysis, its frame deformer and the per-size canvases."""
+
+    analysis: PhotoAnalysis
+    deformer: FrameDeformer
+    sized: dict = field(default_factory=dict)  # (w, h) -> _Sized, at most SIZES_KEPT
+
+
 class InstantRenderer(Renderer):
     """Animate a photo by warping a skinned, as-rigid-as-possible triangle mesh of the person."""
 
@@ -49,23 +60,27 @@ class InstantRenderer(Renderer):
 
     def __init__(self, config: WarpConfig | None = None) -> None:
         self.config = config or WarpConfig()
-        self._cache: OrderedDict[str, PhotoAnalysis] = OrderedDict()
+        self._cache: OrderedDict[str, _Photo] = OrderedDict()
         self._lock = threading.Lock()
 
     # ---- per photo ----
     def analysis(self, reference: Reference) -> PhotoAnalysis:
         """The cached per-photo analysis (computed on first use; raises NoPersonError)."""
+        return self._photo(reference).analysis
+
+    def _photo(self, reference: Reference) -> _Photo:
         with self._lock:
             hit = self._cache.get(reference.key)
             if hit is not None:
                 self._cache.move_to_end(reference.key)
                 return hit
-        result = analyse(reference.key, reference.rgb, reference.landmarks, self.config)
+        an = analyse(reference.key, reference.rgb, reference.landmarks, self.config)
+        photo = _Photo(an, FrameDeformer(an))
         with self._lock:
-            self._cache[reference.key] = result
+            self._cache[reference.key] = photo
             while len(self._cache) > self.config.cache_size:
                 self._cache.popitem(last=False)
-        return result
+        return photo
 
     def forget(self, reference: Reference | None = None) -> None:
         """Drop cached analyses (one reference's, or all)."""
@@ -75,10 +90,12 @@ class InstantRenderer(Renderer):
             else:
                 self._cache.pop(reference.key, None)
 
-    def _sized(self, an: PhotoAnalysis, size: tuple[int, int]) -> _Sized:
-        hit = an.sized.get(size)
+    @staticmethod
+    def _sized(photo: _Photo, size: tuple[int, int]) -> _Sized:
+        hit = photo.sized.get(size)
         if hit is not None:
             return hit
+        an = photo.analysis
         w, h = size
         ww, wh = an.work_size
         s = min(w / ww, h / wh)
@@ -96,9 +113,9 @@ class InstantRenderer(Renderer):
             atlas = cv2.resize(an.atlas, (max(1, int(round(aw * f))), max(1, int(round(ah * f)))),
                                interpolation=cv2.INTER_AREA)
         sized = _Sized(canvas, np.array([pw / ww, ph / wh]), np.array([ox, oy], np.float64), atlas, f)
-        if len(an.sized) >= 4:
-            an.sized.pop(next(iter(an.sized)))
-        an.sized[size] = sized
+        if len(photo.sized) >= SIZES_KEPT:
+            photo.sized.pop(next(iter(photo.sized)))
+        photo.sized[size] = sized
         return sized
 
     # ---- per frame ----
@@ -107,11 +124,11 @@ class InstantRenderer(Renderer):
         """The reference person posed at `target` (landmarks in the reference photo's pixels), as an
         RGB uint8 frame of `size` ((w, h), a long side, or None for the photo's size), letterboxed on
         the background plate's colour when the aspect differs."""
-        an = self.analysis(reference)
+        photo = self._photo(reference)
         out_size = output_size(reference, size)
-        sz = self._sized(an, out_size)
+        sz = self._sized(photo, out_size)
         target = target.rescaled(*reference.size)
-        fr = an.deform(target)
+        fr = photo.deformer.deform(target)
         # work px -> output px; pixel centres: out = (work + 0.5) * scale - 0.5 + offset
         dst = (fr.dst + 0.5) * sz.scale - 0.5 + sz.offset
         src = (fr.src + 0.5) * sz.atlas_scale - 0.5

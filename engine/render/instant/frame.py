@@ -1,0 +1,91 @@
+"""The per-frame deform: one photo's analysis posed at a target, as triangles ready to rasterise.
+
+Per frame: bone transforms from the target landmarks, linear-blend skinning, the face's non-rigid motion
+spread onto the head, one ARAP back-substitution, the face layer's own triangles, and a draw order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.render.instant import hands as instant_hands
+from engine.render.instant.analysis import PhotoAnalysis
+from engine.render.instant.deform import skin
+from engine.render.instant.skeleton import apply
+from engine.track.types import FrameLandmarks
+
+FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
+
+
+@dataclass
+class Frame:
+    """One deformed frame in work px: triangles (N, 3, 2) where they land, where they sample the atlas,
+    and the draw order (far first)."""
+
+    dst: np.ndarray
+    src: np.ndarray
+    order: np.ndarray
+
+
+class FrameDeformer:
+    """Poses one photo's (immutable) analysis, frame after frame."""
+
+    def __init__(self, analysis: PhotoAnalysis) -> None:
+        self.an = analysis
+
+    def deform(self, target: FrameLandmarks) -> Frame:
+        an = self.an
+        sk, cfg = an.skeleton, an.config
+        target = self._tamed(target)
+        mats, z = sk.transforms(target)
+        x = skin(an.verts, an.weights, mats)
+        head_m = mats[sk.index["head"]] if sk.has("head") else sk.global_fit(target)
+        tgt_face = None
+        if an.face is not None:
+            if target.has("face"):
+                tgt_face = target.face[:, :2].astype(np.float64) * an.scale
+            else:
+                tgt_face = apply(head_m, an.face.src)
+            x[an.body_verts] += an.face.residual_field(tgt_face, x[an.body_verts])
+        if an.solver is not None and cfg.arap_iterations > 0:
+            handles = sk.joint_targets(an.joint_keys, mats, an.joint_owner)
+            x = an.solver.solve(x, handles, cfg.arap_iterations)
+        dst = [x[an.tris]]
+        src0 = an.verts[an.tris] + an.tri_offset[:, None, :]
+        if an.moved_tris is not None:
+            # a hand (and the rim kept around it) that slid off the clothes it lay on shows the moved colours
+            t = an.moved_tris
+            slide = (x[an.tris[t]].mean(1) - an.verts[an.tris[t]].mean(1)) \
+                - (x[an.moved_anchor] - an.verts[an.moved_anchor])
+            away = t[np.hypot(slide[:, 0], slide[:, 1]) > an.moved_px]
+            src0[away] += an.moved_shift
+        src = [src0]
+        key = z[an.tri_bone] - an.tri_arm * cfg.arm_behind_margin_u * sk.u
+        key = np.where(an.tri_fill, np.inf, key)
+        keys = [key]
+        if tgt_face is not None:
+            depth = target.face[:, 2].astype(np.float64) * an.scale if target.has("face") else None
+            fd, fs, _ = an.face.frame(tgt_face, an.mouth_offset, depth)
+            dst.append(fd)
+            src.append(fs)
+            zf = (z[sk.index["head"]] if sk.has("head") else float(np.nanmin(z, initial=0.0))) - FACE_Z_LIFT
+            keys.append(np.full(len(fd), zf))
+        key = np.concatenate(keys)
+        order = np.argsort(-key, kind="stable")
+        return Frame(np.concatenate(dst), np.concatenate(src), order)
+
+    def _tamed(self, target: FrameLandmarks) -> FrameLandmarks:
+        """Target hands eased towards rigid motion where their shape is beyond what a warp can show."""
+        an = self.an
+        out = None
+        for prefix, palm in an.palms.items():
+            group = "left_hand" if prefix == "lh" else "right_hand"
+            if not target.has(group):
+                continue
+            src = an.skeleton.source.points(group)
+            tamed = instant_hands.tame(src, target.points(group), palm / an.scale)
+            if out is None:
+                out = target.copy()
+            setattr(out, group, tamed.astype(np.float32))
+        return target if out is None else out
