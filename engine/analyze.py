@@ -74,7 +74,7 @@ def load_reference(path: str | Path, config: TrackerConfig = TrackerConfig()) ->
     if not is_image_path(path):
         raise MediaError(f"{path.name}: not an image (use PNG, JPEG, WebP, BMP or TIFF)")
     rgb = load_image(path)
-    fl = track_image(rgb, config, name=path.name)
+    fl = track_image(rgb, config, name=path.name, segmentation=True)  # the renderer's matte reuses the mask
     return Reference(rgb=rgb, landmarks=fl, name=path.stem)
 
 

@@ -24,7 +24,7 @@ def demo_reference() -> Reference:
     from engine.track.tracker import track_image
 
     rgb = demo_photo()
-    return Reference(rgb=rgb, landmarks=track_image(rgb, name="astronaut"), name="astronaut")
+    return Reference(rgb=rgb, landmarks=track_image(rgb, name="astronaut", segmentation=True), name="astronaut")
 
 
 def demo_clip() -> TrackedClip:

@@ -367,3 +367,23 @@ def test_a_moved_hand_carries_no_dark_rim(photos, renderer):
     dark = lum < min(skin, wall) - 60  # shorts, not hand and not wall
     ring = (cv2.dilate(is_wall.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & zone
     assert (dark & ring).sum() <= 10, f"{(dark & ring).sum()} dark px where the moved hand meets the wall"
+
+
+def test_the_matte_reuses_the_tracking_pass_segmentation(media, monkeypatch):
+    """A reference photo's person mask comes from the tracking pass (no second Holistic graph), and the
+    analysis is the same as with a mask the renderer makes itself."""
+    from engine.analyze import load_reference
+    from engine.render.instant import matte
+
+    ref = load_reference(media / PORTRAIT)
+    assert ref.landmarks.segmentation is not None and ref.landmarks.segmentation.shape == ref.rgb.shape[:2]
+    bare = ref.landmarks.copy()
+    bare.segmentation = None  # as a reference built without the tracking pass's mask
+    own = InstantRenderer().analysis(Reference(ref.rgb, bare, key="own-mask"))
+
+    def second_graph(rgb):
+        raise AssertionError("segmented again")
+
+    monkeypatch.setattr(matte, "segment", second_graph)
+    reused = InstantRenderer().analysis(ref)
+    assert np.array_equal(reused.atlas, own.atlas) and np.array_equal(reused.plate, own.plate)

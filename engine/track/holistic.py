@@ -24,7 +24,8 @@ def _to_array(landmark_list, n: int, w: float, h: float, ox: float = 0.0, oy: fl
 class HolisticTracker:
     """One Holistic graph. Video mode keeps temporal tracking between calls; one instance per clip."""
 
-    def __init__(self, config: TrackerConfig, video_mode: bool = True) -> None:
+    def __init__(self, config: TrackerConfig, video_mode: bool = True, segmentation: bool = False) -> None:
+        """`segmentation`: also return the person mask (still photos; the instant renderer's matte uses it)."""
         from engine.runtime import native_stderr_silenced
 
         with native_stderr_silenced():
@@ -34,7 +35,7 @@ class HolisticTracker:
                 static_image_mode=not video_mode,
                 model_complexity=1,
                 smooth_landmarks=video_mode,
-                enable_segmentation=False,
+                enable_segmentation=segmentation,
                 refine_face_landmarks=True,
                 min_detection_confidence=config.min_detection_confidence,
                 min_tracking_confidence=config.min_tracking_confidence,
@@ -98,6 +99,9 @@ class HolisticTracker:
         for arr, name in zip(arrays, names):
             setattr(fl, name, arr)
             setattr(fl, f"{name}_conf", np.ones(N_HAND, np.float32))
+        mask = getattr(res, "segmentation_mask", None)
+        if mask is not None and crop is None:  # a crop's mask covers the crop only: not kept
+            fl.segmentation = np.asarray(mask, np.float32)
         return fl
 
     def count_people(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:

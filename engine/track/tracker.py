@@ -91,10 +91,11 @@ def postprocess(lm: ClipLandmarks, times: np.ndarray, config: TrackerConfig) -> 
 
 
 def track_image(rgb: np.ndarray, config: TrackerConfig = TrackerConfig(), require_person: bool = True,
-                name: str = "photo") -> FrameLandmarks:
-    """Landmarks of a still photo (static mode: no temporal tracking). Raises NoPersonError if empty."""
+                name: str = "photo", segmentation: bool = False) -> FrameLandmarks:
+    """Landmarks of a still photo (static mode: no temporal tracking). Raises NoPersonError if empty.
+    `segmentation` keeps the same pass's person mask on the result (a reference photo's matte reuses it)."""
     small = _downscale(rgb, config.max_side)
-    with HolisticTracker(config, video_mode=False) as tracker:
+    with HolisticTracker(config, video_mode=False, segmentation=segmentation) as tracker:
         faces = tracker.count_people(small)
         crop = _crop_around(faces[0], small.shape[1], small.shape[0]) if len(faces) > 1 else None
         fl = tracker.process(small, rgb.shape[1], rgb.shape[0], crop=crop)

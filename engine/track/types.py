@@ -35,6 +35,9 @@ class FrameLandmarks:
     right_hand: np.ndarray = field(default_factory=lambda: _nan(N_HAND, 3))
     right_hand_conf: np.ndarray = field(default_factory=lambda: np.zeros(N_HAND, np.float32))
     people_found: int = 0  # how many people the detector saw (the largest is tracked)
+    # The person mask (float32 0..1) from the tracking pass over a still photo, in the tracked image's pixels
+    # (the photo, or its downscaled copy); None unless asked for. Not saved: a renderer's matte reuses it.
+    segmentation: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def has(self, group: str) -> bool:
         return bool(np.isfinite(getattr(self, group)[:, :2]).all())
@@ -65,7 +68,7 @@ class FrameLandmarks:
             **{k: getattr(self, k).copy() for k in (
                 "body", "body_conf", "body_world", "face", "face_conf",
                 "left_hand", "left_hand_conf", "right_hand", "right_hand_conf")},
-            people_found=self.people_found,
+            people_found=self.people_found, segmentation=self.segmentation,
         )
 
 

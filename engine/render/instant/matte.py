@@ -55,6 +55,17 @@ def segment(rgb: np.ndarray) -> np.ndarray | None:
     return np.asarray(m, np.float32)
 
 
+def _tracked_mask(fl: FrameLandmarks, shape: tuple[int, int]) -> np.ndarray | None:
+    """The person mask the tracking pass already made (engine.track.tracker.track_image), when it was made on
+    this very image: the same Holistic model on the same pixels gives the same mask, so the matte does not
+    run a second graph. An image of another size (the tracker downscales large photos, the renderer
+    rescales small and huge ones) is segmented again, as is one where Holistic found too little."""
+    m = fl.segmentation
+    if m is None or m.shape != shape or m.max() <= 0.5:
+        return None
+    return m
+
+
 def skeleton_matte(fl: FrameLandmarks, scale: float, shape: tuple[int, int], u: float) -> np.ndarray:
     """uint8 0/1 mask painted from the landmarks: thick bones, a head disc, the face hull, the hands."""
     m = np.zeros(shape, np.uint8)
@@ -82,7 +93,9 @@ def person_matte(rgb: np.ndarray, fl: FrameLandmarks, scale: float, u: float,
     """Soft alpha (float32, 0..1) of the person in `rgb` (work resolution)."""
     h, w = rgb.shape[:2]
     skel = skeleton_matte(fl, scale, (h, w), u)
-    seg = segment(rgb)
+    seg = _tracked_mask(fl, (h, w))
+    if seg is None:
+        seg = segment(rgb)
     if seg is None:
         hard = skel.astype(np.float32)
     else:
