@@ -524,11 +524,6 @@ def _with_tracked(curve: np.ndarray, tracked: np.ndarray, ops: Iterable[EditOp])
     return out
 
 
-def edited_tokens(project: Any) -> MotionTokens:
-    """The tokens the renderer should see for `project` (a document.Project): tracked + edits (+ a live drag)."""
-    return project.edited_tokens()
-
-
 @dataclass(frozen=True)
 class CurveClipboard:
     """Copied edited values: channel key -> values over `length` frames (copy/paste range)."""
