@@ -12,7 +12,7 @@ import pytest
 from engine.errors import NoPersonError
 from engine.tokens.reference import Reference
 from engine.render.instant import InstantRenderer, WarpConfig
-from engine.track import landmarks as L
+from engine import vocabulary as vocab
 from engine.track.types import FrameLandmarks
 
 MAN = "photo_fullbody_man_studio.png"
@@ -52,10 +52,10 @@ def _rotate(p: np.ndarray, centre: np.ndarray, deg: float) -> np.ndarray:
 def raise_right_arm(fl: FrameLandmarks, deg: float = 110.0) -> FrameLandmarks:
     """The performer's right arm (image left) swung up and out about the shoulder."""
     t = fl.copy()
-    pts = [L.R_ELBOW, L.R_WRIST, L.R_PINKY, L.R_INDEX, L.R_THUMB]
-    t.body[pts] = _rotate(t.body[pts], t.body[L.R_SHOULDER], deg)
+    pts = [vocab.R_ELBOW, vocab.R_WRIST, vocab.R_PINKY, vocab.R_INDEX, vocab.R_THUMB]
+    t.body[pts] = _rotate(t.body[pts], t.body[vocab.R_SHOULDER], deg)
     if t.has("right_hand"):
-        t.right_hand = _rotate(t.right_hand, fl.body[L.R_SHOULDER], deg)
+        t.right_hand = _rotate(t.right_hand, fl.body[vocab.R_SHOULDER], deg)
     return t
 
 
@@ -63,11 +63,11 @@ def open_jaw(fl: FrameLandmarks, amount: float = 0.12) -> FrameLandmarks:
     """Lower lip, chin and jaw moved down by `amount` face heights, fading towards the cheeks."""
     t = fl.copy()
     f = t.face
-    fh = float(np.linalg.norm(f[L.FACE_CHIN, :2] - f[L.FACE_FOREHEAD, :2]))
-    mouth_y = (f[L.LIP_UPPER_INNER, 1] + f[L.LIP_LOWER_INNER, 1]) / 2
-    half = float(np.linalg.norm(f[L.FACE_SIDE_L, :2] - f[L.FACE_SIDE_R, :2])) / 2
-    w = np.clip((f[:, 1] - mouth_y) / 3.0, 0, 1) * np.clip(1.3 - np.abs(f[:, 0] - f[L.FACE_NOSE_TIP, 0]) / half, 0, 1)
-    w[L.LIP_LOWER_INNER] = 1.0
+    fh = float(np.linalg.norm(f[vocab.FACE_CHIN, :2] - f[vocab.FACE_FOREHEAD, :2]))
+    mouth_y = (f[vocab.LIP_UPPER_INNER, 1] + f[vocab.LIP_LOWER_INNER, 1]) / 2
+    half = float(np.linalg.norm(f[vocab.FACE_SIDE_L, :2] - f[vocab.FACE_SIDE_R, :2])) / 2
+    w = np.clip((f[:, 1] - mouth_y) / 3.0, 0, 1) * np.clip(1.3 - np.abs(f[:, 0] - f[vocab.FACE_NOSE_TIP, 0]) / half, 0, 1)
+    w[vocab.LIP_LOWER_INNER] = 1.0
     f[:, 1] += w * amount * fh
     return t
 
@@ -99,11 +99,11 @@ def test_moved_arm_moves_its_pixels(photos, renderer):
     tgt = raise_right_arm(ref.landmarks)
     out = renderer.warp(ref, tgt, ref.size)
     src = ref.landmarks.body
-    old_wrist, new_wrist = src[L.R_WRIST, :2], tgt.body[L.R_WRIST, :2]
-    new_elbow = tgt.body[L.R_ELBOW, :2]
+    old_wrist, new_wrist = src[vocab.R_WRIST, :2], tgt.body[vocab.R_WRIST, :2]
+    new_elbow = tgt.body[vocab.R_ELBOW, :2]
     plate = cv2.resize(an.plate, ref.size)
     # the raised forearm now shows arm colours where the photo had background
-    arm_colour = patch_mean(ref.rgb, (src[L.R_ELBOW, :2] + src[L.R_WRIST, :2]) / 2)
+    arm_colour = patch_mean(ref.rgb, (src[vocab.R_ELBOW, :2] + src[vocab.R_WRIST, :2]) / 2)
     mid_forearm = (new_elbow + new_wrist) / 2
     got = patch_mean(out, mid_forearm)
     assert np.linalg.norm(got - arm_colour) < np.linalg.norm(got - patch_mean(plate, mid_forearm)) - 30
@@ -111,7 +111,7 @@ def test_moved_arm_moves_its_pixels(photos, renderer):
     # where the wrist hung, the hand is gone: the output there is no longer the photo's hand
     assert np.linalg.norm(patch_mean(out, old_wrist) - patch_mean(ref.rgb, old_wrist)) > 40
     # far from the arm nothing moved (the other leg's knee)
-    knee = src[L.L_KNEE, :2]
+    knee = src[vocab.L_KNEE, :2]
     assert np.linalg.norm(patch_mean(out, knee) - patch_mean(ref.rgb, knee)) < 6
 
 
@@ -132,7 +132,7 @@ def test_open_jaw_shows_a_mouth_interior(photos, renderer):
     assert np.percentile(luma, 25) < 80  # a dark cavity, not stretched lips
     assert np.percentile(luma, 25) < np.percentile(luma0, 25) - 40
     # the chin came down with the jaw
-    chin0, chin1 = ref.landmarks.face[L.FACE_CHIN, :2], tgt.face[L.FACE_CHIN, :2]
+    chin0, chin1 = ref.landmarks.face[vocab.FACE_CHIN, :2], tgt.face[vocab.FACE_CHIN, :2]
     assert chin1[1] > chin0[1] + 5
 
 
@@ -213,13 +213,13 @@ def test_missing_hands_and_cut_off_person(photos):
     fl2.height = h
     below = fl2.body[:, 1] > h
     fl2.body_conf[below] = 0.0
-    fl2.body[L.L_KNEE:, :] = np.nan  # and some simply missing
-    fl2.body_conf[L.L_KNEE:] = 0.0
+    fl2.body[vocab.L_KNEE:, :] = np.nan  # and some simply missing
+    fl2.body_conf[vocab.L_KNEE:] = 0.0
     out = r.warp(Reference(top, fl2), raise_right_arm(fl2), (256, 256))
     assert out.shape == (256, 256, 3)
     # a target with missing points leaves those bones where the parent takes them
     tgt = raise_right_arm(fl)
-    tgt.body[L.L_ELBOW] = np.nan
+    tgt.body[vocab.L_ELBOW] = np.nan
     tgt.face[:] = np.nan
     assert r.warp(Reference(ref.rgb, fl), tgt, 128).shape[0] == 128
 
@@ -339,9 +339,9 @@ def test_plate_beside_a_door_has_no_outline_on_the_wall():
 def _swing_left_arm(fl: FrameLandmarks, deg: float) -> FrameLandmarks:
     """The performer's left arm (image right) swung out about the shoulder (negative: up and out)."""
     t = fl.copy()
-    pts = [L.L_ELBOW, L.L_WRIST, L.L_PINKY, L.L_INDEX, L.L_THUMB]
-    t.body[pts] = _rotate(t.body[pts], t.body[L.L_SHOULDER], deg)
-    t.left_hand = _rotate(t.left_hand, fl.body[L.L_SHOULDER], deg)
+    pts = [vocab.L_ELBOW, vocab.L_WRIST, vocab.L_PINKY, vocab.L_INDEX, vocab.L_THUMB]
+    t.body[pts] = _rotate(t.body[pts], t.body[vocab.L_SHOULDER], deg)
+    t.left_hand = _rotate(t.left_hand, fl.body[vocab.L_SHOULDER], deg)
     return t
 
 

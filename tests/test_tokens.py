@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.tokens import body as B
-from engine.tokens import face as F
-from engine.tokens import hands as Hd
+from engine import vocabulary as vocab
+from engine.tokens import body, face, hands
 from engine.tokens.geometry import to_px
 from engine.tokens.clipfile import load_clip, save_clip
 from engine.tokens.encode import encode_clip
@@ -14,7 +13,6 @@ from engine.tokens.retarget import apply
 from engine.tokens.rig import Rig
 from engine.tokens.roundtrip import roundtrip_errors
 from engine.tokens.schema import BODY_BONES, channel_index
-from engine.track import landmarks as L
 from engine.errors import MediaError
 from tests.engine_helpers import tracked
 
@@ -31,12 +29,12 @@ def test_raised_arm_moves_the_arm_channels(media):
     clip = tracked(str(media / DANCE))
     lm = clip.landmarks
     # How high the left elbow sits above the left shoulder in the image, in torso lengths.
-    torso = np.linalg.norm(lm.body[:, L.L_SHOULDER, :2] - lm.body[:, L.L_HIP, :2], axis=1)
-    raise_l = (lm.body[:, L.L_SHOULDER, 1] - lm.body[:, L.L_ELBOW, 1]) / torso
+    torso = np.linalg.norm(lm.body[:, vocab.L_SHOULDER, :2] - lm.body[:, vocab.L_HIP, :2], axis=1)
+    raise_l = (lm.body[:, vocab.L_SHOULDER, 1] - lm.body[:, vocab.L_ELBOW, 1]) / torso
     up_l = ch(clip, "body", "l_upper_arm.y")
     assert np.ptp(up_l) > 0.5, "the arm swings in this clip; its direction channel must follow"
     assert np.corrcoef(raise_l, up_l)[0, 1] > 0.8
-    raise_r = (lm.body[:, L.R_SHOULDER, 1] - lm.body[:, L.R_ELBOW, 1]) / torso
+    raise_r = (lm.body[:, vocab.R_SHOULDER, 1] - lm.body[:, vocab.R_ELBOW, 1]) / torso
     assert np.corrcoef(raise_r, ch(clip, "body", "r_upper_arm.y"))[0, 1] > 0.8
     # Legs stay put while the arms swing: their channels barely move.
     assert np.ptp(ch(clip, "body", "l_thigh.y")) < np.ptp(up_l) / 2
@@ -75,31 +73,31 @@ def test_tokens_ignore_bone_lengths_face_shape_and_size(media):
     clip = tracked(str(media / DANCE))
     lm = clip.landmarks
     t = 40
-    tok = B.encode_body_frame(lm.body_world[t], lm.body_conf[t])
+    tok = body.encode_body_frame(lm.body_world[t], lm.body_conf[t])
     # Another skeleton in the same pose: long legs, short arms, twice the size, elsewhere in frame.
-    lengths = B.bone_lengths(lm.body_world[t]) * 2.0
+    lengths = body.bone_lengths(lm.body_world[t]) * 2.0
     names = [b[0] for b in BODY_BONES]
     for i, n in enumerate(names):
         if n.endswith(("thigh", "shin")):
             lengths[i] *= 1.3
         if n.endswith(("arm", "forearm")):
             lengths[i] *= 0.8
-    other, _ = B.apply_body_frame(tok, lengths, np.array([3.0, -1.0, 0.2]))
-    other_tok = B.encode_body_frame(other, lm.body_conf[t])
+    other, _ = body.apply_body_frame(tok, lengths, np.array([3.0, -1.0, 0.2]))
+    other_tok = body.encode_body_frame(other, lm.body_conf[t])
     assert np.abs(other_tok - tok).max() < 1e-4
 
     # A wider, shorter, deeper face, twice as big, elsewhere in frame, making the same expressions: the
     # whole clip's faces are reshaped, the neutral is measured on them, and every token comes out the same.
     def reshape(face_px):
-        loc, r, c = F.local_face(face_px.astype(np.float64))
+        loc, r, c = face.local_face(face_px.astype(np.float64))
         return to_px((loc * np.array([1.25, 0.9, 1.1]) * 2.0) @ r.T + c + 50.0)
 
     faces = [lm.face[k].astype(np.float64) for k in range(len(lm))]
-    neutral = F.estimate_neutral(np.stack([F.raw_expression(f) for f in faces]))
-    other_neutral = F.estimate_neutral(np.stack([F.raw_expression(reshape(f)) for f in faces]))
-    assert np.abs(F.raw_expression(reshape(faces[t])) - F.raw_expression(faces[t])).max() < 1e-9
-    a = F.encode_face_frame(faces[t], neutral)
-    b = F.encode_face_frame(reshape(faces[t]), other_neutral)
+    neutral = face.estimate_neutral(np.stack([face.raw_expression(f) for f in faces]))
+    other_neutral = face.estimate_neutral(np.stack([face.raw_expression(reshape(f)) for f in faces]))
+    assert np.abs(face.raw_expression(reshape(faces[t])) - face.raw_expression(faces[t])).max() < 1e-9
+    a = face.encode_face_frame(faces[t], neutral)
+    b = face.encode_face_frame(reshape(faces[t]), other_neutral)
     assert np.abs(a[:3] - b[:3]).max() < 0.5, "head rotation in degrees"
     assert np.abs(a[3:] - b[3:]).max() < 1e-6
 
@@ -107,11 +105,11 @@ def test_tokens_ignore_bone_lengths_face_shape_and_size(media):
     side = "right"
     hand = lm.right_hand[t]
     assert np.isfinite(hand).all()
-    htok = Hd.encode_hand_frame(hand, side)
-    palm, seg = Hd.hand_shape(hand, side)
-    big = Hd.apply_hand_frame(htok, palm * 1.5, seg * np.array([1.7, 1.6, 1.5])[None] * 1.5,
+    htok = hands.encode_hand_frame(hand, side)
+    palm, seg = hands.hand_shape(hand, side)
+    big = hands.apply_hand_frame(htok, palm * 1.5, seg * np.array([1.7, 1.6, 1.5])[None] * 1.5,
                               hand[0] + 100, side)
-    assert np.abs(Hd.encode_hand_frame(big, side) - htok).max() < 0.5
+    assert np.abs(hands.encode_hand_frame(big, side) - htok).max() < 0.5
 
 
 def test_limbs_the_driver_does_not_show_keep_the_photos_pose(media):
@@ -120,13 +118,13 @@ def test_limbs_the_driver_does_not_show_keep_the_photos_pose(media):
     assert follow["l_leg"].max() == 0 and follow["r_leg"].max() == 0, "legs are out of view"
     ref = tracked(str(media / "photo_halfbody_woman_openhands.png"))
     rig = Rig.from_landmarks(ref.landmarks.frame(0))
-    legs = [L.L_KNEE, L.R_KNEE, L.L_ANKLE, L.R_ANKLE]
+    legs = [vocab.L_KNEE, vocab.R_KNEE, vocab.L_ANKLE, vocab.R_ANKLE]
     for t in (0, 60, 120):
         out = apply(talk.tokens, rig, t)
         s = talk.tokens.placement[t, 2]
         # Knees and ankles stay where the photo's own pose puts them (moved only with the whole body).
         own = apply(encode_clip(ref.landmarks)[0], rig, 0).body
-        hip = lambda b: (b[L.L_HIP] + b[L.R_HIP]) / 2  # noqa: E731
+        hip = lambda b: (b[vocab.L_HIP] + b[vocab.R_HIP]) / 2  # noqa: E731
         rel_out = (out.body[legs, :2] - hip(out.body)[:2]) / s
         rel_own = own[legs, :2] - hip(own)[:2]
         torso = rig.scale
@@ -138,8 +136,8 @@ def test_limbs_the_driver_does_not_show_keep_the_photos_pose(media):
 def test_face_expression_is_relative_to_the_performers_neutral(media):
     clip = tracked(str(media / FACE))
     start = np.abs(np.median(clip.tokens.face.values[:10, 3:], axis=0))
-    assert start[list(F.EYELIDS)].max() < 0.1, "eyelids within 10% of their neutral opening"
-    others = [i for i in range(len(start)) if i not in F.EYELIDS]
+    assert start[list(face.EYELIDS)].max() < 0.1, "eyelids within 10% of their neutral opening"
+    others = [i for i in range(len(start)) if i not in face.EYELIDS]
     assert start[others].max() < 0.03, "the clip starts neutral: tokens near zero"
 
 
@@ -167,7 +165,7 @@ def test_retargeting_keeps_the_reference_proportions(media):
     rig = Rig.from_landmarks(ref.landmarks.frame(0))
     for t in (0, 30, 60, 90):
         out = apply(drive.tokens, rig, t)
-        got = B.bone_lengths(out.body) / drive.tokens.placement[t, 2]  # px, 3D, undoing the zoom
+        got = body.bone_lengths(out.body) / drive.tokens.placement[t, 2]  # px, 3D, undoing the zoom
         # Arms and legs keep the photo's lengths (within the photo-fit correction near its own pose).
         limbs = [4, 5, 7, 8, 12, 13, 16, 17]
         assert np.allclose(got[limbs], rig.bone_lengths[limbs], rtol=0.12), t
@@ -205,22 +203,22 @@ def test_grin_widens_the_mouth_and_keeps_the_lips_thickness(media):
     # A grin (wider mouth, corners up, jaw a little open, upper lip raised) on the performer's own face:
     # the corners move apart and up, the lips part, and each lip keeps its thickness (no swollen "O").
     lm = tracked(media / FACE).landmarks
-    loc, _, _ = F.local_face(lm.face[0].astype(np.float64))
-    e = np.zeros(len(F.EXPRESSION))
+    loc, _, _ = face.local_face(lm.face[0].astype(np.float64))
+    e = np.zeros(len(face.EXPRESSION))
     for name, v in (("jaw_open", 0.08), ("mouth_width", 0.12), ("smile.l", 0.04), ("smile.r", 0.04),
                     ("lip_upper", -0.02)):
-        e[F.EXPRESSION.index(name)] = v
-    out = F.deform_expression(loc, e)
-    fh = np.linalg.norm(loc[L.FACE_FOREHEAD] - loc[L.FACE_CHIN])
-    width = lambda p: p[L.MOUTH_CORNER_L, 0] - p[L.MOUTH_CORNER_R, 0]  # noqa: E731
+        e[face.EXPRESSION.index(name)] = v
+    out = face.deform_expression(loc, e)
+    fh = np.linalg.norm(loc[vocab.FACE_FOREHEAD] - loc[vocab.FACE_CHIN])
+    width = lambda p: p[vocab.MOUTH_CORNER_L, 0] - p[vocab.MOUTH_CORNER_R, 0]  # noqa: E731
     assert width(out) > width(loc) + 0.05 * fh
-    gap = lambda p: p[L.LIP_UPPER_INNER, 1] - p[L.LIP_LOWER_INNER, 1]  # noqa: E731  (y is up)
+    gap = lambda p: p[vocab.LIP_UPPER_INNER, 1] - p[vocab.LIP_LOWER_INNER, 1]  # noqa: E731  (y is up)
     assert gap(out) > gap(loc) + 0.07 * fh
-    for a, b in ((L.LIP_UPPER_OUTER, L.LIP_UPPER_INNER), (L.LIP_LOWER_INNER, L.LIP_LOWER_OUTER)):
+    for a, b in ((vocab.LIP_UPPER_OUTER, vocab.LIP_UPPER_INNER), (vocab.LIP_LOWER_INNER, vocab.LIP_LOWER_OUTER)):
         assert abs((out[a, 1] - out[b, 1]) - (loc[a, 1] - loc[b, 1])) < 0.005 * fh
-    mid = (out[L.LIP_UPPER_INNER, 1] + out[L.LIP_LOWER_INNER, 1]) / 2
-    mid0 = (loc[L.LIP_UPPER_INNER, 1] + loc[L.LIP_LOWER_INNER, 1]) / 2
-    for c in (L.MOUTH_CORNER_L, L.MOUTH_CORNER_R):  # corners rise against the mouth's middle, as measured
+    mid = (out[vocab.LIP_UPPER_INNER, 1] + out[vocab.LIP_LOWER_INNER, 1]) / 2
+    mid0 = (loc[vocab.LIP_UPPER_INNER, 1] + loc[vocab.LIP_LOWER_INNER, 1]) / 2
+    for c in (vocab.MOUTH_CORNER_L, vocab.MOUTH_CORNER_R):  # corners rise against the mouth's middle, as measured
         assert (out[c, 1] - mid) - (loc[c, 1] - mid0) == pytest.approx(0.04 * fh, abs=0.005 * fh)
 
 
