@@ -35,6 +35,7 @@ MAX_SECONDS = 60.0  # longer than any sensible extension; beyond it the request 
 MIN_CONTEXT_S = 0.4  # motion needs this much before a join to know how it was moving
 MODEL_SPAN_S = 0.6  # hybrid: the model writes this much, then motion matching continues
 JOIN_BLEND_S = 0.24  # the first frames ease from "as it was moving" into what a method proposes
+JOIN_VELOCITY_FRAMES = 3  # the velocity a join continues is the mean of this many last steps
 DETAIL_SIGMA_S = 0.08  # hybrid: detail finer than this (Gaussian sigma) comes from a matched take
 LOOP_SPAN_S = 1.0  # a loop rewrites at most this much of its end (at most a third of the range)
 MODEL_PATH = ASSETS / "motion_model.safetensors"
@@ -107,7 +108,8 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 def _ease_join(context: Sequence, out: np.ndarray) -> np.ndarray:
     """Fade out the difference between the first proposed frame and where the motion was heading."""
     v = context.values
-    expected = v[-1] + (v[-1] - v[-2] if len(v) > 1 else 0.0)
+    k = min(JOIN_VELOCITY_FRAMES, len(v) - 1)  # a mean step: one tracked step alone is mostly jitter
+    expected = v[-1] + ((v[-1] - v[-1 - k]) / k if k > 0 else 0.0)
     blend = max(2, int(round(JOIN_BLEND_S * context.fps)))
     k = np.arange(len(out), dtype=np.float64)[:, None]
     return out + (expected - out[0]) * (1.0 - _smoothstep(k / blend))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.motion.features import DIM, GROUP_OF_CHANNEL, Sequence, mirror, resample, reverse
+from engine.motion.features import GROUP_OF_CHANNEL, N_GROUPS, Sequence, mirror, resample, reverse
 from engine.motion.library import LIBRARY_PATH, MotionLibrary
 from engine.motion.model import MODEL_FPS, PRESETS, MotionGRU, MotionModel, MotionModelConfig
 
@@ -25,8 +25,9 @@ SPEEDS = (0.8, 0.9, 1.0, 1.12, 1.25)
 STRIDE = 2  # frames between training windows
 HELD_OUT = ("clip_halfbody_man_singing_mic", "clip_face_woman_flag_speech", "clip_face_man_tearful_talk")
 SHORT_CONTEXT_P = 0.25  # this share of windows see a shortened, first-frame-padded context (short clips)
-STILL_P = 0.1  # this share of windows are one pose held (context and future)
-TEACHER_WEIGHT = 0.5  # weight of the one-step (teacher-forced) loss beside the rollout loss
+STILL_P = 0.15  # per group: this share of windows hold that group still (context and future)
+TEACHER_WEIGHT = 0.5
+GROUP_COLUMNS = [torch.as_tensor(np.flatnonzero(GROUP_OF_CHANNEL == g)) for g in range(N_GROUPS)]  # weight of the one-step (teacher-forced) loss beside the rollout loss
 
 
 def augmented(seqs: list[Sequence]) -> list[tuple[Sequence, float]]:
@@ -60,10 +61,12 @@ class WindowDataset(torch.utils.data.Dataset):
         c, h = self.config.context, self.config.horizon
         z = self.z[k][t:t + c + h].clone()
         tracked = self.tracked[k][t:t + c + h]
-        if torch.rand(()) < STILL_P:  # a performer holding still stays still (the corpus talks a lot)
-            z[:] = z[c - 1]
-            tracked = tracked[c - 1:c].expand(c + h, -1)
-        elif torch.rand(()) < SHORT_CONTEXT_P:  # a short clip: hold its first frame before it
+        # a part of the performer that holds still stays still (the corpus mostly talks and gestures): each group
+        # is frozen at its last context pose, context and future, in this share of windows
+        for g in torch.nonzero(torch.rand(N_GROUPS) < STILL_P).flatten().tolist():
+            cols = GROUP_COLUMNS[g]
+            z[:, cols] = z[c - 1, cols]
+        if torch.rand(()) < SHORT_CONTEXT_P:  # a short clip: hold its first frame before it
             keep = int(torch.randint(2, c, ()))
             z[: c - keep] = z[c - keep]
         direction = torch.tensor([self.items[k][1]], dtype=torch.float32)

@@ -1,0 +1,222 @@
+"""Motion extension (engine/motion): joins, loops, seeds, errors, the edit layer and undo, the CLI, the studio.
+
+The motion is the bundled demo token file (tracked by this project from a shared clip); the shipped model
+and motion library are used as a user gets them. The join bound is measured on the same clip: the 95th
+percentile of the steps between its consecutive real frames (engine/motion/metrics.py).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.demo import DEMO_MOTION
+from engine.motion import metrics as M
+from engine.motion.features import DIM, Sequence, from_tokens, mirror, renormalise, resample
+from engine.motion.generate import (ExtendError, GenerateOptions, extend_after, extend_before, fill, frames_for,
+                                    make_loop)
+from engine.motion.library import default_library
+from engine.tokens.clipfile import load_clip
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return load_clip(DEMO_MOTION)
+
+
+@pytest.fixture(scope="module")
+def seq(clip) -> Sequence:
+    return from_tokens(clip.tokens, clip.fps, "demo")
+
+
+@pytest.fixture(scope="module")
+def bound(seq) -> float:
+    scales = default_library().scales
+    return float(np.percentile(M.steps(seq.values, seq.tracked, scales), M.JOIN_PERCENTILE))
+
+
+def _step(a, b, tracked) -> float:
+    return M.step(a, b, tracked, default_library().scales)
+
+
+def test_extension_joins_without_a_jump_and_keeps_moving(seq, bound):
+    cut = 120
+    span = extend_after(seq, cut, 50, GenerateOptions(seed=1))
+    assert (span.start, span.stop) == (cut, cut + 49)
+    assert _step(seq.values[cut - 1], span.values[0], seq.tracked[cut - 1]) <= bound
+    inner = [_step(span.values[t], span.values[t + 1], seq.tracked[cut - 1]) for t in range(49)]
+    assert max(inner) <= 2 * bound, "the generated motion itself must not pop"
+    assert np.mean(inner) > 0.1 * np.median(M.steps(seq.values, seq.tracked, default_library().scales)), "froze"
+    bones = span.values[:, 3 + 16:3 + 16 + 60].reshape(len(span.values), 20, 3)  # body bone directions
+    assert np.allclose(np.linalg.norm(bones, axis=-1), 1.0, atol=1e-6), "bone directions stay unit vectors"
+    # a hand the demo does not show at the cut is left alone, not invented
+    assert span.groups == tuple(bool(x) for x in seq.tracked[cut - 1] > 0) and not span.groups[2]
+
+
+def test_before_and_fill_join_both_ends(seq, bound):
+    before = extend_before(seq, 40, 30, GenerateOptions(seed=2))
+    assert before.stop == 40 and _step(before.values[-1], seq.values[41], seq.tracked[41]) <= bound
+    gap = fill(seq, 80, 104, GenerateOptions(seed=3))
+    assert _step(seq.values[79], gap.values[0], seq.tracked[79]) <= bound
+    assert _step(gap.values[-1], seq.values[105], seq.tracked[105]) <= bound
+
+
+def test_a_loop_flows_from_its_last_frame_into_its_first(seq, bound):
+    first, last = 10, 160
+    plain = _step(seq.values[last], seq.values[first], seq.tracked[first])
+    span = make_loop(seq, first, last, GenerateOptions(seed=0))
+    assert span.stop == last and span.start > first
+    looped = seq.values.copy()
+    looped[span.start:span.stop + 1] = span.values
+    wrap = _step(looped[last], looped[first], seq.tracked[first])
+    assert wrap <= bound and wrap < plain
+    assert _step(seq.values[span.start - 1], looped[span.start], seq.tracked[span.start]) <= bound
+
+
+def test_the_same_seed_gives_the_same_motion_and_another_seed_another_take(seq):
+    a = extend_after(seq, 150, 30, GenerateOptions(seed=7)).values
+    b = extend_after(seq, 150, 30, GenerateOptions(seed=7)).values
+    c = extend_after(seq, 150, 30, GenerateOptions(seed=8)).values
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_calm_moves_less_than_lively(seq):
+    def travel(energy):
+        v = extend_after(seq, 150, 30, GenerateOptions(seed=4, energy=energy)).values
+        return np.abs(np.diff(v[:, :16], axis=0)).sum()  # face channels: the demo is a talking head
+
+    assert travel(0.6) < travel(1.5)
+
+
+def test_bad_lengths_and_ranges_are_one_line_errors(seq):
+    for bad in (0, -1, float("nan"), 1e6):
+        with pytest.raises(ExtendError, match="extend by"):
+            frames_for(bad, 25.0)
+    with pytest.raises(ExtendError, match="needs at least"):
+        extend_after(seq, 3, 10)
+    with pytest.raises(ExtendError, match="outside the clip"):
+        fill(seq, 100, 400)
+    with pytest.raises(ExtendError, match="too short to loop"):
+        make_loop(seq, 0, 12)
+    with pytest.raises(ValueError, match="method"):
+        GenerateOptions(method="magic")
+
+
+def test_mirroring_and_resampling_keep_the_motion(seq):
+    twice = mirror(mirror(seq))
+    assert np.allclose(twice.values, seq.values) and np.array_equal(twice.tracked, seq.tracked)
+    m = mirror(seq)
+    assert np.array_equal(m.tracked[:, 2], seq.tracked[:, 3]), "mirroring swaps the hands"
+    r = resample(resample(seq, 50.0), 25.0)
+    assert len(r) == len(seq) and np.abs(r.values - renormalise(seq.values)).max() < 0.05
+
+
+def test_cli_extends_the_token_file_and_refuses_bad_requests(clip, tmp_path, capsys):
+    from engine.cli import main
+
+    out = tmp_path / "longer.npz"
+    assert main(["extend", str(DEMO_MOTION), "--seconds", "2", "--seed", "1", "-o", str(out)]) == 0
+    longer = load_clip(out)
+    assert len(longer) == len(clip) + 50
+    assert np.all(np.diff(longer.times) > 0)
+    assert np.array_equal(longer.tokens.flat()[:len(clip)], clip.tokens.flat())
+    assert (longer.tokens.body.confidence[len(clip):] == 1).all() and "generated" in longer.warnings[-1]
+
+    bad = tmp_path / "none.npz"
+    capsys.readouterr()
+    for argv in (["--seconds", "0"], ["--fill", "100", "900"], ["--seconds", "1", "--loop"], ["--before"]):
+        assert main(["extend", str(DEMO_MOTION), *argv, "-o", str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    assert not bad.exists()
+
+
+def test_a_generated_span_is_one_undoable_edit_that_saves_with_the_project(clip, tmp_path):
+    from engine.project.document import Project
+    from engine.project.generated import Generated, GeneratedEdit, generated_frames
+    from engine.project.projectfile import state_from_json, state_of, state_to_json
+
+    doc = Project()
+    doc.set_clip(tmp_path / "demo.npz", clip)
+    before_tokens = doc.edited_tokens().flat()
+    doc.set_in_out((0, 120))
+    span = extend_after(from_tokens(doc.edited_tokens(), doc.fps), 121, 25, GenerateOptions(seed=5))
+    edit = GeneratedEdit.build(doc, span.start, span.values, span.groups, span.label(doc.fps), (0, 145))
+    edit.apply(doc)
+    after = doc.edited_tokens().flat()
+    assert np.allclose(after[121:146, :16 + 67], span.values[:, :16 + 67], atol=1e-5)
+    assert np.array_equal(after[:121], before_tokens[:121]) and np.array_equal(after[146:], before_tokens[146:])
+    assert doc.in_out == (0, 145)
+    assert generated_frames(doc.edits, "body", doc.frame_count)[121:146].all()
+
+    data = json.loads(json.dumps(state_to_json(state_of(doc), tmp_path)))
+    assert state_from_json(data, tmp_path).edits == doc.edits, "generated spans save and load with the project"
+    assert any(isinstance(op, Generated) for _, ops in doc.edits.items() for op in ops)
+
+    edit.revert(doc)
+    assert not doc.edits and doc.in_out == (0, 120)
+    assert np.array_equal(doc.edited_tokens().flat(), before_tokens)
+
+
+def test_tiny_motion_model_trains_through_the_loop(tmp_path):
+    import torch
+
+    from engine.jobs import drain
+    from engine.motion.model import PRESETS, MotionGRU
+    from engine.motion.train import WindowDataset, loss_fn
+    from engine.train.loop import LoopConfig, train
+
+    torch.manual_seed(0)
+    lib = default_library()
+    seqs = [lib.sequences[0].slice(0, 80)]
+    config = PRESETS["tiny"]
+    data = WindowDataset(seqs, config, np.concatenate([s.values for s in seqs]).mean(0), lib.scales)
+    net = MotionGRU(config)
+    batch = torch.utils.data.default_collate([data[i] for i in range(16)])
+    with torch.no_grad():
+        start = float(loss_fn(net, batch)["loss"])
+    drain(train(net, loss_fn, torch.utils.data.Subset(data, range(16)),
+                LoopConfig(steps=30, batch_size=8, lr=1e-2, warmup_steps=0, ema_decay=0.0, save_every=30,
+                           log_every=10, cpu=True), tmp_path / "run"))
+    with torch.no_grad():
+        end = float(loss_fn(net, batch)["loss"])
+    assert end < 0.8 * start, (start, end)  # measured: 0.62 of the start after 30 steps
+    teacher, roll = net(batch["context"], batch["cond"], 6)
+    assert teacher.shape == (16, config.context - 1, DIM) and roll.shape == (16, 6, DIM)
+
+
+def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings
+
+    from studio.main_window import MainWindow
+    from studio.settings import StudioSettings
+
+    settings = StudioSettings(recovery_dir=tmp_path / "recovery", ask_before_discard=False, offer_recovery=False)
+    w = MainWindow(settings, QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    doc = w.project
+    doc.set_clip(DEMO_MOTION, load_clip(DEMO_MOTION))
+    doc.set_in_out((0, 120))
+    w.undo.clear()
+    menu = w.extend_menu
+    edit_menu = next(a.menu() for a in w.menuBar().actions() if a.text().replace("&", "") == "Edit")
+    assert menu.menu in [a.menu() for a in edit_menu.actions() if a.menu()]
+
+    with qtbot.waitSignal(menu.finished, timeout=30_000) as done:
+        menu.request("after", seconds=1.0)
+    assert done.args == ["succeeded"]
+    assert doc.in_out == (0, 145) and doc.edits
+    assert w.timeline.generated.opts["width"], "the timeline shows the generated frames"
+    assert w.undo.count() == 1
+
+    with qtbot.waitSignal(menu.finished, timeout=10_000) as done:
+        menu.request("after", seconds=3.0)  # past the clip's end: a one-line error, nothing changes
+    assert done.args == ["failed"] and w.undo.count() == 1
+
+    w.actions["edit.undo"].trigger()
+    assert not doc.edits and doc.in_out == (0, 120)
+    w.close()
+    assert w.runner.pool.waitForDone(10_000)
