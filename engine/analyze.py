@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.cache import clip_cache_path, content_key
-from engine.errors import MediaError
+from engine.cache import clip_cache_path, content_key, encoder_key
+from engine.errors import MediaError, UserFacingError
 from engine.jobs import CancelToken, Job, Progress
 from engine.io.image import is_image_path, load_image
 from engine.tokens.clipfile import TrackedClip, load_clip, save_clip
@@ -30,12 +30,15 @@ def track_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), cancel
     if use_cache and cached.exists():
         try:
             clip = load_clip(cached, check_tokens=False)
-            # The cache holds landmarks; tokens are re-encoded (cheap) so encoder changes never go stale.
-            clip.tokens, clip.face_neutral = encode_clip(clip.landmarks)
-            yield Progress(len(clip), len(clip), "Loaded tracking from cache")
-            return clip
         except MediaError:
             cached.unlink(missing_ok=True)  # stale or damaged cache entry: track again
+        else:
+            if clip.encoder != encoder_key():  # encoded by other code: encode the landmarks again, keep that
+                clip.tokens, clip.face_neutral = encode_clip(clip.landmarks)
+                clip.encoder = encoder_key()
+                _save_quietly(clip, cached)
+            yield Progress(len(clip), len(clip), "Loaded tracking from cache")
+            return clip
     if is_image_path(path):
         rgb = load_image(path)
         fl = track_image(rgb, config, name=path.name)
@@ -49,13 +52,18 @@ def track_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), cancel
         lm, times, fps, warnings = result.landmarks, result.times, result.fps, result.warnings
     tokens, neutral = encode_clip(lm)
     clip = TrackedClip(tokens=tokens, landmarks=lm, times=times, fps=fps, face_neutral=neutral,
-                       source_name=path.name, source_hash=content, tracker=config.key(), warnings=warnings)
+                       source_name=path.name, source_hash=content, tracker=config.key(), warnings=warnings,
+                       encoder=encoder_key())
     if use_cache:
-        try:
-            save_clip(clip, cached)
-        except OSError:
-            pass  # a read-only or full cache folder only costs speed next time
+        _save_quietly(clip, cached)
     return clip
+
+
+def _save_quietly(clip: TrackedClip, cached: Path) -> None:
+    try:
+        save_clip(clip, cached)
+    except (OSError, UserFacingError):
+        pass  # a read-only or full cache folder only costs speed next time
 
 
 def load_driving(path: str | Path, cancel: CancelToken | None = None, use_cache: bool = True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import lru_cache
 from pathlib import Path
 
 CACHE_VERSION = "1"  # bump when tracking or token encoding changes what a cached file would hold
@@ -52,3 +53,18 @@ def content_key(path: str | Path) -> str:
 def clip_cache_path(content_hash: str, settings_key: str) -> Path:
     k = hashlib.blake2b((CACHE_VERSION + content_hash + settings_key).encode(), digest_size=16).hexdigest()
     return cache_dir() / "tracks" / f"{k}.npz"
+
+
+@lru_cache(maxsize=1)
+def encoder_key() -> str:
+    """A fingerprint of the token encoder's source (engine/tokens and engine/vocabulary.py). A cached clip
+    keeps its tokens under it, so re-opening reads them instead of encoding every frame again, and any
+    change to the encoder (or the schema) invalidates them by itself."""
+    import engine.tokens
+
+    root = Path(engine.tokens.__file__).resolve().parent
+    h = hashlib.blake2b(CACHE_VERSION.encode(), digest_size=8)
+    for f in sorted(root.glob("*.py")) + [root.parent / "vocabulary.py"]:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()

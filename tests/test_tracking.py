@@ -112,11 +112,36 @@ def test_variable_frame_rate_keeps_timestamps(dance_short, tmp_path):
     assert np.allclose(clip.times - clip.times[0], times_ms / 1000.0, atol=0.002)
 
 
-def test_cache_makes_reopening_instant(dance_short):
-    drain(track_clip(dance_short))
+def test_cache_makes_reopening_instant(dance_short, monkeypatch):
+    """Re-opening reads the cached tracking and tokens: no decoding, no tracking, no re-encoding, and the
+    file is not hashed again while its size and modification time are unchanged."""
+    import engine.analyze as analyze
+    from engine import cache
+
+    first = drain(track_clip(dance_short))
     messages = []
-    drain(track_clip(dance_short), lambda p: messages.append(p.message))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("re-opening did work it should have kept")
+
+    with monkeypatch.context() as m:
+        for name in ("encode_clip", "track_video", "track_image"):
+            m.setattr(analyze, name, fail)
+        m.setattr(cache, "file_hash", fail)
+        again = drain(track_clip(dance_short), lambda p: messages.append(p.message))
     assert messages == ["Loaded tracking from cache"]
+    assert np.array_equal(again.tokens.flat(), first.tokens.flat())
+    # Tokens encoded by other code (another encoder version) are encoded again from the cached landmarks.
+    monkeypatch.setattr(analyze, "encoder_key", lambda: "another encoder")
+    calls = []
+
+    def counted(lm):
+        calls.append(len(lm))
+        return first.tokens, first.face_neutral
+
+    monkeypatch.setattr(analyze, "encode_clip", counted)
+    drain(track_clip(dance_short))
+    assert calls == [len(first)]
 
 
 def test_cancel_stops_tracking(dance_short):

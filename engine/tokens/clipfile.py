@@ -37,6 +37,7 @@ class TrackedClip:
     source_name: str = ""
     source_hash: str = ""
     tracker: str = ""  # the TrackerConfig it was tracked with, as JSON
+    encoder: str = ""  # engine.cache.encoder_key() of the code that encoded the tokens ("" if not known)
     warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -59,6 +60,7 @@ def save_clip(clip: TrackedClip, path: str | Path) -> None:
         "source_name": clip.source_name,
         "source_hash": clip.source_hash,
         "tracker": clip.tracker,
+        "encoder": clip.encoder,
         "warnings": clip.warnings,
         "channels": {g: [{"name": c.name, "unit": c.unit, "neutral": c.neutral} for c in CHANNELS[g]]
                      for g in GROUP_NAMES},
@@ -129,6 +131,7 @@ def load_clip(path: str | Path, *, check_tokens: bool = True) -> TrackedClip:
             return TrackedClip(tokens=tokens, landmarks=lm, times=z["times"], fps=float(meta["fps"]),
                                face_neutral=z["face_neutral"], source_name=meta.get("source_name", ""),
                                source_hash=meta.get("source_hash", ""), tracker=meta.get("tracker", ""),
+                               encoder=meta.get("encoder", ""),
                                warnings=list(meta.get("warnings", [])))
     except MediaError:
         raise
