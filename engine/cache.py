@@ -55,11 +55,18 @@ def clip_cache_path(content_hash: str, settings_key: str) -> Path:
     return cache_dir() / "tracks" / f"{k}.npz"
 
 
-@lru_cache(maxsize=1)
 def encoder_key() -> str:
-    """A fingerprint of the token encoder's source (engine/tokens and engine/vocabulary.py). A cached clip
-    keeps its tokens under it, so re-opening reads them instead of encoding every frame again, and any
-    change to the encoder (or the schema) invalidates them by itself."""
+    """A fingerprint of the token encoder: its source (engine/tokens, engine/vocabulary.py) and the channel
+    table in force. A cached clip keeps its tokens under it, so re-opening reads them instead of encoding
+    every frame again, and any change to the encoder or the schema invalidates them by itself."""
+    from engine.tokens import schema
+
+    table = repr((schema.TOKEN_FORMAT_VERSION, {g: [c.name for c in chans] for g, chans in schema.CHANNELS.items()}))
+    return hashlib.blake2b((_encoder_source_key() + table).encode(), digest_size=8).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _encoder_source_key() -> str:
     import engine.tokens
 
     root = Path(engine.tokens.__file__).resolve().parent
