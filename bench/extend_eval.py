@@ -32,13 +32,17 @@ LABELS = {"hold": "hold last pose", "velocity": "constant velocity", "matching":
           "model": "model (GRU) alone", "hybrid": "hybrid: model 0.6 s, then matching"}
 
 
-def load_clips():
+def load_clips(validation: bool = False):
+    """The test clips; with `validation`, the corpus clips the model's training held out (for design choices)."""
     from engine.analyze import track_clip
     from engine.jobs import drain
+    from engine.motion.corpus import CORPUS
     from engine.motion.features import from_tokens
+    from engine.motion.train import HELD_OUT
 
+    paths = [CORPUS / f"{n}.mp4" for n in HELD_OUT] if validation else sorted(MEDIA.glob("drive_*.mp4"))
     clips = []
-    for p in sorted(MEDIA.glob("drive_*.mp4")):
+    for p in paths:
         clip = drain(track_clip(p))
         clips.append(from_tokens(clip.tokens, clip.fps, p.stem))
     if not clips:
@@ -60,6 +64,8 @@ def main() -> None:
     ap.add_argument("--methods", default="hold,velocity,matching,model,hybrid")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--all-cuts", action="store_true", help="extend also from every 1 s where 2 s fit")
+    ap.add_argument("--validation", action="store_true",
+                    help="measure on the corpus clips held out of training instead (for design choices)")
     args = ap.parse_args()
     setup(threads=1)
     from engine.motion import metrics as M
@@ -68,7 +74,12 @@ def main() -> None:
     from engine.motion.library import default_library
 
     methods = args.methods.split(",")
-    clips = load_clips()
+    clips = load_clips(args.validation)
+    if args.validation:  # motion matching must not find the held-out clips themselves in its library
+        from engine.motion import library as L
+        from engine.motion.train import HELD_OUT
+
+        L._default = L.MotionLibrary([q for q in default_library().sequences if q.name not in HELD_OUT])
     scales = default_library().scales
     real_steps = {s.name: M.steps(s.values, s.tracked, scales) for s in clips}
     # a join jumps when its step is larger than 95% of the steps between the same clip's real frames

@@ -189,7 +189,9 @@ def test_tiny_motion_model_trains_through_the_loop(tmp_path):
 
 def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_path):
     pytest.importorskip("pytestqt")
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QPoint, QSettings, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
 
     from studio.main_window import MainWindow
     from studio.settings import StudioSettings
@@ -197,6 +199,8 @@ def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_pa
     settings = StudioSettings(recovery_dir=tmp_path / "recovery", ask_before_discard=False, offer_recovery=False)
     w = MainWindow(settings, QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
     doc = w.project
     doc.set_clip(DEMO_MOTION, load_clip(DEMO_MOTION))
     doc.set_in_out((0, 120))
@@ -218,5 +222,22 @@ def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_pa
 
     w.actions["edit.undo"].trigger()
     assert not doc.edits and doc.in_out == (0, 120)
+
+    # the timeline's right-click menu offers the same actions; a loop of the range from it
+    x, y = w.timeline.frame_to_widget_x(60), w.timeline.height() // 2
+    with qtbot.waitSignal(w.timeline.context_requested, timeout=5_000) as clicked:
+        QTest.mouseClick(w.timeline.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
+                         QPoint(x, y))
+    assert abs(clicked.args[0] - 60) <= 1
+    popup = QApplication.activePopupWidget()
+    assert popup is not None
+    loop = next(a for a in popup.actions() if a.objectName() == "motion.loop")
+    popup.close()
+    with qtbot.waitSignal(menu.finished, timeout=30_000) as done:
+        loop.trigger()
+    assert done.args == ["succeeded"] and doc.in_out == (0, 120) and w.undo.count() == 1
+    looped, real = doc.edited_tokens().flat(), doc.clip.tokens.flat()
+    tracked0 = from_tokens(doc.clip.tokens, doc.fps).tracked[0]
+    assert _step(looped[120], looped[0], tracked0) < _step(real[120], real[0], tracked0), "the wrap got smoother"
     w.close()
     assert w.runner.pool.waitForDone(10_000)

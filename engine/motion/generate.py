@@ -115,6 +115,11 @@ def _ease_join(context: Sequence, out: np.ndarray) -> np.ndarray:
     return out + (expected - out[0]) * (1.0 - _smoothstep(k / blend))
 
 
+def _fine(values: np.ndarray, fps: float) -> np.ndarray:
+    """The detail of a motion: what a Gaussian low-pass of DETAIL_SIGMA_S removes."""
+    return values - gaussian_filter1d(values, DETAIL_SIGMA_S * fps, axis=0, mode="nearest")
+
+
 def _model_rollout(context: Sequence, n: int, direction: float) -> np.ndarray:
     from engine.motion.model import MODEL_FPS
 
@@ -155,7 +160,11 @@ def continue_motion(context: Sequence, n: int, options: GenerateOptions, backwar
     head = _model_rollout(context, m, -1.0 if backward else 1.0)
     head = _ease_join(context, last + energy * (head - last))
     take = matcher.continue_motion(context, m, np.random.default_rng(options.seed), energy, own, cancel)
-    detail = take - gaussian_filter1d(take, DETAIL_SIGMA_S * context.fps, axis=0, mode="nearest")
+    detail = _fine(take, context.fps)
+    # no livelier than the performer's own last second: a still hand keeps still (per channel, at most 1)
+    recent = _fine(context.values[-int(round(context.fps)):], context.fps)
+    rms = lambda x: np.sqrt((x ** 2).mean(axis=0))  # noqa: E731
+    detail = detail * np.minimum(1.0, rms(recent) / np.maximum(rms(detail), 1e-9))
     fade_in = _smoothstep(np.arange(1, m + 1, dtype=np.float64)[:, None] / max(2, JOIN_BLEND_S * context.fps))
     head = renormalise(head + fade_in * detail)
     if m == n:
