@@ -106,9 +106,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_extend(args: argparse.Namespace) -> int:
     """Generate motion in a token file: extend, fill a range, or loop (engine/motion)."""
     from engine.motion.clipops import extend_clip
+    from engine.io.output import check_output_path
     from engine.motion.generate import ENERGY, GenerateOptions
     from engine.tokens.clipfile import load_clip, save_clip
 
+    out_path = check_output_path(args.output, (".npz",), "a token file")  # refused before any work
     clip = load_clip(args.clip)
     energy = ENERGY["calm"] if args.calm else ENERGY["lively"] if args.lively else args.energy
     try:
@@ -122,8 +124,8 @@ def cmd_extend(args: argparse.Namespace) -> int:
                             fill_range=tuple(args.fill) if args.fill else None, loop=args.loop, options=options,
                             cancel=CancelToken()), bar)
     bar.finish()
-    save_clip(out, args.output)
-    print(f"{args.output}: {len(out)} frames at {out.fps:.2f} fps ({out.warnings[-1]})")
+    save_clip(out, out_path)
+    print(f"{out_path}: {len(out)} frames at {out.fps:.2f} fps ({out.warnings[-1]})")
     return 0
 
 

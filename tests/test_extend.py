@@ -131,6 +131,8 @@ def test_cli_extends_the_token_file_and_refuses_bad_requests(clip, tmp_path, cap
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
     assert not bad.exists()
+    assert main(["extend", str(DEMO_MOTION), "--seconds", "1", "-o", str(tmp_path / "longer.txt")]) == 2
+    assert "must be named .npz" in capsys.readouterr().err
 
 
 def test_a_generated_span_is_one_undoable_edit_that_saves_with_the_project(clip, tmp_path):
