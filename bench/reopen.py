@@ -33,6 +33,8 @@ def best_of(fn) -> float:
 
 def main() -> None:
     video = Path(sys.argv[1] if len(sys.argv) > 1 else MEDIA / "drive_fullbody_woman_dance.mp4")
+    if not video.exists() and (MEDIA / video).exists():  # a name from the shared media folder
+        video = MEDIA / video
     os.environ["UNIMOTION_CACHE"] = tempfile.mkdtemp(prefix="reopen-")
     setup()
     from engine import cache
