@@ -248,7 +248,7 @@ def test_few_step_sampling_takes_real_steps_and_guidance_uses_three_branches():
     model = _warp_model(woken=True)
     s = model.config.size
     g = torch.Generator().manual_seed(0)
-    req = SampleRequest(torch.rand(2, 3, s, s, generator=g) * 2 - 1, torch.rand(2, 3, s, s, generator=g) * 2 - 1,
+    req = SampleRequest(*(torch.rand(2, 3, s, s, generator=g) * 2 - 1 for _ in range(3)),
                         torch.randn(2, model.config.motion_dim, generator=g))
     seen = []
     one = drain(sample_residual(model, req, preview_sigmas(1), generator=torch.Generator().manual_seed(1)))
@@ -273,13 +273,14 @@ def test_joint_dropout_trains_the_unconditional_branch():
     calls = []
 
     class Spy(torch.nn.Module):
-        def forward(self, z, sigma, warp, ref, motion, keep_ref, keep_motion):
+        def forward(self, z, sigma, warp, aligned, ref, motion, keep_ref, keep_motion):
             calls.append((keep_ref.clone(), keep_motion.clone()))
             return torch.zeros_like(z, requires_grad=True)
 
     torch.manual_seed(0)
     b = 4000
-    batch = {"warp": torch.zeros(b, 3, 8, 8), "target": torch.zeros(b, 3, 8, 8), "reference": torch.zeros(b, 3, 8, 8),
+    batch = {"warp": torch.zeros(b, 3, 8, 8), "target": torch.zeros(b, 3, 8, 8), "aligned": torch.zeros(b, 3, 8, 8),
+             "reference": torch.zeros(b, 3, 8, 8),
              "motion": torch.zeros(b, 5), "motion_ok": torch.ones(b, dtype=torch.bool)}
     make_loss_fn(GeneratorTrainConfig(preset="tiny", p_drop_both=0.1, p_drop_reference=0.1, p_drop_motion=0.1))(Spy(), batch)
     keep_ref, keep_motion = calls[0]

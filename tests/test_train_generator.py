@@ -98,6 +98,18 @@ def test_interrupted_and_wrong_data_give_clear_errors(prepared, tmp_path):
         load_shards(tmp_path / "nothing", 32)
 
 
+def test_preparing_again_keeps_finished_shards(prepared):
+    """An interrupted or repeated preparation redoes only what is missing: a complete shard is not rewritten."""
+    from engine.train.data import PrepareConfig, prepare
+
+    meta = next(prepared.glob("*/meta.json"))
+    before = meta.stat().st_mtime_ns
+    corpus = next(prepared.parent.glob("corpus*"))
+    summary = drain(prepare(PrepareConfig(corpus=str(corpus), out=str(prepared), size=32, frame_side=64,
+                                          refs_per_clip=2, target_stride=2, holdout=())))
+    assert summary["clips"] == 1 and meta.stat().st_mtime_ns == before
+
+
 def test_a_bad_clip_is_skipped_with_a_warning(tmp_path):
     from engine.train.data import PrepareConfig, prepare
 

@@ -4,13 +4,15 @@
         x_t       (B, 3, S, S)  noised residual: (1 - sigma) * (target - warp) + sigma * noise
         warp      (B, 3, S, S)  the instant renderer's frame (spatial guidance; the paper's retargeted
                                 motion guidance plays this role, X-UniMotion sec. 3.2)
+        aligned   (B, 3, S, S)  the photo cropped at the same box as the warp: what the photo shows where
+                                the frame is (the background a moved limb uncovers, for a still camera)
         reference (B, 3, S, S)  the photo's crop around the person (in-context: attended to, never aligned)
         motion    (B, M)        MotionTokens.flat() + placement (dx, dy, zoom) of this frame
         sigma     (B,)          noise level in [0, 1]
     output
         x0        (B, 3, S, S)  the predicted residual; the frame is warp + x0
 
-    stem      [x_t, warp] --4x4 space-to-depth, convs--> S/4 features --2x2 patches--> (S/8)^2 tokens
+    stem      [x_t, warp, aligned] --4x4 space-to-depth, convs--> S/4 features --2x2 patches--> tokens
     reference  reference  --the same kind of stem (own weights)--> (S/8)^2 tokens; a learned null set when
               the reference condition is dropped
     blocks    adaLN-Zero transformer blocks (DiT, Peebles & Xie 2023) conditioned on sigma + motion (the
@@ -38,7 +40,7 @@ from torch import nn
 from engine.models.layers import Attention, Mlp, TimestepEmbedder, modulate, sincos_2d
 from engine.models.motion_encoder import FLAT_DIM
 
-WARP_DIT_VERSION = 1
+WARP_DIT_VERSION = 2  # 2: the aligned reference crop is a spatial input
 PLACEMENT_DIM = 3  # dx, dy, zoom of the frame relative to the reference
 MOTION_DIM = FLAT_DIM + PLACEMENT_DIM
 MOTION_Z_LIMIT = 8.0  # standardised token channels are clipped here (an extreme edited curve stays bounded)
@@ -160,7 +162,7 @@ class WarpDiT(nn.Module):
     def __init__(self, config: WarpDiTConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.stem = Stem(6, c.width, c.hidden)  # noised residual + warp
+        self.stem = Stem(9, c.width, c.hidden)  # noised residual + warp + aligned photo
         self.ref_stem = Stem(3, c.width, c.hidden)
         self.null_ref = nn.Parameter(torch.zeros(1, c.grid ** 2, c.hidden))
         self.register_buffer("pos", sincos_2d(c.grid, c.grid, c.hidden)[None], persistent=False)
@@ -178,12 +180,15 @@ class WarpDiT(nn.Module):
         nn.init.zeros_(self.out.weight)  # x0 = 0 at init: the frame is the instant render
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x_t: torch.Tensor, sigma: torch.Tensor, warp: torch.Tensor, reference: torch.Tensor,
-                motion: torch.Tensor, ref_keep: torch.Tensor | None = None,
+    def forward(self, x_t: torch.Tensor, sigma: torch.Tensor, warp: torch.Tensor, aligned: torch.Tensor,
+                reference: torch.Tensor, motion: torch.Tensor, ref_keep: torch.Tensor | None = None,
                 motion_keep: torch.Tensor | None = None) -> torch.Tensor:
-        """-> x0 (B, 3, S, S). ref_keep / motion_keep: (B,) bool; False drops that condition."""
+        """-> x0 (B, 3, S, S). ref_keep / motion_keep: (B,) bool; False drops that condition (a dropped
+        reference drops both its tokens and the aligned crop, which is zeroed)."""
         b, g = x_t.shape[0], self.config.grid
-        skip, x = self.stem(torch.cat([x_t, warp], dim=1))  # skip (B, W, S/4, S/4), x (B, N, D)
+        if ref_keep is not None:
+            aligned = aligned * ref_keep[:, None, None, None].to(aligned.dtype)
+        skip, x = self.stem(torch.cat([x_t, warp, aligned], dim=1))  # skip (B, W, S/4, S/4), x (B, N, D)
         x = x + self.pos
         _, ref = self.ref_stem(reference)  # (B, N, D)
         ref = ref + self.pos

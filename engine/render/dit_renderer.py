@@ -197,19 +197,22 @@ class DiTRenderer(Renderer):
         steps = len(self.sigmas())
         for start in range(0, len(indices), self.batch):
             chunk = indices[start:start + self.batch]
-            warps, boxes, crops, motions = [], [], [], []
+            warps, boxes, crops, aligned, motions = [], [], [], [], []
             for i in chunk:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 target = retarget.apply(motion.frame(i), rig)
                 warp = self.instant.warp(reference, target, (out_w, out_h))
-                box = to_out(person_box(target, *reference.size, visible))
+                ref_box = person_box(target, *reference.size, visible)  # in the photo's pixels
+                box = to_out(ref_box)
                 warps.append(warp)
                 boxes.append(box)
                 crops.append(crop_square(warp, box, self.size))
+                aligned.append(crop_square(reference.rgb, ref_box, self.size))
                 motions.append(motion_vector(motion, i, motion.placement[i]))
             dtype = next(self.model.parameters()).dtype
             req = SampleRequest(to_tensor(np.stack(crops)).to(self.device, dtype),
+                                to_tensor(np.stack(aligned)).to(self.device, dtype),
                                 ref_crop[None].expand(len(chunk), -1, -1, -1).to(dtype),
                                 torch.from_numpy(np.stack(motions)).to(self.device, dtype))
             gen = torch.Generator().manual_seed(self.seed * 100_003 + chunk[0])

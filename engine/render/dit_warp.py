@@ -126,6 +126,7 @@ class SampleRequest:
     """One batch of crops to refine (tensors on the model's device, [-1, 1])."""
 
     warp: torch.Tensor  # (B, 3, S, S)
+    aligned: torch.Tensor  # (B, 3, S, S) the photo cropped at the warp's box
     reference: torch.Tensor  # (B, 3, S, S)
     motion: torch.Tensor  # (B, M)
 
@@ -155,14 +156,15 @@ def sample_residual(model, req: SampleRequest, sigmas: tuple[float, ...], *, ref
         if guided:
             ones, zeros = torch.ones(b, dtype=torch.bool, device=dev), torch.zeros(b, dtype=torch.bool, device=dev)
             out = model(torch.cat([z] * 3).to(dtype), torch.cat([sig] * 3).to(dtype),
-                        torch.cat([req.warp] * 3).to(dtype), torch.cat([req.reference] * 3).to(dtype),
+                        torch.cat([req.warp] * 3).to(dtype), torch.cat([req.aligned] * 3).to(dtype),
+                        torch.cat([req.reference] * 3).to(dtype),
                         torch.cat([req.motion] * 3).to(dtype), torch.cat([zeros, ones, ones]),
                         torch.cat([zeros, zeros, ones])).float()
             none, ref, full = out.chunk(3)
             x0 = none + ref_guidance * (ref - none) + motion_guidance * (full - ref)
         else:
-            x0 = model(z.to(dtype), sig.to(dtype), req.warp.to(dtype), req.reference.to(dtype),
-                       req.motion.to(dtype)).float()
+            x0 = model(z.to(dtype), sig.to(dtype), req.warp.to(dtype), req.aligned.to(dtype),
+                       req.reference.to(dtype), req.motion.to(dtype)).float()
         if s_next > 0:
             z = z + (s_next - s) * (z - x0) / s
         yield Progress(k + 1, len(sigmas), f"denoising step {k + 1}/{len(sigmas)}", preview=x0)

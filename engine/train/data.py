@@ -3,8 +3,10 @@
 Self-reenactment: for each corpus clip, a few reference frames (spread over the clip); for each reference and
 every `target_stride`-th other frame, the instant render of the reference posed with that frame's tokens
 (placement taken relative to the reference frame). Stored per pair, as crops of `size` px cut with the very
-functions the renderer uses (engine/render/dit_warp.py): the reference crop (once per reference), the warp
-crop and the real frame's crop (the same box), and the motion vector (tokens + relative placement).
+functions the renderer uses (engine/render/dit_warp.py): the reference crop around the reference's person
+(once per reference), the warp crop, the real frame's crop and the reference frame cropped at that same box
+("aligned": what the photo shows where the frame is, e.g. the background a moved limb uncovers), and the
+motion vector (tokens + relative placement).
 
 A shard is a folder per clip, written under a temporary name and renamed when complete (meta.json last), so
 an interrupted preparation leaves no half shard: running again skips finished clips and redoes the rest.
@@ -27,9 +29,9 @@ import numpy as np
 from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, Progress
 
-DATA_VERSION = 1
+DATA_VERSION = 2  # 2: the reference frame cropped at the target's box ("aligned") per pair
 META = "meta.json"
-ARRAYS = ("refs", "ref_index", "warp", "target", "motion", "frame")
+ARRAYS = ("refs", "ref_index", "warp", "target", "aligned", "motion", "frame")
 # Whole clips kept out of training, one of each framing, for early stopping on people the model never saw.
 DEFAULT_HOLDOUT = ("clip_face_woman_glasses_speech.mp4", "clip_halfbody_woman_hand_gesture.mp4",
                    "clip_fullbody_woman_squats.mp4")
@@ -149,6 +151,7 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
             out["ref_index"].append(k)
             out["warp"].append(crop_square(warp, box, cfg.size))
             out["target"].append(crop_square(frames[j], box, cfg.size))
+            out["aligned"].append(crop_square(frames[r], box, cfg.size))
             out["motion"].append(motion_vector(clip.tokens, j, tok.placement[0]))
             out["frame"].append(j)
             if done % 50 == 0:
@@ -157,7 +160,7 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
     if not out["warp"]:
         raise UserFacingError(f"{path.name}: no usable pairs")
     return {"refs": np.stack(out["refs"]), "ref_index": np.array(out["ref_index"], np.int32),
-            "warp": np.stack(out["warp"]), "target": np.stack(out["target"]),
+            "warp": np.stack(out["warp"]), "target": np.stack(out["target"]), "aligned": np.stack(out["aligned"]),
             "motion": np.stack(out["motion"]), "frame": np.array(out["frame"], np.int32)}
 
 
@@ -279,7 +282,7 @@ def load_shards(folder: str | Path, size: int, *, include: set[str] | None = Non
         except (OSError, ValueError) as exc:
             raise DataError(f"{sub.name}: a damaged array ({exc}); delete the folder and prepare again") from exc
         n = len(arrays["warp"])
-        if any(len(arrays[k]) != n for k in ("ref_index", "target", "motion", "frame")) or \
+        if any(len(arrays[k]) != n for k in ("ref_index", "target", "aligned", "motion", "frame")) or \
                 arrays["warp"].shape[1:] != (size, size, 3):
             raise DataError(f"{sub.name}: arrays of mismatched lengths or shapes; prepare the data again")
         shards.append(Shard(clip, meta.get("framing", "other"), arrays))

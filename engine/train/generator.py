@@ -4,7 +4,8 @@ What one sample is (engine/train/data.py prepares them): reference crop, instant
 crop (same box), motion vector. Augmented here, on the fly, with torch's global RNG (checkpointed):
   - colour: one random gain/offset per channel and a saturation change, the same for all three crops (the
     model must take colours from the photo and the warp, not remember them);
-  - geometry: a random zoom and shift shared by the warp and the real frame, another for the reference
+  - geometry: a random zoom and shift shared by the warp, the real frame and the aligned photo crop, another
+    for the reference
     (the reference is never pixel-aligned with the frame: it is read through attention);
   - horizontal flip of all three; a flipped sample's motion condition is dropped (the tokens are not
     mirrored: that needs a face-mesh mirror table that does not exist here).
@@ -113,15 +114,16 @@ class PairDataset(torch.utils.data.Dataset):
         s, i = self.index[k]
         a = self.shards[s].arrays
         ref = _tensor(a["refs"][int(a["ref_index"][i])])
-        warp, target = _tensor(a["warp"][i]), _tensor(a["target"][i])
+        warp, target, aligned = _tensor(a["warp"][i]), _tensor(a["target"][i]), _tensor(a["aligned"][i])
         motion = torch.from_numpy(np.array(a["motion"][i], np.float32))
         motion_ok = torch.tensor(True)
         if self.augment:
-            ref, warp, target, flipped = self._augment(ref, warp, target)
+            ref, warp, target, aligned, flipped = self._augment(ref, warp, target, aligned)
             motion_ok = torch.tensor(not flipped)
-        return {"reference": ref, "warp": warp, "target": target, "motion": motion, "motion_ok": motion_ok}
+        return {"reference": ref, "warp": warp, "target": target, "aligned": aligned, "motion": motion,
+                "motion_ok": motion_ok}
 
-    def _augment(self, ref, warp, target):
+    def _augment(self, ref, warp, target, aligned):
         c = self.cfg
         gain = 1 + (torch.rand(3) * 2 - 1) * c.colour
         offset = (torch.rand(3) * 2 - 1) * c.colour * 0.5
@@ -132,13 +134,13 @@ class PairDataset(torch.utils.data.Dataset):
             x = grey + (x - grey) * sat
             return (x * gain[:, None, None] + offset[:, None, None]).clamp(-1, 1)
 
-        pair = torch.stack([colour(warp), colour(target)])  # (2, 3, S, S)
-        pair = _affine(pair, c.zoom, c.shift)
+        frame = torch.stack([colour(warp), colour(target), colour(aligned)])  # (3, 3, S, S): one geometry
+        frame = _affine(frame, c.zoom, c.shift)
         ref = _affine(colour(ref)[None], c.zoom, c.shift)[0]
         flipped = bool(torch.rand(()) < c.flip)
         if flipped:
-            pair, ref = pair.flip(-1), ref.flip(-1)
-        return ref, pair[0], pair[1], flipped
+            frame, ref = frame.flip(-1), ref.flip(-1)
+        return ref, frame[0], frame[1], frame[2], flipped
 
 
 def _tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -185,7 +187,7 @@ def make_loss_fn(cfg: GeneratorTrainConfig):
         both = torch.rand(b) < cfg.p_drop_both
         keep_ref = (~both & (torch.rand(b) >= cfg.p_drop_reference)).to(dev)
         keep_motion = (~both & (torch.rand(b) >= cfg.p_drop_motion)).to(dev) & batch["motion_ok"]
-        x0_hat = model(z, sigma, warp, batch["reference"], batch["motion"], keep_ref, keep_motion)
+        x0_hat = model(z, sigma, warp, batch["aligned"], batch["reference"], batch["motion"], keep_ref, keep_motion)
         weight = 1 / s4.clamp(min=SIGMA_WEIGHT_FLOOR) ** 2
         loss = ((x0_hat.float() - x0) ** 2 * weight).mean()
         with torch.no_grad():
@@ -207,8 +209,9 @@ def make_eval_fn(val: PairDataset, batch_size: int = 32):
         gen = torch.Generator().manual_seed(0)
         for s in range(0, len(items), batch_size):
             chunk = items[s:s + batch_size]
-            stack = {k: torch.stack([c[k] for c in chunk]).to(dev) for k in ("warp", "reference", "motion", "target")}
-            req = SampleRequest(stack["warp"], stack["reference"], stack["motion"])
+            stack = {k: torch.stack([c[k] for c in chunk]).to(dev)
+                     for k in ("warp", "aligned", "reference", "motion", "target")}
+            req = SampleRequest(stack["warp"], stack["aligned"], stack["reference"], stack["motion"])
             x0 = drain(sample_residual(model, req, (1.0,), generator=gen)).to(dev)
             frame = (stack["warp"] + x0).clamp(-1, 1)
             err_model += float(((frame - stack["target"]) ** 2).mean(dim=(1, 2, 3)).sum())
