@@ -6,7 +6,7 @@ import numpy as np
 from engine import vocabulary as vocab
 from engine.tokens import schema
 from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, rot_yxz, to_cam, to_px
-from engine.tokens.schema import BODY_BONE_NAMES, BODY_BONES, BODY_DIRS, BODY_FOLLOW, LIMBS
+from engine.tokens.schema import BODY_BONE_NAMES, BODY_BONES, BODY_DIRS, BODY_FOLLOW, BODY_TORSO, LIMBS
 
 VIS_LOW, VIS_HIGH = 0.2, 0.6  # a limb seen less than VIS_LOW is out of view (follow 0); fully followed from VIS_HIGH
 _BONE_LIMB = np.array([next((k for k, (limb, bones) in enumerate(LIMBS.items()) if name in bones), -1)
@@ -79,7 +79,7 @@ def apply_body_frame(token: np.ndarray, lengths: np.ndarray, root_px: np.ndarray
 
     Returns the points and the virtual points (for attaching hands and the head).
     """
-    r = rot_yxz(*token[:3])
+    r = rot_yxz(*token[BODY_TORSO])
     dirs = normalize(np.asarray(token[BODY_DIRS], np.float64).reshape(-1, 3))
     cam: dict[object, np.ndarray] = {"hip_c": to_cam(root_px)}
     for b, (_, parent, child) in enumerate(BODY_BONES):
@@ -107,7 +107,7 @@ def residual_weights(token: np.ndarray, rest_token: np.ndarray) -> np.ndarray:
     d = normalize(np.asarray(token[BODY_DIRS], np.float64).reshape(-1, 3))
     d0 = normalize(np.asarray(rest_token[BODY_DIRS], np.float64).reshape(-1, 3))
     ang = np.degrees(np.arccos(np.clip((d * d0).sum(1), -1, 1)))
-    torso = np.abs(np.asarray(token[:3], float) - np.asarray(rest_token[:3], float)).max()
+    torso = np.abs(np.asarray(token[BODY_TORSO], float) - np.asarray(rest_token[BODY_TORSO], float)).max()
     w_node: dict[object, float] = {"hip_c": float(np.exp(-(torso / RESIDUAL_FADE_DEG) ** 2))}
     for b, (_, parent, child) in enumerate(BODY_BONES):
         w_node[child] = w_node[parent] * float(np.exp(-(ang[b] / RESIDUAL_FADE_DEG) ** 2))
