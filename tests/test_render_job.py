@@ -208,3 +208,28 @@ def test_the_dit_renderers_steps_and_previews_reach_the_export_progress(tmp_path
     steps = [p for p in seen if isinstance(p.preview, np.ndarray)]
     assert len(steps) == 3 and all(p.done == 0 and p.total == 4 for p in steps)
     assert result.frames == 4 and sum(1 for _ in iter_frames(tmp_path / "dit.mp4")) == 4
+
+
+def test_export_streams_each_frame_to_the_encoder_as_it_is_rendered(media, tmp_path):
+    """The export pulls one frame from the renderer, encodes it, reports it, and only then asks for the next:
+    no frame is rendered ahead or held (memory stays flat however long the clip)."""
+    from engine.analyze import load_reference
+    from engine.demo import demo_clip
+    from engine.render.export import ExportRequest, export_video
+    from engine.render.instant import InstantRenderer
+
+    produced = []
+
+    class Counted(InstantRenderer):
+        def render(self, *args, **kwargs):
+            for fr in super().render(*args, **kwargs):
+                produced.append(fr.index)
+                yield fr
+
+    clip = demo_clip()
+    req = ExportRequest(load_reference(media / "photo_portrait_woman.jpg"), clip.tokens, tmp_path / "s.mp4",
+                        clip.fps, 5, 12, 0.0, long_side=64)
+    for p in export_video(req, Counted()):
+        if p.message.startswith("Exporting"):
+            assert len(produced) == p.done, (len(produced), p.done)
+    assert produced == list(range(5, 13))
