@@ -248,6 +248,16 @@ def test_the_wheel_carries_the_demo_motion(tmp_path):
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("*.whl")
     assert "engine/assets/demo_motion.npz" in zipfile.ZipFile(wheel).namelist()
+    site = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+                                str(wheel)], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    env = {**os.environ, "PYTHONPATH": str(site)}  # the installed copy, not this checkout
+    r = subprocess.run([sys.executable, "-c", "import engine, engine.cli, sys; print(engine.__file__); "
+                        "sys.exit(engine.cli.main(['demo', '-o', 'demo.mp4', '--size', '32']))"],
+                       capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(str(site)) and (tmp_path / "demo.mp4").stat().st_size > 0
 
 
 def test_missing_media_fails_the_suite_under_ci(tmp_path):
