@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.tokens.reference import Reference
 from engine.tokens.clipfile import TrackedClip, load_clip
+from engine.tokens.reference import Reference
 
 ASSETS = Path(__file__).resolve().parent / "assets"  # inside the package: the wheel carries it
 DEMO_MOTION = ASSETS / "demo_motion.npz"
@@ -29,14 +29,3 @@ def demo_reference() -> Reference:
 
 def demo_clip() -> TrackedClip:
     return load_clip(DEMO_MOTION)
-
-
-def demo_photo_path(folder: str | Path) -> Path:
-    """Write the demo photo as a PNG (for commands that take a path) and return its path."""
-    from PIL import Image
-
-    p = Path(folder) / "astronaut.png"
-    if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(demo_photo()).save(p)
-    return p

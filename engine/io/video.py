@@ -154,11 +154,3 @@ def iter_frames(path: str | Path, max_side: int | None = None) -> Iterator[Video
             raise MediaError(f"{Path(path).name}: no decodable video frames")
     finally:
         container.close()
-
-
-def read_frame(path: str | Path, index: int) -> np.ndarray:
-    """One frame by index (decodes from the start: fine for scrubbing short clips; the studio caches)."""
-    for f in iter_frames(path):
-        if f.index == index:
-            return f.rgb
-    raise MediaError(f"{Path(path).name}: frame {index} is past the end of the clip")
