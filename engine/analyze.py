@@ -1,4 +1,5 @@
-"""Track a video (or a still photo, as a one-frame clip) into a TrackedClip, with the on-disk cache."""
+"""The engine's inputs: track a video (or a still photo, as a one-frame clip) into a TrackedClip through the
+on-disk cache, load a driving clip (a video or a token file), load a reference photo."""
 from __future__ import annotations
 
 from pathlib import Path

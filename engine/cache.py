@@ -1,4 +1,6 @@
-"""On-disk cache of tracked clips, keyed by file content and tracker settings."""
+"""On-disk cache of tracked clips, keyed by file content and tracker settings. The content hash is remembered
+under the file's size, modification time and inode (re-opening reads no video), and a clip's tokens are kept
+under the encoder's fingerprint (re-opening encodes nothing)."""
 from __future__ import annotations
 
 import hashlib

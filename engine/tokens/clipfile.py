@@ -2,7 +2,8 @@
 
 Layout (format_version 1): an .npz of plain numeric arrays plus one `meta` entry holding UTF-8 JSON:
   meta                 JSON: format_version, fps, width, height, source_name, source_hash, tracker, warnings,
-                       channels (per group: name, unit, neutral), engine_version
+                       channels (per group: name, unit, neutral), engine_version, encoder (the token
+                       encoder's fingerprint: the tracking cache re-encodes tokens made by other code)
   tokens/<group>       (T, C) float32, channels as listed in meta.channels[group]
   confidence/<group>   (T,) float32, 0 = not tracked in that frame (values then hold the nearest frame)
   placement            (T, 3) float32: dx, dy (torso lengths from the start), scale
