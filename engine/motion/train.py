@@ -43,8 +43,9 @@ def augmented(seqs: list[Sequence]) -> list[tuple[Sequence, float]]:
 
 
 class WindowDataset(torch.utils.data.Dataset):
-    def __init__(self, seqs: list[Sequence], config: MotionModelConfig, mean: np.ndarray, scale: np.ndarray) -> None:
-        self.config = config
+    def __init__(self, seqs: list[Sequence], config: MotionModelConfig, mean: np.ndarray, scale: np.ndarray,
+                 still_p: float = STILL_P) -> None:
+        self.config, self.still_p = config, still_p
         self.items = augmented(seqs)
         self.z = [torch.as_tensor((s.values - mean) / scale, dtype=torch.float32) for s, _ in self.items]
         self.tracked = [torch.as_tensor(s.tracked, dtype=torch.float32) for s, _ in self.items]
@@ -63,7 +64,7 @@ class WindowDataset(torch.utils.data.Dataset):
         tracked = self.tracked[k][t:t + c + h]
         # a part of the performer that holds still stays still (the corpus mostly talks and gestures): each group
         # is frozen at its last context pose, context and future, in this share of windows
-        for g in torch.nonzero(torch.rand(N_GROUPS) < STILL_P).flatten().tolist():
+        for g in torch.nonzero(torch.rand(N_GROUPS) < self.still_p).flatten().tolist():
             cols = GROUP_COLUMNS[g]
             z[:, cols] = z[c - 1, cols]
         if torch.rand(()) < SHORT_CONTEXT_P:  # a short clip: hold its first frame before it
@@ -114,7 +115,8 @@ def make_eval(held: list[Sequence], config: MotionModelConfig, mean, scale):
 
 
 def run(preset: str, steps: int, out: Path, library: Path = LIBRARY_PATH, batch_size: int = 32,
-        lr: float = 1e-3, stop_after_s: float = 0.0, seed: int = 0, weight_decay: float = 0.0):
+        lr: float = 1e-3, stop_after_s: float = 0.0, seed: int = 0, weight_decay: float = 0.0,
+        still_p: float = STILL_P):
     from engine.train.loop import LoopConfig, train
 
     torch.manual_seed(seed)
@@ -123,7 +125,7 @@ def run(preset: str, steps: int, out: Path, library: Path = LIBRARY_PATH, batch_
     config = PRESETS[preset]
     mean = np.concatenate([s.values for s in train_seqs]).mean(axis=0)
     scale = lib.scales
-    data = WindowDataset(train_seqs, config, mean, scale)
+    data = WindowDataset(train_seqs, config, mean, scale, still_p)
     net = MotionGRU(config)
     eval_fn = make_eval(held, config, mean, scale) if held else None
     loop = LoopConfig(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_steps=min(100, steps // 10),
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--still-p", type=float, default=STILL_P, help="per-group share of windows held still")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stop-after-s", type=float, default=0.0)
     ap.add_argument("--out", type=Path, default=Path("runs/motion"))
@@ -175,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     result, n_windows, _ = drain(run(args.preset, args.steps, args.out, batch_size=args.batch_size, lr=args.lr,
-                                     stop_after_s=args.stop_after_s, weight_decay=args.weight_decay),
+                                     stop_after_s=args.stop_after_s, weight_decay=args.weight_decay,
+                                     still_p=args.still_p),
                                  lambda p: print(p.message, file=sys.stderr, flush=True) if p.done % 100 == 0 else None)
     print(f"{n_windows} windows; step {result.step}; losses {result.losses}; best {result.best_path}")
     return 0
