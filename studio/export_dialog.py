@@ -7,7 +7,8 @@ from typing import Callable
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton,
+                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
+                               QRadioButton,
                                QVBoxLayout, QWidget)
 
 from engine.errors import UserFacingError
@@ -32,6 +33,7 @@ class ExportDialog(QDialog):
         self.job: JobHandle | None = None
         self.result = None
         self._auto_path = ""  # the name prepare() last filled in
+        self._confirmed: Path | None = None  # a path the user already agreed to replace
 
         self.path_edit = QLineEdit()
         browse = QPushButton("Browse…")
@@ -110,6 +112,14 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, "Export MP4", self.path_edit.text(), "MP4 video (*.mp4)")
         if path:
             self.path_edit.setText(path if path.lower().endswith(".mp4") else path + ".mp4")
+            self._confirmed = Path(path)  # the file dialog asked about replacing it already
+
+    def _confirm_replace(self, path: Path) -> bool:
+        answer = QMessageBox.question(self, "Replace the file?", f"{path.name} already exists in {path.parent}. "
+                                      "Replace it with this export?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     # -- the job --------------------------------------------------------------------------------------------------
 
@@ -127,6 +137,8 @@ class ExportDialog(QDialog):
         path = Path(text).expanduser()
         if path.suffix.lower() != ".mp4":
             path = path.with_name(path.name + ".mp4")
+        if path.exists() and path != self._confirmed and not self._confirm_replace(path):
+            return None  # an earlier export is work too: never replaced without asking
         doc = self.doc
         rng = doc.in_out if self.in_out.isChecked() else (0, max(doc.frame_count - 1, 0))
         try:

@@ -13,7 +13,7 @@ ORGANISATION, APPLICATION = "UniMotion", "UniMotion Studio"
 
 @dataclass(frozen=True)
 class StudioSettings:
-    autosave_s: float = 60.0  # a dirty document is written to the recovery folder this often
+    autosave_s: float = 15.0  # a dirty document is written to the recovery folder this often (a small JSON)
     recovery_dir: Path | None = None  # None: the platform's app-data folder / "recovery"
     ask_before_discard: bool = True  # "Save changes?" on close / new / open (tests turn it off)
     offer_recovery: bool = True

@@ -17,6 +17,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog  # noqa: E402
 
 from tests.test_studio import (LONG_VIDEO, PHOTO, TRACK_TIMEOUT_MS, VIDEO, drop, window)  # noqa: E402,F401
+from tests.test_studio_work import focus, when_dialog  # noqa: E402
 
 CLASS_NAME = re.compile(r"\b[A-Z][a-zA-Z]+(Error|Exception)\b")
 
@@ -66,6 +67,7 @@ def test_messages_clear_when_their_state_is_gone_and_warn_when_motion_cannot_app
     drop(w.reference_panel, tmp_path / "headless.png")
     qtbot.waitUntil(lambda: doc.reference_path == tmp_path / "headless.png", timeout=20_000)
     assert "No face found in the photo" in w.banner.text and w.banner.level == "warning"
+    focus(qtbot, w)
     QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # back to the photo with a face
     assert doc.reference_path == media / PHOTO and w.banner.text == ""
 
@@ -89,6 +91,7 @@ def test_messages_clear_when_their_state_is_gone_and_warn_when_motion_cannot_app
 def test_help_tooltips_export_name_dialog_titles_and_buttons(window, qtbot, media):
     w, doc = window, window.project
     # Help: F1 lists the shortcuts from the action table; About has the version and the documentation
+    focus(qtbot, w)
     QTest.keyClick(w, Qt.Key.Key_F1)
     qtbot.waitUntil(lambda: any(type(x).__name__ == "ShortcutsDialog" and x.isVisible()
                                 for x in QApplication.topLevelWidgets()))
@@ -110,16 +113,7 @@ def test_help_tooltips_export_name_dialog_titles_and_buttons(window, qtbot, medi
 
     # the open dialog's title is plain text
     titles: list = []
-
-    def grab() -> None:
-        box = QApplication.activeModalWidget()
-        if isinstance(box, QFileDialog):
-            titles.append(box.windowTitle())
-            box.reject()
-        else:
-            QTimer.singleShot(10, grab)
-
-    QTimer.singleShot(0, grab)
+    when_dialog(QFileDialog, lambda box: (titles.append(box.windowTitle()), box.reject()))
     w.reference_panel.open_button.click()
     assert titles == ["Open Reference photo"]
 

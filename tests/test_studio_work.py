@@ -23,22 +23,45 @@ JAW = ("face", "jaw_open")
 OTHER_PHOTO = "photo_portrait_woman.jpg"
 
 
-def answer_dialog(qtbot, button_text: str, name: str | None = None, limit: int = 3000) -> list:
-    """Click `button_text` on the next modal dialog (a real mouse click on its button), once it opens."""
-    answered: list = []
+DIALOG_WAIT_S = 300  # longer than any wait in these tests: a dialog is always answered, never left hanging
 
-    def poll(tries=[0]) -> None:  # noqa: B006 (a counter shared by the reposted timer)
-        box = QApplication.activeModalWidget()
-        if isinstance(box, QMessageBox) and (name is None or box.objectName() == name):
-            button = next(b for b in box.buttons() if b.text().replace("&", "") == button_text)
-            answered.append(box.text())
-            QTest.mouseClick(button, Qt.MouseButton.LeftButton)
-            return
-        tries[0] += 1
-        if tries[0] < limit:
+
+def modal(kind):
+    """The open modal dialog of this kind, if any (found among the windows, not by activation, which a busy
+    machine may deliver late)."""
+    box = QApplication.activeModalWidget()
+    if isinstance(box, kind):
+        return box
+    return next((x for x in QApplication.topLevelWidgets() if isinstance(x, kind) and x.isVisible()
+                 and x.isModal()), None)
+
+
+def when_dialog(kind, act, name: str | None = None) -> None:
+    """Run `act(dialog)` on the next modal dialog of `kind` (named `name`), as soon as it opens."""
+    import time
+
+    deadline = time.monotonic() + DIALOG_WAIT_S
+
+    def poll() -> None:
+        box = modal(kind)
+        if box is not None and (name is None or box.objectName() == name):
+            act(box)
+        elif time.monotonic() < deadline:
             QTimer.singleShot(10, poll)
 
     QTimer.singleShot(0, poll)
+
+
+def answer_dialog(qtbot, button_text: str, name: str | None = None) -> list:
+    """Click `button_text` on the next message box (a real mouse click on its button), once it opens."""
+    answered: list = []
+
+    def act(box) -> None:
+        button = next(b for b in box.buttons() if b.text().replace("&", "") == button_text)
+        answered.append(box.text())
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    when_dialog(QMessageBox, act, name)
     return answered
 
 
@@ -46,7 +69,15 @@ def key_frames(doc, key=JAW) -> list[int]:
     return [k.frame for k in E.keys_of(doc.channel_ops(key))]
 
 
-def add_key_at(w, frame: int, key=JAW) -> None:
+def focus(qtbot, w) -> None:
+    """Shortcuts reach only the active window: wait until it is (a loaded machine may take a moment)."""
+    if not w.isActiveWindow():
+        w.activateWindow()
+        qtbot.waitUntil(w.isActiveWindow)
+
+
+def add_key_at(qtbot, w, frame: int, key=JAW) -> None:
+    focus(qtbot, w)
     w.project.set_frame(frame)
     w.inspector.select_channels([key])
     QTest.keyClick(w, Qt.Key.Key_K)  # the Add Key shortcut, as a user presses it
@@ -61,8 +92,8 @@ def replace_video(qtbot, w, path) -> None:
 def test_replacing_the_video_keeps_edits_by_time_and_undoes_in_one_step(window, qtbot, media):
     w, doc = window, window.project
     load_media(qtbot, w, media)  # the 78-frame face clip
-    add_key_at(w, 40)
-    add_key_at(w, 60)
+    add_key_at(qtbot, w, 40)
+    add_key_at(qtbot, w, 60)
     doc.set_frame(20)
     QTest.keyClick(w, Qt.Key.Key_I)
     doc.set_frame(50)
@@ -81,6 +112,7 @@ def test_replacing_the_video_keeps_edits_by_time_and_undoes_in_one_step(window, 
     qtbot.waitUntil(lambda: w.media.driver_frames is not None and len(w.media.driver_frames) == 103,
                     timeout=TRACK_TIMEOUT_MS)
 
+    focus(qtbot, w)
     QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one step back: the old clip
     assert doc.driving_path == media / VIDEO and doc.frame_count == 78 and key_frames(doc) == [40, 60]
     assert len(w.media.driver_frames) == 78, "the old clip's frames are back at once"
@@ -89,7 +121,7 @@ def test_replacing_the_video_keeps_edits_by_time_and_undoes_in_one_step(window, 
     assert doc.driving_path == media / ARMS_VIDEO and key_frames(doc) == [40, 60]
 
     # a key past the end of a shorter clip: the studio asks first; "keep" changes nothing
-    add_key_at(w, 95)
+    add_key_at(qtbot, w, 95)
     steps = w.undo.count()
     w.media.settings = dataclasses.replace(w.settings, ask_before_discard=True)
     asked = answer_dialog(qtbot, "Keep Current Video", "replace_clip_question")
@@ -116,7 +148,7 @@ def test_photo_replacement_undoes_closing_asks_and_recovery_stays_safe(window, q
     w.media.load_demo()
     qtbot.waitUntil(lambda: doc.clip is not None and doc.reference is not None, timeout=30_000)
     demo_ref = doc.reference
-    add_key_at(w, 10)
+    add_key_at(qtbot, w, 10)
     drop(w.reference_panel, media / OTHER_PHOTO)
     qtbot.waitUntil(lambda: doc.reference_path == media / OTHER_PHOTO, timeout=20_000)
     assert w.undo.undoText().startswith("Replace photo")
@@ -129,12 +161,22 @@ def test_photo_replacement_undoes_closing_asks_and_recovery_stays_safe(window, q
     asked = answer_dialog(qtbot, "Cancel")
     w.close()
     assert asked and w.isVisible() and key_frames(doc) == [10]
-    w.activateWindow()
-    qtbot.waitUntil(w.isActiveWindow)
+    focus(qtbot, w)
     asked = answer_dialog(qtbot, "Cancel")
     QTest.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # File > New over unsaved work
     assert asked and doc.clip is not None and key_frames(doc) == [10]
     w.files.settings = w.settings
+
+    # an earlier export is not replaced without asking
+    earlier = tmp_path / "take.mp4"
+    earlier.write_bytes(b"an earlier export")
+    dlg = w.open_export()
+    dlg.path_edit.setText(str(earlier))
+    asked = answer_dialog(qtbot, "No")
+    dlg.export_button.click()
+    assert asked and "already exists" in asked[0] and not dlg.running
+    assert earlier.read_bytes() == b"an earlier export"
+    dlg.close()
 
     # recovered work is written to this session's own recovery file at once (the old one is consumed)
     saver = Autosaver(tmp_path / "recovery", interval_s=1, pid=2 ** 22 + 4321)
@@ -152,15 +194,11 @@ def grab_file_dialog(qtbot) -> list:
 
     seen: list = []
 
-    def poll() -> None:
-        box = QApplication.activeModalWidget()
-        if isinstance(box, QFileDialog):
-            seen.append((box.directory().absolutePath(), box.selectedFiles()))
-            QTest.keyClick(box, Qt.Key.Key_Escape)
-        else:
-            QTimer.singleShot(10, poll)
+    def act(box) -> None:
+        seen.append((box.directory().absolutePath(), box.selectedFiles()))
+        box.reject()  # what Escape does
 
-    QTimer.singleShot(0, poll)
+    when_dialog(QFileDialog, act)
     return seen
 
 
@@ -172,8 +210,7 @@ def test_save_as_starts_in_a_sensible_folder_and_the_window_reopens_as_it_was(wi
     w, doc = window, window.project
     drop(w.reference_panel, media / PHOTO)
     qtbot.waitUntil(lambda: doc.reference is not None, timeout=20_000)
-    w.activateWindow()
-    qtbot.waitUntil(w.isActiveWindow)
+    focus(qtbot, w)
     seen = grab_file_dialog(qtbot)
     QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert seen and seen[0][0] == str(media), "Save As opens in the photo's folder, not the home folder"
