@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSplitter, QT
 
 from engine.project import edits as E
 from engine.project.document import Project
-from engine.project.angles import channel_curve
+from engine.project.angles import SIDE_WORDS, bone_of, channel_curve
+from engine.tokens.schema import LIMBS
 from studio import commands as C
 from studio.adjust_panel import AdjustPanel
 from studio.channel_tree import ChannelTree
@@ -18,6 +19,10 @@ from studio.key_fields import KeyFields
 TOOLBAR_ACTIONS = ("edit.add_key", "edit.delete_keys", None, "edit.smooth", "edit.exaggerate", "edit.calm",
                    "edit.hold", "edit.offset", "edit.reset_range", "edit.reset_channel", None, "edit.copy_range",
                    "edit.paste_range")
+
+
+LIMB_OF = {bone: limb for limb, bones in LIMBS.items() for bone in bones}
+FOLLOWS = 0.5  # the retargeter takes the driver's hand from this follow weight on
 
 
 class Inspector(QWidget):
@@ -44,6 +49,9 @@ class Inspector(QWidget):
         self.amount.setToolTip("Offset amount (in the channel's unit)")
         self.amount.setMinimumWidth(90)
         self.range_label = QLabel("")
+        self.follow_hint = QLabel("")  # edits to a limb the driver does not show have no effect until followed
+        self.follow_hint.setStyleSheet("color: #f0c05a;")
+        self.follow_hint.hide()
         right = QWidget()
         self.right_column = rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -57,6 +65,8 @@ class Inspector(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(4, 0, 6, 0)
         row.addWidget(self.key_fields)
+        row.addSpacing(12)
+        row.addWidget(self.follow_hint)
         row.addStretch(1)
         row.addWidget(self.range_label)
         rl.addLayout(row)
@@ -77,7 +87,9 @@ class Inspector(QWidget):
         doc.edits_changed.connect(self._update_range_label)  # keys deleted or moved: the selection changed
         doc.clip_changed.connect(self._update_range_label)
         doc.range_changed.connect(self._update_range_label)
-        self.tree.itemSelectionChanged.connect(self._update_range_label)
+        doc.frame_changed.connect(lambda _f: self._update_follow_hint())
+        doc.edits_changed.connect(lambda _k: self._update_follow_hint())
+        doc.clip_changed.connect(self._update_follow_hint)
 
     def set_timeline(self, timeline: QWidget) -> None:
         """Put the timeline right above the curves: same width, same left axis, so frames line up."""
@@ -108,9 +120,24 @@ class Inspector(QWidget):
         keys = self.selected_channels()
         current = self.tree.current_channel()
         self.curves.set_channels(keys, current if current in keys else None)
+        self._update_follow_hint()
+        self._update_range_label()
 
     def _mark_edited(self, _keys=None) -> None:
         self.tree.mark_edited(set(self.doc.edits.keys()))
+
+    def _update_follow_hint(self) -> None:
+        """Say so when a selected bone belongs to a limb that does not follow the driver at this frame (a
+        talking head's arms): its edits show only where the limb's follow weight is raised."""
+        weak = []
+        if self.doc.clip is not None:
+            tokens, f = self.doc.edited_tokens(), self.doc.frame
+            limbs = sorted({LIMB_OF[b] for k in self.selected_channels() if (b := bone_of(k)) in LIMB_OF})
+            weak = [lb for lb in limbs if channel_curve(tokens, ("body", f"follow.{lb}"))[f] < FOLLOWS]
+        names = " and ".join(f"{SIDE_WORDS[lb[0]]} {lb[2:]}" for lb in weak)
+        self.follow_hint.setText(f"⚠ The {names} keeps the photo's pose here: key "
+                                 f"{', '.join('follow.' + lb for lb in weak)} to 1 to see these edits" if weak else "")
+        self.follow_hint.setVisible(bool(weak))
 
     def op_range(self) -> tuple[list[E.ChannelKey], int, int, str]:
         """What the range tools act on, and how to say it: the selected keys' channels and frames if keys are

@@ -225,6 +225,8 @@ def test_bones_read_as_angles_and_a_click_in_the_viewer_selects_a_limb(demo, qtb
     assert "Left forearm" in canvas.toolTip()
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=at)
     assert ins.selected_channels() == [fwd, out] and tree.items[fwd].isSelected()
+    assert ins.follow_hint.isVisible() and "follow.l_arm" in ins.follow_hint.text(), \
+        "the demo's arm does not follow the talking-head driver: the studio says how to make edits show"
     face = pick.face.mean(axis=0)
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton,
                      pos=QPoint(int(rect.x() + face[0] * rect.width()), int(rect.y() + face[1] * rect.height())))
