@@ -6,7 +6,8 @@
 --demo uses the built-in demo (the public-domain astronaut and the bundled motion), which may be published;
 a PHOTO and VIDEO of your own give the full set (with the driving video beside the result), named PREFIX*.png.
 Event-driven: each step waits (QTimer polling, no sleeping) until the window shows what it should, grabs it,
-then goes on. Writes main, side_by_side (not for the demo: it has no video), skeleton, curves, export, error.
+then goes on. Writes main, curves, side_by_side (not for the demo: it has no video), skeleton (a limb clicked: its
+angle channels), export, error.
 """
 from __future__ import annotations
 
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                lambda: doc.reference is not None and doc.clip is not None and w.media.driver_frames is not None)
     s.step("edit curves", edit, shown)
     s.step("main.png", lambda: s.grab("main.png"), lambda: True)
+    s.step("curves.png", lambda: s.grab("curves.png", w.inspector), lambda: True)
     if not demo:
         s.step("side by side", lambda: doc.set_view_mode(ViewMode.SIDE_BY_SIDE), shown)
         s.step("side_by_side.png", lambda: s.grab("side_by_side.png"), lambda: True)
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     s.step("skeleton", lambda: doc.set_view_mode(ViewMode.SKELETON), shown)
     s.step("pick the forearm", pick_forearm, lambda: ("body", "l_forearm.forward") in w.inspector.selected_channels())
     s.step("skeleton.png", lambda: s.grab("skeleton.png"), lambda: True)
-    s.step("curves.png", lambda: (doc.set_view_mode(ViewMode.RESULT), s.grab("curves.png", w.inspector)), shown)
+    s.step("back to the result", lambda: doc.set_view_mode(ViewMode.RESULT), shown)
 
     def export() -> None:
         dlg = w.open_export()
