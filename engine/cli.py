@@ -11,6 +11,9 @@ from engine.errors import Cancelled, UserFacingError
 from engine.jobs import CancelToken, Progress, drain
 
 
+STEP_MESSAGE_CHARS = 40  # a renderer's step message beside the bar is cut to this
+
+
 class ProgressBar:
     """A one-line terminal progress bar (stderr), quiet when stderr is not a terminal."""
 
@@ -26,8 +29,11 @@ class ProgressBar:
             line = f"\r{self.label} [{bar:<30}] {p.done}/{p.total}"
         else:
             line = f"\r{self.label} {p.done}"
+        if p.preview is not None and p.message:  # a renderer's own step (DiT denoising): say which
+            line += f"  {p.message[:STEP_MESSAGE_CHARS]}"
         if self.tty and line != self._last:
-            self.stream.write(line)
+            pad = " " * max(0, len(self._last) - len(line))  # a shorter line must not leave the old tail
+            self.stream.write(line + pad)
             self.stream.flush()
             self._last = line
 

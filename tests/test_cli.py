@@ -271,3 +271,23 @@ def test_missing_media_fails_the_suite_under_ci(tmp_path):
     env.pop("CI")
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 0 and "1 skipped" in r.stdout, r.stdout
+
+
+def test_the_progress_bar_shows_a_renderers_own_steps():
+    """A DiT render spends its first minutes denoising before any frame is encoded: the bar says so."""
+    import io
+
+    from engine.cli import ProgressBar
+    from engine.jobs import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    bar = ProgressBar("Rendering", out)
+    bar(Progress(0, 40, "denoising step 3/8", np.zeros((4, 4, 3), np.uint8)))
+    assert out.getvalue().endswith("0/40  denoising step 3/8")
+    bar(Progress(1, 40, "Exporting out.mp4: frame 1/40"))
+    last = out.getvalue().rsplit("\r", 1)[-1]
+    assert last.rstrip().endswith("1/40") and "denoising" not in last
