@@ -176,9 +176,9 @@ def test_precise_keys_typed_values_interpolation_and_a_multi_channel_drag(demo, 
     assert [k.frame for k in E.keys_of(doc.channel_ops(JAW))] == [40, 75, 100]
 
     # interpolation per key: constant holds the value to the next key
-    idx = fields.interp.findData("constant")
-    fields.interp.setCurrentIndex(idx)
-    fields.interp.activated.emit(idx)
+    fields.interp.setFocus()
+    QTest.keyClick(fields.interp, Qt.Key.Key_Down)  # Smooth -> Linear -> Constant, from the keyboard
+    QTest.keyClick(fields.interp, Qt.Key.Key_Down)
     assert [k.interp for k in E.keys_of(doc.channel_ops(JAW))] == ["smooth", "constant", "smooth"]
     held = curve(doc, JAW)
     assert np.allclose(held[75:100] - before[75:100], held[75] - before[75], atol=1e-5)
