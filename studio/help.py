@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QLabel, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from studio.actions import MENUS, Actions
+from studio.actions import ACTIONS, MENUS, Actions
 
 APP_TITLE = "UniMotion Studio"
 DIST_NAME = "unimotion-studio"
@@ -56,7 +56,8 @@ def shortcut_rows(actions: Actions) -> list[tuple[str, str, str]]:
                 a = actions[aid]
                 key = a.shortcut().toString()
                 if key:
-                    rows.append((menu.replace("&", ""), key, a.text().replace("&", "").split(" (")[0]))
+                    text = next(s.text for s in ACTIONS if s.id == aid)  # not a.text(): "Undo Add key..."
+                    rows.append((menu.replace("&", ""), key, text.replace("&", "")))
     return rows + list(EXTRA_KEYS)
 
 

@@ -244,8 +244,9 @@ class MediaController(QObject):
         box = QMessageBox(QMessageBox.Icon.Question, "Replace the driving video?",
                           f"{path.name} is {dur:.1f} s long, but your edits reach {r.edits_end_s:.1f} s.",
                           QMessageBox.StandardButton.NoButton, self._dialog_parent())
-        box.setInformativeText(f"Replacing keeps the edits that fit (re-mapped by time) and drops {r.lost} "
-                               "past its end; Undo brings everything back.")
+        n = f"{r.lost} key{'s' if r.lost != 1 else ''} or edit{'s' if r.lost != 1 else ''}"
+        box.setInformativeText(f"Replacing keeps the edits that fit (re-mapped by time) and drops {n} past its "
+                               "end; Undo brings everything back.")
         replace_button = box.addButton("Replace, Keep What Fits", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Keep Current Video", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(replace_button)
