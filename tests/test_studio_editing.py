@@ -51,6 +51,23 @@ def click_key(curves, item, mods=Qt.KeyboardModifier.NoModifier) -> None:
     mouse(vp, QEvent.Type.MouseButtonRelease, p, modifiers=mods)
 
 
+def drag_slider(slider, fraction: float) -> None:
+    """Press on the slider's handle, move the mouse to `fraction` of the groove, release: a real drag."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    opt = QStyleOptionSlider()
+    slider.initStyleOption(opt)
+    handle = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                           QStyle.SubControl.SC_SliderHandle, slider)
+    start = handle.center()
+    end = QPoint(int(handle.width() / 2 + fraction * (slider.width() - handle.width())), start.y())
+    mouse(slider, QEvent.Type.MouseButtonPress, start)
+    for i in range(1, 6):
+        mouse(slider, QEvent.Type.MouseMove, QPoint(start.x() + (end.x() - start.x()) * i // 5, start.y()))
+    mouse(slider, QEvent.Type.MouseButtonRelease, end)
+
+
 def test_tools_act_on_selected_keys_else_in_out_else_the_clip_and_say_so(demo, qtbot):
     w, doc, ins = demo, demo.project, demo.inspector
     ins.select_channels([JAW])
@@ -124,9 +141,11 @@ def test_adjust_last_operation_changes_the_frame_live_and_undoes_in_one_step(dem
     tracked = doc.clip.tokens.face.values[:, channel_index(*YAW)]
     assert yaw[80] == pytest.approx(3.0 * tracked[80], rel=1e-3)  # the neutral of head.yaw is 0
 
-    # dragging the slider is live too, and the next Exaggerate starts from the amount chosen last
-    panel.slider.setValue(panel.slider.maximum() // 2)
-    assert doc.channel_ops(YAW)[0].factor == pytest.approx(2.5) and w.undo.count() == steps + 1
+    # dragging the slider's handle with the mouse is live too (one undo step still)
+    drag_slider(panel.slider, 0.5)
+    factor = doc.channel_ops(YAW)[0].factor
+    assert 2.2 < factor < 2.8 and w.undo.count() == steps + 1
+    panel.spin.setValue(2.5)
     press(w, Qt.Key.Key_Z, CTRL)
     assert doc.channel_ops(YAW) == () and not panel.isVisible(), "one undo step takes it all back"
     assert np.abs(wait_rendered(qtbot, w).astype(int) - still.astype(int)).mean() < 0.05
