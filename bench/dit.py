@@ -7,7 +7,8 @@ peak memory, printed as a table.
 
 Each preset runs in its own subprocess so that its peak RSS (resource.getrusage) is its own; the table
 reports it above the process's RSS after imports, next to engine.render.dit_pipeline.estimate_memory.
-Random weights: this measures cost, not quality (there is no trained checkpoint yet).
+Random weights: this measures the paper DiT's cost, not quality (it has no trained weights; the shipped
+generator is the warp-guided model, measured by bench/generator_eval.py).
 """
 from __future__ import annotations
 

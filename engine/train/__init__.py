@@ -1,2 +1,3 @@
-"""Training: the optimiser step shared by the tests and the (future) trainer. Training on real data is a
-later issue; no trained checkpoint exists yet."""
+"""Training. loop: a model-agnostic Accelerate loop (EMA, whole-state checkpoints, exact resume, CSV log);
+data: the generator's self-reenactment pairs from the corpus; generator: its objective and run; commands: the
+`prepare-data` and `train` CLI commands; step: one optimiser step of the paper's UniMotion model (tests)."""
