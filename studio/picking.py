@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.project import angles as A
 from engine.tokens.schema import BODY_BONES
+from engine.vocabulary import VIRTUAL_POINTS
 from engine.track.types import FrameLandmarks
 from studio.channel_tree import bone_title
 
@@ -19,7 +20,6 @@ MIN_CONF = 0.2  # body points the tracker is less sure of are not pickable
 REACH_PX = 14.0  # how far from a bone or a hand point a click still hits it
 HEAD_CHANNELS = (("face", "head.yaw"), ("face", "head.pitch"), ("face", "head.roll"))
 WRIST_CHANNELS = ("wrist.yaw", "wrist.pitch", "wrist.roll")
-VIRTUAL = {"hip_c": (23, 24), "shoulder_c": (11, 12), "l_hand_c": (15, 17, 19), "r_hand_c": (16, 18, 20)}
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ class PickMap:
         return cls(norm(lm.body), ok, face, hands)
 
     def _point(self, p: object) -> np.ndarray | None:
-        idx = VIRTUAL.get(p, (p,)) if isinstance(p, str) else (p,)
+        idx = VIRTUAL_POINTS.get(p, ()) if isinstance(p, str) else (p,)
+        if not idx:
+            return None  # an extrapolated point (the crown): not a handle
         if not all(self.body_ok[i] for i in idx):
             return None
         return self.body[list(idx)].mean(axis=0)

@@ -144,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QPoint, Qt
         from PySide6.QtTest import QTest
 
+        from engine.vocabulary import L_ELBOW, L_WRIST
+
         canvas = w.viewer.canvas
         rect, pick = canvas.image_rect(), canvas.pick
-        mid = (pick.body[13] + pick.body[15]) / 2
+        mid = (pick.body[L_ELBOW] + pick.body[L_WRIST]) / 2
         at = QPoint(int(rect.x() + mid[0] * rect.width()), int(rect.y() + mid[1] * rect.height()))
         QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=at)
 

@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from engine.project import edits as E  # noqa: E402
 from engine.tokens.schema import channel_index  # noqa: E402
+from engine.vocabulary import L_ELBOW, L_WRIST  # noqa: E402
 from tests.test_studio import drag, mouse, wait_rendered, window  # noqa: E402,F401
 
 JAW = ("face", "jaw_open")
@@ -238,7 +239,7 @@ def test_bones_read_as_angles_and_a_click_in_the_viewer_selects_a_limb(demo, qtb
     wait_rendered(qtbot, w)
     canvas = w.viewer.canvas
     rect, pick = canvas.image_rect(), canvas.pick
-    mid = (pick.body[13] + pick.body[15]) / 2
+    mid = (pick.body[L_ELBOW] + pick.body[L_WRIST]) / 2
     at = QPoint(int(rect.x() + mid[0] * rect.width()), int(rect.y() + mid[1] * rect.height()))
     QTest.mouseMove(canvas, at)
     assert "Left forearm" in canvas.toolTip()
@@ -255,7 +256,7 @@ def test_bones_read_as_angles_and_a_click_in_the_viewer_selects_a_limb(demo, qtb
     press(w, Qt.Key.Key_3)
     wait_rendered(qtbot, w)
     rect, pick = canvas.image_rect(), canvas.pick
-    mid = (pick.body[13] + pick.body[15]) / 2
+    mid = (pick.body[L_ELBOW] + pick.body[L_WRIST]) / 2
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton,
                      pos=QPoint(int(rect.x() + mid[0] * rect.width()), int(rect.y() + mid[1] * rect.height())))
     assert ins.selected_channels() == [fwd, out]
