@@ -5,10 +5,16 @@ frames): PSNR, SSIM, and the distance of the body joints in view after re-tracki
 widths). Baseline: the first frame held still.
 Cross-reenactment (every photo x clip): agreement between the driving tokens and the tokens re-tracked
 from the output, per group: body = mean angle between arm/leg bone directions (deg), face = mean abs
-difference of expression channels, hands = mean abs finger-flexion difference (deg). The baseline is the
-photo held still (what you get with no animation at all).
+difference of expression channels, hands = mean abs finger-flexion difference (deg, both hands pooled),
+found = the share of the frames with a driver's hand in which the output's same hand is found too. The
+baseline is the photo held still (what you get with no animation at all).
+Halo (instant renderer only): along the outline of the rendered person where it lies away from the
+photo's own outline (a limb moved there), how far the edge pixels' brightness leaves the range spanned by
+the person just inside and the background just outside (a light or dark fringe), in 8-bit luma levels;
+beside it the same measure along the photo's own outline (what the photo's edges already have).
 
-Usage: python bench/reenact.py [--frames N] [--size PX] [--renderer instant]
+Usage: python bench/reenact.py [--frames N] [--size PX] [--renderer instant] [--media DIR]
+       (`--frames 30` is what the README table uses: about ten minutes on two busy cores)
 """
 from __future__ import annotations
 
@@ -25,6 +31,11 @@ from engine.runtime import setup  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
 LIMB_BONES = ("l_upper_arm", "l_forearm", "r_upper_arm", "r_forearm", "l_thigh", "l_shin", "r_thigh", "r_shin")
+HALO_EDGE_PX = 1.5  # edge band: pixels this close to the outline (output px) ...
+HALO_SIDE_PX = (3.0, 6.0)  # ... against the bands this far inside and outside it
+HALO_WINDOW = 11  # local averaging window (px) for the three bands
+HALO_MOVED_PX = 3.0  # an outline pixel this far from the photo's own outline lies where a limb moved
+HALO_EVERY = 3  # halo is measured on every this-many frames
 
 
 def retrack(frames: list[np.ndarray], fps: float):
@@ -67,17 +78,103 @@ def token_agreement(drive, got) -> dict[str, float]:
         a = drive.face.values[f_ok, 3:] - drive.face.values[f_ok, 3:][:1]
         b = got.face.values[f_ok, 3:] - got.face.values[f_ok, 3:][:1]
         out["face"] = float(np.abs(a - b).mean())
+    flex, want, found = [], 0, 0
     for side in ("left_hand", "right_hand"):
         g1, g2 = drive.group(side), got.group(side)
         ok = (g1.confidence > 0) & (g2.confidence > 0)
+        want += int((g1.confidence > 0).sum())
+        found += int(ok.sum())
         if ok.sum() >= 3:
             idx = [i for i, c in enumerate(g1.channels) if "flex" in c.name]
-            out[side + "_deg"] = float(np.abs(g1.values[ok][:, idx] - g2.values[ok][:, idx]).mean())
+            flex.append(np.abs(g1.values[ok][:, idx] - g2.values[ok][:, idx]).ravel())
+    if flex:
+        out["hand_deg"] = float(np.concatenate(flex).mean())
+    if want:
+        out["found"] = found / want
     return out
 
 
+def _band_mean(luma: np.ndarray, band: np.ndarray) -> np.ndarray:
+    import cv2
+
+    k = (HALO_WINDOW, HALO_WINDOW)
+    num = cv2.boxFilter(luma * band, -1, k, normalize=False)
+    den = cv2.boxFilter(band.astype(np.float32), -1, k, normalize=False)
+    return np.where(den > 0, num / np.maximum(den, 1e-6), np.nan)
+
+
+def fringe(rgb: np.ndarray, mask: np.ndarray, select: np.ndarray | None = None) -> float:
+    """Mean brightness excess of the outline band beyond the range of the bands inside and outside it
+    (8-bit luma levels), over the outline pixels in `select` (all if None); nan without any."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    if m.all() or not m.any():
+        return float("nan")
+    d_in = cv2.distanceTransform(m, cv2.DIST_L2, 3)
+    d_out = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
+    sd = np.where(m > 0, -d_in + 0.5, d_out - 0.5)  # signed distance to the outline, + outside
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    edge = np.abs(sd) <= HALO_EDGE_PX
+    lo, hi = HALO_SIDE_PX
+    inner = _band_mean(luma, ((-sd >= lo) & (-sd <= hi)).astype(np.float32))
+    outer = _band_mean(luma, ((sd >= lo) & (sd <= hi)).astype(np.float32))
+    e = _band_mean(luma, edge.astype(np.float32))
+    pick = edge & np.isfinite(inner) & np.isfinite(outer) & np.isfinite(e)
+    if select is not None:
+        pick &= select
+    if pick.sum() < 20:
+        return float("nan")
+    top, bot = np.maximum(inner, outer), np.minimum(inner, outer)
+    excess = np.maximum(e - top, 0) + np.maximum(bot - e, 0)
+    return float(excess[pick].mean())
+
+
+def instant_alpha(renderer, ref, target, size) -> np.ndarray:
+    """The instant renderer's coverage (alpha 0..1) of the posed person at the output size."""
+    import cv2
+
+    from engine.render.base import output_size
+    from engine.render.instant.raster import affine_table, backward_map, rasterise_ids
+
+    photo = renderer._photo(ref)
+    out = output_size(ref, size)
+    sz = renderer._sized(photo, out)
+    fr = photo.deformer.deform(target.rescaled(*ref.size))
+    dst = (fr.dst + 0.5) * sz.scale - 0.5 + sz.offset
+    src = (fr.src + 0.5) * sz.atlas_scale - 0.5
+    ids, box = rasterise_ids(dst, fr.order, out)
+    alpha = np.zeros(out[::-1], np.float32)
+    if box[2] > box[0]:
+        mx, my = backward_map(ids, box, affine_table(dst, src))
+        a = cv2.remap(np.ascontiguousarray(sz.atlas[..., 3]), mx, my, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        alpha[box[1]:box[3], box[0]:box[2]] = a / 255.0
+    return alpha
+
+
+def halo(renderer, ref, tokens, frames: list[np.ndarray]) -> tuple[float, float]:
+    """(fringe along moved outlines in the output, fringe along the photo's own outline)."""
+    import cv2
+
+    from engine.tokens import retarget
+
+    rig = ref.rig()
+    size = (frames[0].shape[1], frames[0].shape[0])
+    rest = instant_alpha(renderer, ref, ref.landmarks, size) > 0.5
+    rest_edge = cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    far = cv2.distanceTransform(1 - rest_edge, cv2.DIST_L2, 3) > HALO_MOVED_PX
+    photo = renderer.warp(ref, ref.landmarks, size)
+    vals = []
+    for i in range(0, len(frames), HALO_EVERY):
+        a = instant_alpha(renderer, ref, retarget.apply(tokens.frame(i), rig), size) > 0.5
+        vals.append(fringe(frames[i], a, far))
+    vals = [v for v in vals if np.isfinite(v)]
+    return (float(np.mean(vals)) if vals else float("nan")), fringe(photo, rest)
+
+
 def fmt(d: dict[str, float], keys) -> str:
-    return "  ".join(f"{d[k]:7.3f}" if k in d else "      –" for k in keys)
+    return "  ".join(f"{d[k]:7.3f}" if k in d and np.isfinite(d[k]) else "      –" for k in keys)
 
 
 def main() -> None:
@@ -85,28 +182,30 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=50, help="frames per clip (from the start)")
     ap.add_argument("--size", type=int, default=512, help="render long side, px")
     ap.add_argument("--renderer", default="instant")
+    ap.add_argument("--media", type=Path, default=MEDIA, help="folder with photo_* and drive_*.mp4")
     args = ap.parse_args()
     setup()
+    import cv2
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from engine.analyze import track_clip
     from engine.io.image import load_image
     from engine.io.video import iter_frames
     from engine.jobs import drain
-    from engine.tokens.reference import Reference
     from engine.render.run import make_renderer
+    from engine.tokens.reference import Reference
     from engine.track.tracker import track_image
-    import cv2
 
     renderer = make_renderer(args.renderer)
-    clips = sorted(MEDIA.glob("drive_*.mp4"))
-    photos = sorted(p for p in MEDIA.iterdir() if p.name.startswith("photo_"))
+    clips = sorted(args.media.glob("drive_*.mp4"))
+    photos = sorted(p for p in args.media.iterdir() if p.name.startswith("photo_"))
+    tracked = {c: drain(track_clip(c)) for c in clips}
 
     print(f"Self-reenactment ({args.frames} frames, {args.size} px): output vs real frames; "
           f"baseline = first frame held still")
     print(f"{'clip':<40} {'PSNR':>7} {'still':>7} {'SSIM':>6} {'still':>6} {'kp err':>7} {'still':>7}")
     for clip_path in clips:
-        clip = drain(track_clip(clip_path))
+        clip = tracked[clip_path]
         real = [f.rgb for f, _ in zip(iter_frames(clip_path), range(args.frames))]
         n = len(real)
         ref = Reference(rgb=real[0], landmarks=track_image(real[0], require_person=False), name=clip_path.stem)
@@ -117,41 +216,54 @@ def main() -> None:
         psnr0 = np.mean([peak_signal_noise_ratio(small(a), small(real[0])) for a in real[1:]])
         ssim = np.mean([structural_similarity(small(a), small(b), channel_axis=2) for a, b in zip(real, out)])
         ssim0 = np.mean([structural_similarity(small(a), small(real[0]), channel_axis=2) for a in real[1:]])
-        lm_out, _ = retrack(out, clip.fps)
+        lm_out, _ = retrack([small(o) for o in out], clip.fps)
         lm_real = clip.landmarks
         # Joints in view in the real clip (the tracker only guesses the others).
         joints = [j for j in (11, 12, 13, 14, 15, 16, 23, 24) if np.median(lm_real.body_conf[:n, j]) > 0.5]
         torso = np.linalg.norm(lm_real.body[:n, 11, :2] - lm_real.body[:n, 12, :2], axis=1)  # shoulder width
-        kp = np.nanmean(np.linalg.norm(lm_out.body[:, joints, :2] - lm_real.body[:n, joints, :2], axis=2).mean(1)
+        got_px = lm_out.body[:, joints, :2] / s  # re-tracked at the bench size: back to the clip's pixels
+        kp = np.nanmean(np.linalg.norm(got_px - lm_real.body[:n, joints, :2], axis=2).mean(1)
                         / torso)
         kp0 = np.nanmean(np.linalg.norm(lm_real.body[:1, joints, :2] - lm_real.body[:n, joints, :2], axis=2)
                          .mean(1) / torso)
-        print(f"{clip_path.name:<40} {psnr:7.2f} {psnr0:7.2f} {ssim:6.3f} {ssim0:6.3f} {kp:7.3f} {kp0:7.3f}")
+        print(f"{clip_path.name:<40} {psnr:7.2f} {psnr0:7.2f} {ssim:6.3f} {ssim0:6.3f} {kp:7.3f} {kp0:7.3f}",
+              flush=True)
 
-    keys = ("body_deg", "face", "left_hand_deg", "right_hand_deg")
-    print(f"\nCross-reenactment: driving tokens vs tokens re-tracked from the output (lower is better); "
-          f"'still' = the photo not animated")
-    print(f"{'photo x clip':<62} {'body°':>7}  {'face':>7}  {'lhand°':>7}  {'rhand°':>7}")
-    totals = {"out": [], "still": []}
+    keys = ("body_deg", "face", "hand_deg", "found")
+    do_halo = args.renderer == "instant"
+    print(f"\nCross-reenactment: driving tokens vs tokens re-tracked from the output (lower is better, "
+          f"except found); 'still' = the photo not animated")
+    print(f"{'photo x clip':<58} {'body°':>7}  {'face':>7}  {'hand°':>7}  {'found':>7}  {'halo':>7}  {'photo':>7}")
+    totals = {"out": [], "still": [], "full_out": [], "full_still": [], "halo": [], "halo0": []}
     for photo in photos:
         rgb = load_image(photo, max_side=args.size * 2)
         ref = Reference(rgb=rgb, landmarks=track_image(rgb), name=photo.stem)
+        still = None
         for clip_path in clips:
-            clip = drain(track_clip(clip_path))
+            clip = tracked[clip_path]
             n = min(args.frames, len(clip))
             tokens = clip.tokens.slice(0, n)
             out = [f.rgb for f in renderer.render(ref, tokens, range(n), size=args.size)]
             _, got = retrack(out, clip.fps)
-            _, still = retrack([out[0] * 0 + cv2.resize(rgb, (out[0].shape[1], out[0].shape[0]))] * n, clip.fps)
+            if still is None or len(still.body.confidence) != n:  # the still photo re-tracked once per photo
+                _, still = retrack([cv2.resize(rgb, (out[0].shape[1], out[0].shape[0]))] * n, clip.fps)
             a, b = token_agreement(tokens, got), token_agreement(tokens, still)
+            h, h0 = halo(renderer, ref, tokens, out) if do_halo else (float("nan"), float("nan"))
+            a["halo"], b["halo"] = h, h0
             totals["out"].append(a)
             totals["still"].append(b)
+            if "fullbody" in photo.name and "fullbody" in clip_path.name:
+                totals["full_out"].append(a)
+                totals["full_still"].append(b)
             name = f"{photo.stem[6:]} x {clip_path.stem[6:]}"
-            print(f"{name:<62} {fmt(a, keys)}")
-            print(f"{'   still':<62} {fmt(b, keys)}")
-    mean = lambda rows, k: np.mean([r[k] for r in rows if k in r])  # noqa: E731
-    print(f"{'MEAN output':<62} " + "  ".join(f"{mean(totals['out'], k):7.3f}" for k in keys))
-    print(f"{'MEAN still':<62} " + "  ".join(f"{mean(totals['still'], k):7.3f}" for k in keys))
+            print(f"{name:<58} {fmt(a, keys + ('halo',))}  {h0:7.3f}", flush=True)
+            print(f"{'   still':<58} {fmt(b, keys)}")
+    mean = lambda rows, k: np.nanmean([r[k] for r in rows if k in r] or [np.nan])  # noqa: E731
+    print(f"{'MEAN output':<58} " + "  ".join(f"{mean(totals['out'], k):7.3f}" for k in keys + ("halo",)))
+    print(f"{'MEAN still (halo: the photo outline)':<58} "
+          + "  ".join(f"{mean(totals['still'], k):7.3f}" for k in keys + ("halo",)))
+    print(f"{'MEAN output, full-body photo x full-body clip':<58} {mean(totals['full_out'], 'body_deg'):7.3f}")
+    print(f"{'MEAN still, full-body photo x full-body clip':<58} {mean(totals['full_still'], 'body_deg'):7.3f}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from engine.render.instant.atlas import (arm_alpha_mask, build_atlas, clean_seam
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver
 from engine.render.instant.face import FaceLayer
-from engine.render.instant.matte import background_plate, border_colour, decontaminate, person_matte
+from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, person_matte,
+                                         refine_edge)
 from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
                                         region_contains, skin_weights)
 from engine.render.instant.skeleton import SKIN_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton
@@ -114,6 +115,7 @@ class Plate:
 
     plate: np.ndarray
     fg: np.ndarray
+    alpha: np.ndarray  # the matte with its background-coloured edge taken out (refine_edge)
 
 
 @dataclass(frozen=True)
@@ -201,13 +203,17 @@ def stage1_matte(wp: WorkPhoto, config: WarpConfig) -> Matte:
     for p, m in hand_masks.items():  # segmentation misses fingers and fills the gaps between them
         gaps = instant_hands.background_between_fingers(fl, p, wp.hands[p], k, work, alpha, m)
         alpha = np.minimum(alpha, 1.0 - cv2.GaussianBlur(gaps.astype(np.float32), (0, 0), feather))
-        alpha = np.maximum(alpha, cv2.GaussianBlur(m.astype(np.float32), (0, 0), feather))
+        # the hand's own pixels are person; the fringe its mask takes along keeps segmentation's alpha (it
+        # may be the background: forced opaque it rims a moved hand with the photo's background, a halo)
+        own = instant_hands.without_fringe(m, wp.hands[p])
+        alpha = np.maximum(alpha, cv2.GaussianBlur(own.astype(np.float32), (0, 0), feather))
     return Matte(alpha, hand_masks)
 
 
 def stage2_plate(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Plate:
     plate = background_plate(wp.rgb, matte.alpha, max(PLATE_MARGIN_PX, config.plate_dilate_u * wp.skeleton.u), config)
-    return Plate(plate, decontaminate(wp.rgb, matte.alpha, plate))
+    alpha = refine_edge(wp.rgb, matte.alpha, plate)
+    return Plate(plate, bleed(decontaminate(wp.rgb, alpha, plate), alpha), alpha)
 
 
 def stage3_labels(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Labels:
@@ -296,11 +302,11 @@ def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin
     face = None
     if config.face_layer and wp.landmarks.has("face"):
         face = FaceLayer.build(wp.landmarks.face * wp.scale, fg, config.teeth_height)
-    moved_rgb = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else None
+    moved_rgb, moved_cut = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else (None, None)
     arm_own = arm_alpha_mask(labels.arm_own, hand_masks, hands)
     body_rgb = clean_seam(fg, fill_tex, regions, arm_own, wp.skeleton.u)
-    atlas, offsets, mouth_off = build_atlas(fg, body_rgb, matte.alpha, fill_tex, regions.get("fill"), face, arm_own,
-                                            moved_rgb)
+    atlas, offsets, mouth_off = build_atlas(fg, body_rgb, plate.alpha, fill_tex, regions.get("fill"), face, arm_own,
+                                            moved_rgb, moved_cut)
     if moved_rgb is None:
         return Atlas(atlas, offsets, mouth_off, face)
     return Atlas(atlas, offsets, mouth_off, face, *_moved_switch(skin, offsets, hand_masks, hands))

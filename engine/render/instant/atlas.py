@@ -59,6 +59,9 @@ def arm_alpha_mask(own, hand_masks, palms):
     return np.where(near > 0, own, 1).astype(np.uint8)
 
 
+MOVED_CUT_SOFT = 0.7  # px: the moved layer's cut around a hand is this soft
+
+
 def hand_rim_px(palms) -> float:
     """Width (work px) of the opaque rim arm_alpha_mask keeps around the tracked hands."""
     return float(max([1] + [int(round(HAND_RIM_PALM * p)) for p in palms.values()]))
@@ -71,8 +74,10 @@ def moved_hand_colours(fg, own, hand_masks, palms):
     there reach into whatever the hand lay on (dark shorts beside and between curled fingers, mixed into
     the hand's outermost pixels): carried along, that is a dark outline. Every pixel near a hand that is
     not hand (outside the arm's own pixels, or coloured like the clothes around the hand rather than like
-    its skin and connected to the outside) takes the colour of the nearest skin pixel, softened; coverage
-    is unchanged (the arm layer's alpha is shared). Inner, enclosed detail (a tattoo, a nail) stays."""
+    its skin and connected to the outside) takes the colour of the nearest skin pixel, softened. Inner,
+    enclosed detail (a tattoo, a nail) stays. Returns the colours and the repainted pixels (uint8 mask):
+    build_atlas makes those transparent in the moved layer, where a softened skin disc around the hand
+    would read as a pale rim (a halo) on whatever the hand moved over."""
     lab = cv2.cvtColor(fg, cv2.COLOR_RGB2LAB).astype(np.float32)
     near = np.zeros_like(own)
     clothes = np.zeros(own.shape, bool)
@@ -103,14 +108,14 @@ def moved_hand_colours(fg, own, hand_masks, palms):
     if not src.any():
         src = (own > 0) & ~paint
     if not paint.any() or not src.any():
-        return fg
+        return fg, np.zeros(own.shape, np.uint8)
     ny, nx = nearest_known(src)
     filled = fg.copy()
     filled[paint] = fg[ny[paint], nx[paint]]
     soft = cv2.GaussianBlur(filled, (0, 0), 1.5)  # nearest-pixel fill streaks radially
     out = fg.copy()
     out[paint] = soft[paint]
-    return out
+    return out, paint.astype(np.uint8)
 
 
 def clean_seam(fg, fill_tex, regions, arm_own, u):
@@ -127,12 +132,13 @@ def clean_seam(fg, fill_tex, regions, arm_own, u):
     return out
 
 
-def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own, arm_moved=None):
+def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own, arm_moved=None, moved_cut=None):
     """Stack the layers into one RGBA atlas; return it, each layer's origin and the mouth texture's.
     The arm layer is the photo with the alpha cut to the arms' own pixels: an arm piece reaches over the
     body (no crack at the seam), and that overlap must not carry clothes along with a moving hand. With
     `arm_moved` (the arm layer's colours for hands that left their place) a copy of the arm layer with
-    those colours follows it ("arm_moved"), with the same alpha."""
+    those colours follows it ("arm_moved"), with the same alpha less `moved_cut` (pixels around the hand
+    that are not hand)."""
     h, w = fg.shape[:2]
     layers = [np.dstack([body_rgb, np.round(alpha * 255).astype(np.uint8)])]
     offsets = {"photo": np.array([0.0, 0.0])}
@@ -144,7 +150,11 @@ def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own, arm_mov
     x += w + ATLAS_PAD
     names = ["arm"]
     if arm_moved is not None:
-        layers.append(np.dstack([arm_moved, arm_a]))
+        moved_a = arm_a
+        if moved_cut is not None and moved_cut.any():
+            keep = 1.0 - cv2.GaussianBlur(moved_cut.astype(np.float32), (0, 0), MOVED_CUT_SOFT)
+            moved_a = np.round(np.minimum(arm_a, keep * 255)).astype(np.uint8)
+        layers.append(np.dstack([arm_moved, moved_a]))
         offsets["arm_moved"] = np.array([float(x), 0.0])
         names.append("arm_moved")
         x += w + ATLAS_PAD

@@ -143,6 +143,12 @@ def hand_region(fl: FrameLandmarks, prefix: str, palm: float, scale: float, rgb:
     return cv2.dilate(keep[cc].astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
 
 
+def without_fringe(mask: np.ndarray, palm: float) -> np.ndarray:
+    """A hand_region mask without the colour fringe it was grown by."""
+    r = max(1, int(round(FRINGE * palm)))
+    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+
+
 def background_between_fingers(fl: FrameLandmarks, prefix: str, palm: float, scale: float, rgb: np.ndarray,
                                alpha: np.ndarray, hand: np.ndarray) -> np.ndarray:
     """uint8 mask of pixels around the hand that segmentation called person but that look like the

@@ -32,6 +32,10 @@ PLATE_BUSY = (0.35, 0.65)  # ... and texture is borrowed from none to all as the
 PLATE_DETAIL_CAP = 12.0  # one pixel's detail counts up to this in the level (an edge line is not texture)
 PLATE_EDGE_CLIP = 1.5  # borrowed detail is clipped to this many times its level (no jagged door frames)
 MEMBRANE_ANCHOR = 1e-4  # weak pull of the membrane towards the push-pull fill (defines unreachable parts)
+BLEED_ALPHA = 0.5  # person colours bleed outward from pixels at least this opaque ...
+BLEED_SIGMAS = (1.0, 2.0, 4.0, 8.0)  # ... at these scales (px), finest first
+EDGE_BAND_PX = 3.0  # matte-edge pixels this close to the opaque core are checked against the plate ...
+EDGE_BG_LEVELS = 14.0  # ... and fade out as their colour comes within this distance of the plate's
 PLATE_TEXTURE_MAX_SIDE = 768  # the plate's borrowed texture is resolved at this size
 PLATE_DETAIL_SIGMA = 0.006  # texture above this scale (share of the long side) is borrowed, below it smooth
 PLATE_DETAIL_REACH = 0.15  # ... fading out this far into the hole (share of the long side)
@@ -304,3 +308,41 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.n
     out = rgb.copy()
     out[edge] = np.clip(f[edge], 0, 255).astype(np.uint8)
     return out
+
+
+def refine_edge(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """The matte's outer edge, where it disagrees with the plate: a pixel just outside the opaque core that
+    has the plate's own colour is background, whatever segmentation (or a hand mask grown to take the
+    hand's fringe) said. Left in the matte it moves with a limb and draws a thin light (or dark) outline of
+    the photo's background around it, a halo."""
+    core = (alpha >= 0.98).astype(np.uint8)
+    if not core.any():
+        return alpha
+    d = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
+    band = (d > 0) & (d <= EDGE_BAND_PX)
+    diff = np.abs(rgb.astype(np.float32) - plate.astype(np.float32)).max(-1)
+    like = np.clip(diff / EDGE_BG_LEVELS, 0.0, 1.0)
+    out = alpha.copy()
+    out[band] = np.minimum(alpha[band], like[band])
+    return out
+
+
+def bleed(fg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Person colours carried past the matte into its transparent surroundings (alpha < BLEED_ALPHA),
+    by normalised blurs from fine to coarse. The renderer samples colour and alpha bilinearly, so an edge
+    pixel mixes its neighbours' colours: with the photo's background there, a moved limb carries a fringe
+    of it; with the person's own colour there, the edge is the person's colour fading out."""
+    solid = (alpha >= BLEED_ALPHA).astype(np.float32)
+    if not solid.any() or solid.all():
+        return fg
+    out = fg.astype(np.float32)
+    known = solid.copy()
+    for sigma in BLEED_SIGMAS:
+        w = cv2.GaussianBlur(known, (0, 0), sigma)
+        c = cv2.GaussianBlur(out * known[..., None], (0, 0), sigma) / np.maximum(w, 1e-6)[..., None]
+        take = (known < 0.5) & (w > 1e-3)
+        out[take] = c[take]
+        known = np.maximum(known, take.astype(np.float32))
+    keep = alpha >= BLEED_ALPHA
+    out[keep] = fg[keep]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
