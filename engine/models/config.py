@@ -166,6 +166,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     p_drop_reference: float = 0.1  # classifier-free-guidance dropout of the reference condition
     p_drop_motion: float = 0.1  # ... and of the motion condition (guidance + face tokens)
+    p_drop_both: float = 0.1  # both together, so the unconditional branch of 3-pass guidance is trained
     heatmap_weight: float = 0.5
     normal_weight: float = 0.5
     projection_weight: float = 1.0  # explicit-token projection distilled from the learned encoder
@@ -175,7 +176,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "lr", "grad_clip")
-        _probability(self, "p_drop_reference", "p_drop_motion")
+        _probability(self, "p_drop_reference", "p_drop_motion", "p_drop_both")
         for n in ("weight_decay", "heatmap_weight", "normal_weight", "projection_weight", "augment_strength"):
             if getattr(self, n) < 0:
                 raise ValueError(f"TrainConfig.{n}: must be >= 0, got {getattr(self, n)!r}")

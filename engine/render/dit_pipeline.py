@@ -49,6 +49,7 @@ DEFAULT_MOTION_GUIDANCE = 2.0
 GUIDANCE_CACHE_BYTES = 256 * 2 ** 20  # per-window motion guidance is kept across steps while it fits in this
 REFERENCE_CACHE_SIZE = 4  # prepared reference latents kept per pipeline (keyed by Reference.key and size)
 DECODE_CHUNK = 4  # frames decoded at once
+FEW_STEPS = 4  # up to this many steps, explicit sigmas (see UniMotionPipeline._set_timesteps)
 
 
 # --- inputs ---------------------------------------------------------------------------------------------
@@ -275,12 +276,25 @@ class UniMotionPipeline:
         return torch.stack(noise)[None].to(self.device)
 
     # 4. denoise
+    def _set_timesteps(self, steps: int) -> None:
+        """Few steps get explicit, evenly spaced sigmas (the scheduler still applies its shift): the default
+        linspace through a shifted schedule puts the second of two sigmas near 0, wasting the step."""
+        import inspect
+
+        from engine.render.dit_warp import preview_sigmas
+
+        takes_sigmas = "sigmas" in inspect.signature(self.scheduler.set_timesteps).parameters
+        if steps <= FEW_STEPS and takes_sigmas:
+            self.scheduler.set_timesteps(sigmas=list(preview_sigmas(steps)), device=self.device)
+        else:
+            self.scheduler.set_timesteps(steps, device=self.device)
+
     def denoise(self, x: torch.Tensor, ref: torch.Tensor, codes: MotionCodes, steps: int,
                 scales: tuple[float, float], window: int, overlap: int, cancel: CancelToken | None,
                 preview_every: int) -> Job[torch.Tensor]:
         windows = temporal_windows(x.shape[1], window, overlap)
         weights = [w.to(self.device).view(1, -1, 1, 1, 1) for w in window_weights(windows)]
-        self.scheduler.set_timesteps(steps, device=self.device)
+        self._set_timesteps(steps)
         timesteps = self.scheduler.timesteps  # steps entries, or more for a higher-order scheduler (Heun)
         cache: dict[int, torch.Tensor] = {}
         g = self.config.generator

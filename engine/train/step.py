@@ -5,7 +5,8 @@
 
 Driving frames are augmented (colour for every crop; colour + spatial distortion for the whole frame that
 the body encoder reads), so the tokens cannot carry the performer's looks. The reference and the motion
-condition are each dropped with their TrainConfig probability (classifier-free guidance at sampling time):
+condition are each dropped with their TrainConfig probability, and both together with p_drop_both (so the
+unconditional branch that 3-pass guidance uses is trained; independent drops alone give it 1%):
 a dropped reference replaces the DiT's in-context reference tokens by a learned null token (the guidance is
 still retargeted onto the real reference: it is part of the motion condition); dropped motion zeroes the
 guidance and replaces the face cross-attention context by a learned null context.
@@ -76,8 +77,9 @@ def compute_losses(model: UniMotion, batch: TrainBatch, generator: torch.Generat
     keep_ref = torch.ones(b, dtype=torch.bool, device=dev)
     keep_motion = keep_ref.clone()
     if training:
-        keep_ref = (torch.rand(b, generator=generator) >= cfg.p_drop_reference).to(dev)
-        keep_motion = (torch.rand(b, generator=generator) >= cfg.p_drop_motion).to(dev)
+        both = torch.rand(b, generator=generator) < cfg.p_drop_both  # the unconditional branch, often enough
+        keep_ref = (~both & (torch.rand(b, generator=generator) >= cfg.p_drop_reference)).to(dev)
+        keep_motion = (~both & (torch.rand(b, generator=generator) >= cfg.p_drop_motion)).to(dev)
     timestep = sigma * model.config.generator.num_train_timesteps
     v = model.velocity(x_t, timestep, ref, guidance, codes.face, keep_ref, keep_motion)
     flow = flow_matching_loss(v, velocity_target(x0, noise))
