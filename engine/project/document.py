@@ -45,9 +45,16 @@ class RenderSettings:
     side_by_side: bool = False
     audio: bool = True
     preview_long_side: int = 512  # the viewer renders at most this big while scrubbing
+    framing: str = "follow"  # engine.render.framing: follow, keep_in_frame or fixed
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "renderer", RendererKind(self.renderer))
+        from engine.render.framing import parse
+
+        try:
+            object.__setattr__(self, "framing", parse(self.framing).value)
+        except ValueError as exc:
+            raise ValueError(f"RenderSettings.{exc}") from None
         if self.long_side is not None and not 16 <= int(self.long_side) <= 4096:
             raise ValueError(f"RenderSettings.long_side must be in 16..4096 or None, got {self.long_side}")
         if not 64 <= int(self.preview_long_side) <= 2048:
@@ -55,11 +62,12 @@ class RenderSettings:
 
     def to_json(self) -> dict:
         return {"renderer": self.renderer.value, "long_side": self.long_side, "side_by_side": self.side_by_side,
-                "audio": self.audio, "preview_long_side": self.preview_long_side}
+                "audio": self.audio, "preview_long_side": self.preview_long_side, "framing": self.framing}
 
     @classmethod
     def from_json(cls, d: dict) -> "RenderSettings":
-        known = {k: d[k] for k in ("renderer", "long_side", "side_by_side", "audio", "preview_long_side") if k in d}
+        known = {k: d[k] for k in ("renderer", "long_side", "side_by_side", "audio", "preview_long_side", "framing")
+                 if k in d}
         return cls(**known)
 
 

@@ -33,5 +33,5 @@ def request_from_project(project, out_path: str | Path, *, start: int | None = N
         reference=project.reference, tokens=project.edited_tokens(), out_path=Path(out_path), fps=project.fps,
         start=start, stop=stop, audio_start_s=audio_in_point(project.clip.times, start),
         long_side=rs.long_side if long_side == "settings" else long_side, side_by_side=sbs,
-        driving_path=project.driving_path,
+        driving_path=project.driving_path, framing=rs.framing,
         audio=want_audio and project.driving_path is not None and Path(project.driving_path).exists())

@@ -44,8 +44,15 @@ class ExportRequest:
     side_by_side: bool = False
     driving_path: Path | None = None  # for side by side and audio
     audio: bool = False
+    framing: str = "follow"  # engine.render.framing.Framing value: follow, keep_in_frame or fixed
 
     def __post_init__(self) -> None:
+        from engine.render.framing import parse
+
+        try:
+            object.__setattr__(self, "framing", parse(self.framing).value)
+        except ValueError as exc:
+            raise ValueError(f"ExportRequest.{exc}") from None
         if not 0 <= self.start <= self.stop < len(self.tokens):
             raise ValueError(f"ExportRequest.start/stop: {self.start}..{self.stop} outside 0..{len(self.tokens) - 1}")
         if self.side_by_side and self.driving_path is None:
@@ -80,7 +87,11 @@ def export_video(req: ExportRequest, renderer: Renderer, cancel: CancelToken | N
     total = req.frame_count
     name = req.out_path.name
     audio_from = req.driving_path if req.audio and req.driving_path is not None else None
-    events = renderer.stream(req.reference, req.tokens, range(req.start, req.stop + 1), size=size, cancel=cancel)
+    from engine.render.framing import apply_framing
+
+    frames = range(req.start, req.stop + 1)
+    tokens = apply_framing(req.tokens, req.reference, req.framing, frames)  # where the person stands
+    events = renderer.stream(req.reference, tokens, frames, size=size, cancel=cancel)
     drivers = _driver_frames(req.driving_path, req.start) if req.side_by_side else None
     try:
         # The writer keeps any existing file until the new one is complete; an exception (Cancelled, or

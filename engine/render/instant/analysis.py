@@ -203,16 +203,18 @@ def stage1_matte(wp: WorkPhoto, config: WarpConfig) -> Matte:
     for p, m in hand_masks.items():  # segmentation misses fingers and fills the gaps between them
         gaps = instant_hands.background_between_fingers(fl, p, wp.hands[p], k, work, alpha, m)
         alpha = np.minimum(alpha, 1.0 - cv2.GaussianBlur(gaps.astype(np.float32), (0, 0), feather))
-        # the hand's own pixels are person; the fringe its mask takes along keeps segmentation's alpha (it
-        # may be the background: forced opaque it rims a moved hand with the photo's background, a halo)
-        own = instant_hands.without_fringe(m, wp.hands[p])
-        alpha = np.maximum(alpha, cv2.GaussianBlur(own.astype(np.float32), (0, 0), feather))
+        alpha = np.maximum(alpha, cv2.GaussianBlur(m.astype(np.float32), (0, 0), feather))
     return Matte(alpha, hand_masks)
 
 
 def stage2_plate(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Plate:
     plate = background_plate(wp.rgb, matte.alpha, max(PLATE_MARGIN_PX, config.plate_dilate_u * wp.skeleton.u), config)
-    alpha = refine_edge(wp.rgb, matte.alpha, plate)
+    # the fringe each hand mask was grown by is forced opaque by stage 1: where it has the plate's colour
+    # it is background, and moved with the hand it would rim it with the photo's background
+    fringe = np.zeros(matte.alpha.shape, bool)
+    for p, m in matte.hand_masks.items():
+        fringe |= (m > 0) & (instant_hands.without_fringe(m, wp.hands[p]) == 0)
+    alpha = refine_edge(wp.rgb, matte.alpha, plate, fringe)
     return Plate(plate, bleed(decontaminate(wp.rgb, alpha, plate), alpha), alpha)
 
 
@@ -302,11 +304,11 @@ def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin
     face = None
     if config.face_layer and wp.landmarks.has("face"):
         face = FaceLayer.build(wp.landmarks.face * wp.scale, fg, config.teeth_height)
-    moved_rgb, moved_cut = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else (None, None)
+    moved_rgb, _ = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else (None, None)
     arm_own = arm_alpha_mask(labels.arm_own, hand_masks, hands)
     body_rgb = clean_seam(fg, fill_tex, regions, arm_own, wp.skeleton.u)
     atlas, offsets, mouth_off = build_atlas(fg, body_rgb, plate.alpha, fill_tex, regions.get("fill"), face, arm_own,
-                                            moved_rgb, moved_cut)
+                                            moved_rgb)  # (moved_cut unused: the body mesh has no pixels under it)
     if moved_rgb is None:
         return Atlas(atlas, offsets, mouth_off, face)
     return Atlas(atlas, offsets, mouth_off, face, *_moved_switch(skin, offsets, hand_masks, hands))

@@ -310,16 +310,18 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.n
     return out
 
 
-def refine_edge(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.ndarray:
+def refine_edge(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
     """The matte's outer edge, where it disagrees with the plate: a pixel just outside the opaque core that
     has the plate's own colour is background, whatever segmentation (or a hand mask grown to take the
     hand's fringe) said. Left in the matte it moves with a limb and draws a thin light (or dark) outline of
-    the photo's background around it, a halo."""
+    the photo's background around it, a halo. `also`: more pixels to check (bool mask)."""
     core = (alpha >= 0.98).astype(np.uint8)
     if not core.any():
         return alpha
     d = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
     band = (d > 0) & (d <= EDGE_BAND_PX)
+    if also is not None:
+        band |= also
     diff = np.abs(rgb.astype(np.float32) - plate.astype(np.float32)).max(-1)
     like = np.clip(diff / EDGE_BG_LEVELS, 0.0, 1.0)
     out = alpha.copy()
