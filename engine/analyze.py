@@ -14,7 +14,7 @@ from engine.tokens.clipfile import TrackedClip, load_clip, save_clip
 from engine.tokens.encode import encode_clip
 from engine.tokens.reference import Reference
 from engine.track.config import TrackerConfig
-from engine.track.tracker import track_image, track_video
+from engine.track.tracker import people_warning, track_image, track_video
 from engine.track.types import ClipLandmarks
 
 
@@ -46,7 +46,7 @@ def track_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), cancel
         lm = ClipLandmarks.stack([fl])
         times, fps, warnings = np.zeros(1), 25.0, []
         if fl.people_found > 1:
-            warnings.append(f"{fl.people_found} people in frame: tracking the largest")
+            warnings.append(people_warning(fl.people_found, config.person))
         yield Progress(1, 1, "Tracked photo")
     else:
         result = yield from track_video(path, config, cancel)
@@ -67,14 +67,18 @@ def _save_quietly(clip: TrackedClip, cached: Path) -> None:
         pass  # a read-only or full cache folder only costs speed next time
 
 
-def load_driving(path: str | Path, cancel: CancelToken | None = None, use_cache: bool = True
-                 ) -> Job[TrackedClip]:
-    """The motion to copy: a token file as is, or a video (or photo) tracked through the cache."""
+def load_driving(path: str | Path, cancel: CancelToken | None = None, use_cache: bool = True,
+                 tracker: TrackerConfig = TrackerConfig()) -> Job[TrackedClip]:
+    """The motion to copy: a token file as is, or a video (or photo) tracked through the cache with `tracker`
+    (for example which person to follow)."""
     if Path(path).suffix.lower() == ".npz":
+        if tracker.person is not None:
+            raise UserFacingError(f"{Path(path).name} is a token file, already tracked: choosing a person "
+                                  "applies to a video")
         clip = load_clip(path)
         yield Progress(1, 1, "Loaded token file")
         return clip
-    return (yield from track_clip(path, cancel=cancel, use_cache=use_cache))
+    return (yield from track_clip(path, tracker, cancel=cancel, use_cache=use_cache))
 
 
 def load_reference(path: str | Path, config: TrackerConfig = TrackerConfig()) -> Reference:

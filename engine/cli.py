@@ -54,7 +54,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
     try:
         cfg = TrackerConfig(max_side=args.max_side, smooth=not args.no_smooth,
-                            one_euro_min_cutoff=args.min_cutoff, one_euro_beta=args.beta)
+                            one_euro_min_cutoff=args.min_cutoff, one_euro_beta=args.beta, person=args.person)
     except ValueError as exc:  # the config names its field; the user knows the flag
         raise UserFacingError(_flag_message(str(exc))) from None
     out = check_output_path(args.output or Path(args.video).with_suffix(".npz").name, (".npz",), "a token file")
@@ -78,11 +78,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from engine.render.run import render_to_file
+    from engine.track.config import TrackerConfig
 
+    try:
+        tracker = TrackerConfig(person=args.person)
+    except ValueError as exc:
+        raise UserFacingError(_flag_message(str(exc))) from None
     bar = ProgressBar("Rendering")
     result = drain(render_to_file(args.ref, args.drive, args.output, size=args.size,
                                   side_by_side=args.side_by_side, renderer=args.renderer,
-                                  steps=args.steps, checkpoint=args.checkpoint, cancel=CancelToken()), bar)
+                                  steps=args.steps, checkpoint=args.checkpoint, cancel=CancelToken(),
+                                  tracker=tracker, framing=args.framing), bar)
     bar.finish()
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -150,7 +156,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # TrackerConfig field -> the `track` flag that sets it, for one-line messages in the user's terms.
-_FLAGS = {"TrackerConfig.max_side": "--max-side", "TrackerConfig.one_euro_*": "--min-cutoff/--beta"}
+_FLAGS = {"TrackerConfig.max_side": "--max-side", "TrackerConfig.one_euro_*": "--min-cutoff/--beta",
+          "TrackerConfig.person": "--person"}
+PERSON_HELP = ("when the video shows several people, follow the N-th from the left (1 = leftmost); "
+               "default: the largest")
 
 
 def _flag_message(message: str) -> str:
@@ -184,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=float, default=10.0,
                    help="One-Euro speed coefficient (frame sizes per second); higher = less lag")
     t.add_argument("--no-cache", action="store_true", help="ignore and do not write the tracking cache")
+    t.add_argument("--person", type=int, default=None, metavar="N", help=PERSON_HELP)
     t.set_defaults(func=cmd_track)
 
     i = sub.add_parser("inspect", help="print a token file's groups, channels, ranges and gaps")
@@ -198,9 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--size", type=int, default=None,
                    help=f"long side of the output in px, {LONG_SIDE_RANGE[0]}..{LONG_SIDE_RANGE[1]} (default: photo's)")
     r.add_argument("--side-by-side", action="store_true", help="driving | result layout")
+    r.add_argument("--framing", choices=("follow", "keep-in-frame", "fixed"), default="follow",
+                   help="follow the driver's travel (default), keep the whole person in frame, or fixed in place")
     r.add_argument("--renderer", choices=renderer_registry.cli_choices(), default=renderer_registry.DEFAULT)
     r.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the renderer's own)")
     r.add_argument("--checkpoint", default=None, help="generator checkpoint (dit renderer)")
+    r.add_argument("--person", type=int, default=None, metavar="N", help=PERSON_HELP)
     r.set_defaults(func=cmd_render)
 
     x = sub.add_parser("extend", help="generate motion in a token file: extend it, fill a range, or loop it")

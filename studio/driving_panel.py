@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from engine.inspect import gaps
 from engine.jobs import Progress
 from engine.project.document import Project
 from engine.tokens.schema import GROUP_NAMES
+from engine.track.config import person_of
+from engine.track.tracker import people_seen
 from studio.panels import MediaPanel
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;Token files (*.npz);;All files (*)"
@@ -20,6 +22,7 @@ GROUP_LABELS = {"face": "face", "body": "body", "left_hand": "left hand", "right
 
 class DrivingPanel(MediaPanel):
     cancel_requested = Signal()
+    person_requested = Signal(object)  # int (the n-th person from the left) or None (the largest): re-track
 
     def __init__(self, doc: Project, frames_source, parent: QWidget | None = None) -> None:
         """`frames_source()` returns the DriverFrames kept for scrubbing (or None)."""
@@ -39,6 +42,22 @@ class DrivingPanel(MediaPanel):
         self.progress_row.setLayout(row)
         self.progress_row.hide()
         self.body.insertWidget(2, self.progress_row)
+        # Shown only for a clip whose tracking saw several people: whom the motion follows
+        self.follow = QComboBox()
+        self.follow.setObjectName("follow_person")
+        self.follow.setToolTip("Several people are in this video: choose whose motion to copy (tracks again; "
+                               "your edits stay)")
+        self.follow.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.follow.activated.connect(self._on_follow_chosen)
+        row = QHBoxLayout()
+        row.setContentsMargins(6, 0, 6, 0)
+        row.addWidget(QLabel("Follow:"))
+        row.addWidget(self.follow)
+        row.addStretch(1)
+        self.follow_row = QWidget()
+        self.follow_row.setLayout(row)
+        self.follow_row.hide()
+        self.body.insertWidget(3, self.follow_row)
         doc.clip_changed.connect(self._on_clip)
         doc.frame_changed.connect(lambda _f: self.show_frame())
         self.set_status("Whole body, upper body or a face: the motion to copy onto the photo.")
@@ -46,6 +65,7 @@ class DrivingPanel(MediaPanel):
     # -- tracking progress ---------------------------------------------------------------------------
 
     def set_busy(self, path: Path) -> None:
+        self.follow.setEnabled(False)  # one tracking at a time; Cancel is beside the bar
         self.progress.setRange(0, 0)
         self.progress.setFormat(f"Tracking {path.name}…")
         self.progress_row.show()
@@ -64,6 +84,7 @@ class DrivingPanel(MediaPanel):
 
     def set_idle(self) -> None:
         self.progress_row.hide()
+        self._sync_follow()  # back to what the current clip follows (a cancelled or failed choice is undone)
         if self.doc.clip is None and self.canvas.message.startswith("Tracking "):
             self.canvas.show_only_message(self.canvas.placeholder)
 
@@ -84,12 +105,41 @@ class DrivingPanel(MediaPanel):
 
     def _on_clip(self) -> None:
         clip = self.doc.clip
+        self._sync_follow()
         if clip is None:
             self.canvas.show_only_message(self.canvas.placeholder)
             return
         self.set_status(self.summary())
         self.canvas.set_message("")
         self.show_frame()
+
+    # -- whom to follow, when the video shows several people ------------------------------------------
+
+    def _sync_follow(self) -> None:
+        """Offer the choice for a tracked video with several people; select what the clip follows."""
+        clip = self.doc.clip
+        path = self.doc.driving_path
+        count = people_seen(clip.warnings) if clip is not None else 1
+        if clip is None or path is None or path.suffix.lower() == ".npz" or count < 2:
+            self.follow_row.hide()
+            return
+        choices: list[int | None] = [None, *range(1, count + 1)]
+        labels = ["Largest"] + [f"Person {k}" + (" (left)" if k == 1 else " (right)" if k == count else "")
+                                for k in range(1, count + 1)]
+        self.follow.blockSignals(True)
+        self.follow.clear()
+        for label, value in zip(labels, choices):
+            self.follow.addItem(label, value)
+        current = person_of(clip.tracker)
+        self.follow.setCurrentIndex(choices.index(current) if current in choices else 0)
+        self.follow.blockSignals(False)
+        self.follow.setEnabled(not self.busy)
+        self.follow_row.show()
+
+    def _on_follow_chosen(self, index: int) -> None:
+        value = self.follow.itemData(index)
+        if self.doc.clip is not None and value != person_of(self.doc.clip.tracker):
+            self.person_requested.emit(value)
 
     def summary(self) -> str:
         clip = self.doc.clip

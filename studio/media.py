@@ -106,10 +106,12 @@ def _original_size(path: Path, shape: tuple[int, ...]) -> tuple[int, int] | None
     return (w, h) if max(w, h) > max(shape[:2]) else None
 
 
-def load_driving_job(path: Path, cancel: CancelToken) -> Job:
+def load_driving_job(path: Path, cancel: CancelToken, person: int | None = None) -> Job:
+    """`person`: whom to follow when the video shows several people (None: the largest)."""
     from engine.analyze import load_driving
+    from engine.track.config import TrackerConfig
 
-    return (yield from load_driving(path, cancel))
+    return (yield from load_driving(path, cancel, tracker=TrackerConfig(person=person)))
 
 
 class MediaController(QObject):
@@ -135,6 +137,7 @@ class MediaController(QObject):
         ref_panel.open_requested.connect(self.open_reference)
         drv_panel.open_requested.connect(self.open_driving)
         drv_panel.cancel_requested.connect(self.cancel_tracking)
+        drv_panel.person_requested.connect(self.follow_person)
 
     @property
     def busy(self) -> bool:
@@ -193,17 +196,33 @@ class MediaController(QObject):
         h.cancelled.connect(lambda h=h: self._clip_cancelled(h))
         return h
 
+    def follow_person(self, person: int | None) -> JobHandle | None:
+        """Track the current video again following another of its people (None: the largest). The new clip
+        replaces the old one as one undo step, with the edits kept (same video, same times)."""
+        path = self.doc.driving_path
+        if self.doc.clip is None or path is None or path.suffix.lower() == TOKEN_SUFFIX:
+            return None
+        who = "the largest person" if person is None else f"person {person} from the left"
+        self.drv_panel.set_busy(path)
+        h = self.runner.submit(f"Tracking {path.name}", lambda c: load_driving_job(path, c, person), key="track")
+        self._track = h
+        h.progress.connect(self.drv_panel.set_progress)
+        h.succeeded.connect(lambda clip, p=path, w=who: self._clip_done(p, clip, False, f"Follow {w}"))
+        h.failed.connect(self._clip_failed)
+        h.cancelled.connect(lambda h=h: self._clip_cancelled(h))
+        return h
+
     def cancel_tracking(self) -> None:
         for h in self.runner.running("track") + self.runner.running("frames"):
             self.runner.cancel(h)
 
-    def _clip_done(self, path: Path, clip, keep_edits: bool) -> None:
+    def _clip_done(self, path: Path, clip, keep_edits: bool, step: str | None = None) -> None:
         self.drv_panel.set_idle()
         note = ""
         if keep_edits:  # a project being opened: its edits are already in the document
             self.doc.set_clip(path, clip, keep_edits=True)
         else:
-            note = self._replace_clip(path, clip)
+            note = self._replace_clip(path, clip, step)
             if note is None:
                 return
         for w in clip.warnings:
@@ -211,9 +230,9 @@ class MediaController(QObject):
         self.message.emit(f"Tracked {path.name}: {len(clip)} frames{note}", False)
         self.clip_loaded.emit()
 
-    def _replace_clip(self, path: Path, clip) -> str | None:
-        """Put a newly tracked clip in, carrying the edits over by time; one undo step. Returns a note for the
-        status line, or None when the user chose to keep the current video."""
+    def _replace_clip(self, path: Path, clip, step: str | None = None) -> str | None:
+        """Put a newly tracked clip in, carrying the edits over by time; one undo step (named `step` if given).
+        Returns a note for the status line, or None when the user chose to keep the current video."""
         doc = self.doc
         if doc.clip is None:  # the first video (or a project whose video was missing): edits stay as they are
             r = Retimed(doc.edits, doc.custom_range, 0, len(doc.edits), 0.0)
@@ -232,7 +251,7 @@ class MediaController(QObject):
             if r.lost:
                 note += (f"; {r.lost} key{'s' if r.lost != 1 else ''} or edit{'s' if r.lost != 1 else ''} past its "
                          "end dropped (Undo brings them back)")
-        text = f"Replace driving video with {path.name}" if doc.clip is not None else f"Open {path.name}"
+        text = step or (f"Replace driving video with {path.name}" if doc.clip is not None else f"Open {path.name}")
         if self.undo is not None and doc.clip is not None:  # a replacement; opening the first video is no step
             self.undo.push(ReplaceClipCommand(doc, path, clip, r.layer if r.layer else EditLayer(), r.in_out, text))
         else:

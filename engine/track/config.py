@@ -19,6 +19,9 @@ class TrackerConfig:
     one_euro_beta: float = 10.0  # speed coefficient (speed in frame sizes per second): higher = less lag
     one_euro_d_cutoff: float = 1.0
     people_check_every_s: float = 2.0  # how often to count faces to notice a second person
+    # Whom to follow when several people are in frame: None = the largest face; k = the k-th person counted
+    # from the left of the frame at the first moment several are seen (1 = leftmost).
+    person: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_side < MIN_MAX_SIDE:
@@ -31,6 +34,23 @@ class TrackerConfig:
             raise ValueError("TrackerConfig.max_gap_frames: must be >= 0")
         if self.one_euro_min_cutoff <= 0 or self.one_euro_d_cutoff <= 0 or self.one_euro_beta < 0:
             raise ValueError("TrackerConfig.one_euro_*: cutoffs must be > 0 and beta >= 0")
+        if self.person is not None and (isinstance(self.person, bool) or not isinstance(self.person, int)
+                                        or self.person < 1):
+            raise ValueError(f"TrackerConfig.person: must be a whole number >= 1 (1 = the leftmost person), "
+                             f"got {self.person!r}")
 
     def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        fields = asdict(self)
+        if fields["person"] is None:  # the default stays out, so caches made before the field existed still hit
+            del fields["person"]
+        return json.dumps(fields, sort_keys=True)
+
+
+def person_of(tracker_key: str) -> int | None:
+    """The person a clip was tracked following, read from its stored `TrackerConfig.key()` (None: the largest,
+    or a clip without that record, such as an older token file)."""
+    try:
+        value = json.loads(tracker_key).get("person") if tracker_key else None
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None

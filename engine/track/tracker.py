@@ -1,6 +1,7 @@
 """Track a whole clip (streaming) or a still image into landmarks in source pixels."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +34,55 @@ def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, (int(round(w * s)), int(round(h * s))), interpolation=cv2.INTER_AREA)
 
 
-def _crop_around(face: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int]:
-    """A region for one person given their face box: about 2.5 face widths either side, full height below."""
+def _crop_around(face: tuple[int, int, int, int], w: int, h: int,
+                 others: list[tuple[int, int, int, int]] = ()) -> tuple[int, int, int, int]:
+    """A region for one person given their face box: about 2.5 face widths either side, full height below,
+    and never past halfway to another face beside it (so Holistic cannot lock onto the neighbour)."""
     x0, y0, x1, y1 = face
     fw = max(x1 - x0, 1)
     cx = (x0 + x1) / 2
-    return (max(0, int(cx - 2.8 * fw)), max(0, int(y0 - 1.0 * fw)), min(w, int(cx + 2.8 * fw)), h)
+    left, right = cx - 2.8 * fw, cx + 2.8 * fw
+    for ox0, _, ox1, _ in others:
+        ocx = (ox0 + ox1) / 2
+        if ocx < cx:
+            left = max(left, (cx + ocx) / 2)
+        elif ocx > cx:
+            right = min(right, (cx + ocx) / 2)
+    return (max(0, int(left)), max(0, int(y0 - 1.0 * fw)), min(w, int(right)), h)
+
+
+def pick_face(faces: list[tuple[int, int, int, int]], person: int | None, name: str = "clip"
+              ) -> tuple[int, int, int, int]:
+    """The face to follow among several (`faces` largest first, as count_people gives them): the largest,
+    or the `person`-th from the left. Raises NoPersonError when there are fewer people than that."""
+    if person is None:
+        return faces[0]
+    if person > len(faces):
+        raise NoPersonError(too_few_people(name, person, len(faces)))
+    return sorted(faces, key=lambda b: b[0] + b[2])[person - 1]
+
+
+def too_few_people(name: str, person: int, seen: int) -> str:
+    return (f"{name}: person {person} was asked for, but at most {seen} "
+            f"{'person is' if seen == 1 else 'people are'} seen together (count from 1, the leftmost)")
+
+
+PEOPLE_WARNING = re.compile(r"^(\d+) people in frame: tracking ")
+
+
+def people_warning(count: int, person: int | None) -> str:
+    """The warning a clip with several people carries; `people_seen` reads the count back."""
+    who = "the largest" if person is None else f"person {person} from the left"
+    return f"{count} people in frame: tracking {who}"
+
+
+def people_seen(warnings: list[str]) -> int:
+    """How many people a tracked clip's warnings say were in frame at once (1 when none say so)."""
+    for w in warnings:
+        m = PEOPLE_WARNING.match(w)
+        if m:
+            return int(m.group(1))
+    return 1
 
 
 def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(),
@@ -61,8 +105,9 @@ def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(),
             if vf.index % check_every == 0:
                 faces = tracker.count_people(small)
                 people_max = max(people_max, len(faces))
-                if len(faces) > 1 and crop is None:
-                    crop = _crop_around(faces[0], small.shape[1], small.shape[0])
+                if len(faces) > 1 and crop is None:  # the choice is made once, when several are first seen
+                    face = pick_face(faces, config.person, Path(path).name)
+                    crop = _crop_around(face, small.shape[1], small.shape[0], faces)
             fl = tracker.process(small, vf.rgb.shape[1], vf.rgb.shape[0], crop=crop)
             frames.append(fl)
             times.append(vf.time_s)
@@ -70,8 +115,10 @@ def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(),
     result = TrackResult(ClipLandmarks.stack(frames), np.asarray(times, np.float64), info.fps, people_max)
     if not any(result.landmarks.present(g).any() for g in ("body", "face")):
         raise NoPersonError(f"{Path(path).name}: no person found in any frame")
+    if config.person is not None and config.person > max(people_max, 1):  # nobody else ever came in
+        raise NoPersonError(too_few_people(Path(path).name, config.person, people_max))
     if people_max > 1:
-        result.warnings.append(f"{people_max} people in frame: tracking the largest")
+        result.warnings.append(people_warning(people_max, config.person))
     postprocess(result.landmarks, result.times, config)
     return result
 
@@ -97,7 +144,11 @@ def track_image(rgb: np.ndarray, config: TrackerConfig = TrackerConfig(), requir
     small = _downscale(rgb, config.max_side)
     with HolisticTracker(config, video_mode=False, segmentation=segmentation) as tracker:
         faces = tracker.count_people(small)
-        crop = _crop_around(faces[0], small.shape[1], small.shape[0]) if len(faces) > 1 else None
+        if config.person is not None and config.person > max(len(faces), 1):
+            raise NoPersonError(too_few_people(name, config.person, len(faces)))
+        crop = None
+        if len(faces) > 1:
+            crop = _crop_around(pick_face(faces, config.person, name), small.shape[1], small.shape[0], faces)
         fl = tracker.process(small, rgb.shape[1], rgb.shape[0], crop=crop)
     fl.people_found = max(len(faces), fl.people_found)
     if require_person and not (fl.has("body") or fl.has("face")):
