@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from engine.project import angles as A
-from engine.project import edits as E
+from engine.project import angles
+from engine.project import edits
 from engine.tokens.schema import BODY_BONE_NAMES, CHANNELS, GROUP_NAMES, LIMBS
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -32,8 +32,8 @@ def side_of(name: str) -> str | None:
 
 def bone_title(bone: str) -> str:
     side, _, rest = bone.partition("_")
-    if side in A.SIDE_WORDS:
-        return f"{A.SIDE_WORDS[side].capitalize()} {rest.replace('_', ' ')} · {SCREEN[side]}"
+    if side in angles.SIDE_WORDS:
+        return f"{angles.SIDE_WORDS[side].capitalize()} {rest.replace('_', ' ')} · {SCREEN[side]}"
     return bone.capitalize()
 
 
@@ -41,10 +41,10 @@ def channel_title(group: str, name: str) -> str:
     """A readable label for a stored channel (face and hand channels keep their names, sides spelled out)."""
     if name.startswith("follow."):
         limb = name.split(".", 1)[1]
-        return f"follow {A.SIDE_WORDS[limb[0]]} {'arm' if limb.endswith('arm') else 'leg'} · {SCREEN[limb[0]]}"
+        return f"follow {angles.SIDE_WORDS[limb[0]]} {'arm' if limb.endswith('arm') else 'leg'} · {SCREEN[limb[0]]}"
     side = side_of(name) if group == "face" else None
     if side:
-        words = [A.SIDE_WORDS[side] if p == side else p for p in name.split(".")]
+        words = [angles.SIDE_WORDS[side] if p == side else p for p in name.split(".")]
         return f"{' '.join(words)} · {SCREEN[side]}"
     return name
 
@@ -60,7 +60,7 @@ class ChannelTree(QTreeWidget):
         header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(220)
-        self.items: dict[E.ChannelKey, QTreeWidgetItem] = {}
+        self.items: dict[edits.ChannelKey, QTreeWidgetItem] = {}
         for g in GROUP_NAMES:
             top = self._folder(self.invisibleRootItem(), GROUP_TITLES[g])
             if g == "body":
@@ -77,11 +77,11 @@ class ChannelTree(QTreeWidget):
         parent.addChild(it)
         return it
 
-    def _channel(self, parent: QTreeWidgetItem, key: E.ChannelKey, title: str, spec) -> QTreeWidgetItem:
+    def _channel(self, parent: QTreeWidgetItem, key: edits.ChannelKey, title: str, spec) -> QTreeWidgetItem:
         it = QTreeWidgetItem([title, spec.unit])
         it.setData(0, KEY_ROLE, key)
         side = side_of(key[1])
-        hint = f" (the performer's {A.SIDE_WORDS[side]}: {SCREEN[side]} when they face the camera)" if side else ""
+        hint = f" (the performer's {angles.SIDE_WORDS[side]}: {SCREEN[side]} when they face the camera)" if side else ""
         it.setToolTip(0, f"{key[0]} {key[1]}: {spec.description}{hint}")
         parent.addChild(it)
         self.items[key] = it
@@ -93,8 +93,8 @@ class ChannelTree(QTreeWidget):
         for bone in BODY_BONE_NAMES:
             folder = self._folder(top, bone_title(bone), "Swing from the rest direction, in degrees (a direction "
                                                           "has no twist); stored as a unit vector")
-            for name in A.angle_names(bone):
-                self._channel(folder, ("body", name), name.split(".", 1)[1], A.ANGLE_SPECS[name])
+            for name in angles.angle_names(bone):
+                self._channel(folder, ("body", name), name.split(".", 1)[1], angles.ANGLE_SPECS[name])
         for limb in LIMBS:
             name = f"follow.{limb}"
             spec = next(s for s in CHANNELS["body"] if s.name == name)
@@ -107,14 +107,14 @@ class ChannelTree(QTreeWidget):
 
     # -- selection ----------------------------------------------------------------------------------------------
 
-    def selected_channels(self) -> list[E.ChannelKey]:
+    def selected_channels(self) -> list[edits.ChannelKey]:
         return [tuple(it.data(0, KEY_ROLE)) for it in self.selectedItems() if it.data(0, KEY_ROLE)]
 
-    def current_channel(self) -> E.ChannelKey | None:
+    def current_channel(self) -> edits.ChannelKey | None:
         cur = self.currentItem()
         return tuple(cur.data(0, KEY_ROLE)) if cur is not None and cur.data(0, KEY_ROLE) else None
 
-    def select(self, keys: list[E.ChannelKey]) -> None:
+    def select(self, keys: list[edits.ChannelKey]) -> None:
         """Select these channels (the first becomes current), opening their folders; no signals."""
         self.blockSignals(True)
         self.clearSelection()
@@ -130,7 +130,7 @@ class ChannelTree(QTreeWidget):
             self.scrollToItem(self.items[tuple(keys[0])])
         self.blockSignals(False)
 
-    def mark_edited(self, edited: set[E.ChannelKey]) -> None:
+    def mark_edited(self, edited: set[edits.ChannelKey]) -> None:
         for k, it in self.items.items():
             f = QFont(it.font(0))
             f.setBold(k in edited)

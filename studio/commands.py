@@ -12,14 +12,14 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from engine.project import edits as E
+from engine.project import edits
 from engine.project.document import Project
 from engine.project.angles import channel_curve
 
-Ops = tuple[E.EditOp, ...]
+Ops = tuple[edits.EditOp, ...]
 
 
-def _label(keys: Iterable[E.ChannelKey]) -> str:
+def _label(keys: Iterable[edits.ChannelKey]) -> str:
     keys = list(keys)
     if len(keys) == 1:
         return f"{keys[0][0]} {keys[0][1]}"
@@ -31,7 +31,7 @@ class ChannelEditCommand(QUndoCommand):
 
     verb = "Edit"
 
-    def __init__(self, doc: Project, after: Mapping[E.ChannelKey, Ops], text: str | None = None) -> None:
+    def __init__(self, doc: Project, after: Mapping[edits.ChannelKey, Ops], text: str | None = None) -> None:
         self.doc = doc
         self.before = {k: doc.channel_ops(k) for k in after}
         self.after = {k: tuple(v) for k, v in after.items()}
@@ -51,28 +51,28 @@ class ChannelEditCommand(QUndoCommand):
 class AddKeyCommand(ChannelEditCommand):
     verb = "Add key to"
 
-    def __init__(self, doc: Project, key: E.ChannelKey, frame: int, value: float) -> None:
-        super().__init__(doc, {key: E.add_key(doc.channel_ops(key), frame, value)})
+    def __init__(self, doc: Project, key: edits.ChannelKey, frame: int, value: float) -> None:
+        super().__init__(doc, {key: edits.add_key(doc.channel_ops(key), frame, value)})
 
 
 class MoveKeysCommand(ChannelEditCommand):
     verb = "Move keys of"
 
-    def __init__(self, doc: Project, moves: Mapping[E.ChannelKey, Mapping[int, tuple[int, float]]]) -> None:
-        super().__init__(doc, {k: E.move_keys(doc.channel_ops(k), m) for k, m in moves.items()})
+    def __init__(self, doc: Project, moves: Mapping[edits.ChannelKey, Mapping[int, tuple[int, float]]]) -> None:
+        super().__init__(doc, {k: edits.move_keys(doc.channel_ops(k), m) for k, m in moves.items()})
 
 
 class DeleteKeysCommand(ChannelEditCommand):
     verb = "Delete keys of"
 
-    def __init__(self, doc: Project, frames: Mapping[E.ChannelKey, Iterable[int]]) -> None:
-        super().__init__(doc, {k: E.delete_keys(doc.channel_ops(k), f) for k, f in frames.items()})
+    def __init__(self, doc: Project, frames: Mapping[edits.ChannelKey, Iterable[int]]) -> None:
+        super().__init__(doc, {k: edits.delete_keys(doc.channel_ops(k), f) for k, f in frames.items()})
 
 
 class RangeOpCommand(ChannelEditCommand):
     """Append one range operation per channel; `make(key)` builds it."""
 
-    def __init__(self, doc: Project, keys: Iterable[E.ChannelKey], make: Callable[[E.ChannelKey], E.EditOp],
+    def __init__(self, doc: Project, keys: Iterable[edits.ChannelKey], make: Callable[[edits.ChannelKey], edits.EditOp],
                  text: str | None = None) -> None:
         keys = list(keys)
         super().__init__(doc, {k: doc.channel_ops(k) + (make(k),) for k in keys}, text)
@@ -103,7 +103,7 @@ class AdjustableCommand(RangeOpCommand):
         super().__init__(doc, keys, lambda k: self.make_op(k, self.amount))
         self.setText(self.describe())
 
-    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
+    def make_op(self, key: edits.ChannelKey, amount: float) -> edits.EditOp:
         raise NotImplementedError
 
     def title(self) -> str:
@@ -128,11 +128,11 @@ class SmoothCommand(AdjustableCommand):
     kind = "smooth"
     amount_spec = Amount("Strength", " frames", 0.5, 25.0, 0.5, 1)
 
-    def __init__(self, doc: Project, keys, start: int, stop: int, sigma: float = E.DEFAULT_SMOOTH_SIGMA) -> None:
+    def __init__(self, doc: Project, keys, start: int, stop: int, sigma: float = edits.DEFAULT_SMOOTH_SIGMA) -> None:
         super().__init__(doc, keys, start, stop, sigma)
 
-    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
-        return E.Smooth(self.start, self.stop, sigma=amount)
+    def make_op(self, key: edits.ChannelKey, amount: float) -> edits.EditOp:
+        return edits.Smooth(self.start, self.stop, sigma=amount)
 
 
 class ScaleCommand(AdjustableCommand):
@@ -147,8 +147,8 @@ class ScaleCommand(AdjustableCommand):
     def title(self) -> str:
         return "Exaggerate" if self.amount > 1 else "Calm"
 
-    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
-        return E.Scale(self.start, self.stop, factor=amount)
+    def make_op(self, key: edits.ChannelKey, amount: float) -> edits.EditOp:
+        return edits.Scale(self.start, self.stop, factor=amount)
 
 
 class HoldCommand(RangeOpCommand):
@@ -159,7 +159,7 @@ class HoldCommand(RangeOpCommand):
     def __init__(self, doc: Project, keys, start: int, stop: int) -> None:
         tokens = doc.edited_tokens()
         value = {k: float(channel_curve(tokens, k)[start]) for k in keys}
-        super().__init__(doc, keys, lambda k: E.Hold(start, stop, value=value[k]))
+        super().__init__(doc, keys, lambda k: edits.Hold(start, stop, value=value[k]))
 
 
 class OffsetCommand(AdjustableCommand):
@@ -170,41 +170,42 @@ class OffsetCommand(AdjustableCommand):
     def __init__(self, doc: Project, keys, start: int, stop: int, delta: float) -> None:
         super().__init__(doc, keys, start, stop, delta)
 
-    def make_op(self, key: E.ChannelKey, amount: float) -> E.EditOp:
-        return E.Offset(self.start, self.stop, delta=amount)
+    def make_op(self, key: edits.ChannelKey, amount: float) -> edits.EditOp:
+        return edits.Offset(self.start, self.stop, delta=amount)
 
 
 class ResetRangeCommand(RangeOpCommand):
     verb = "Reset"
 
     def __init__(self, doc: Project, keys, start: int, stop: int) -> None:
-        super().__init__(doc, keys, lambda k: E.ResetToTracked(start, stop))
+        super().__init__(doc, keys, lambda k: edits.ResetToTracked(start, stop))
 
 
 class ResetChannelsCommand(ChannelEditCommand):
     verb = "Reset all edits of"
 
-    def __init__(self, doc: Project, keys: Iterable[E.ChannelKey]) -> None:
+    def __init__(self, doc: Project, keys: Iterable[edits.ChannelKey]) -> None:
         super().__init__(doc, {k: () for k in keys})
 
 
 class PasteCommand(ChannelEditCommand):
     verb = "Paste into"
 
-    def __init__(self, doc: Project, clipboard: E.CurveClipboard, keys: Iterable[E.ChannelKey], start: int) -> None:
+    def __init__(self, doc: Project, clipboard: edits.CurveClipboard, keys: Iterable[edits.ChannelKey],
+                 start: int) -> None:
         keys = list(keys)
         after = {}
         for k in keys:
             values = clipboard.values_for(k, only_one_target=len(keys) == 1)
             if values is not None:
-                after[k] = doc.channel_ops(k) + (E.Paste(start, values),)
+                after[k] = doc.channel_ops(k) + (edits.Paste(start, values),)
         super().__init__(doc, after)
 
 
-def copy_range(doc: Project, keys: Iterable[E.ChannelKey], start: int, stop: int) -> E.CurveClipboard:
+def copy_range(doc: Project, keys: Iterable[edits.ChannelKey], start: int, stop: int) -> edits.CurveClipboard:
     tokens = doc.edited_tokens()
     curves = tuple((k, tuple(float(v) for v in np.asarray(channel_curve(tokens, k)[start:stop + 1]))) for k in keys)
-    return E.CurveClipboard(length=stop - start + 1, curves=curves)
+    return edits.CurveClipboard(length=stop - start + 1, curves=curves)
 
 
 class SetRangeCommand(QUndoCommand):
@@ -226,11 +227,11 @@ class SetRangeCommand(QUndoCommand):
 class ReplaceClipCommand(QUndoCommand):
     """Another driving video, with the edits carried over to it (re-mapped by time): one undo step."""
 
-    def __init__(self, doc: Project, path, clip, edits: E.EditLayer, in_out: tuple[int, int] | None,
+    def __init__(self, doc: Project, path, clip, layer: edits.EditLayer, in_out: tuple[int, int] | None,
                  text: str) -> None:
         self.doc = doc
         self.before = (doc.driving_path, doc.clip, doc.edits, doc.custom_range)
-        self.after = (path, clip, edits, in_out)
+        self.after = (path, clip, layer, in_out)
         super().__init__(text)
 
     def redo(self) -> None:
@@ -259,6 +260,6 @@ class SetReferenceCommand(QUndoCommand):
 class SetInterpCommand(ChannelEditCommand):
     verb = "Set interpolation of"
 
-    def __init__(self, doc: Project, frames: Mapping[E.ChannelKey, Iterable[int]], interp: str) -> None:
-        super().__init__(doc, {k: E.set_interp(doc.channel_ops(k), f, interp) for k, f in frames.items()},
+    def __init__(self, doc: Project, frames: Mapping[edits.ChannelKey, Iterable[int]], interp: str) -> None:
+        super().__init__(doc, {k: edits.set_interp(doc.channel_ops(k), f, interp) for k, f in frames.items()},
                          f"Make keys {interp}")

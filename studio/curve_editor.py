@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
 
-from engine.project import edits as E
+from engine.project import edits
 from engine.project.document import Project
 from engine.project.angles import channel_curve, spec
 from studio.commands import AddKeyCommand, MoveKeysCommand, SetRangeCommand
@@ -31,7 +31,7 @@ class KeyItem(pg.TargetItem):
 
     sigClicked = Signal(object, object)  # item, modifiers
 
-    def __init__(self, key: E.ChannelKey, frame: int, value: float, colour) -> None:
+    def __init__(self, key: edits.ChannelKey, frame: int, value: float, colour) -> None:
         self.channel, self.frame, self.value = key, int(frame), float(value)
         self.colour = colour
         super().__init__(pos=(frame, value), size=11, symbol="d", pen=pg.mkPen(20, 20, 20, width=1),
@@ -123,10 +123,10 @@ class CurveEditor(pg.PlotWidget):
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.getAxis("left").setWidth(56)
         self.legend = pi.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(24, 25, 28, 200))
-        self.channels: list[E.ChannelKey] = []
-        self.current: E.ChannelKey | None = None
-        self._tracked: dict[E.ChannelKey, pg.PlotDataItem] = {}
-        self._edited: dict[E.ChannelKey, pg.PlotDataItem] = {}
+        self.channels: list[edits.ChannelKey] = []
+        self.current: edits.ChannelKey | None = None
+        self._tracked: dict[edits.ChannelKey, pg.PlotDataItem] = {}
+        self._edited: dict[edits.ChannelKey, pg.PlotDataItem] = {}
         self._keys: list[KeyItem] = []
         self._drag: dict[KeyItem, tuple[int, float]] | None = None  # key -> its position when the drag began
         self.edit_range = EdgeRegion(values=(0, 1), brush=EDIT_RANGE_BRUSH, movable=True, swapMode="sort")
@@ -154,7 +154,7 @@ class CurveEditor(pg.PlotWidget):
 
     # -- channels -----------------------------------------------------------------------------------------------
 
-    def set_channels(self, keys: list[E.ChannelKey], current: E.ChannelKey | None) -> None:
+    def set_channels(self, keys: list[edits.ChannelKey], current: edits.ChannelKey | None) -> None:
         self.channels = list(keys)
         self.current = current if current in keys else (keys[0] if keys else None)
         for item in list(self._tracked.values()) + list(self._edited.values()):
@@ -210,7 +210,7 @@ class CurveEditor(pg.PlotWidget):
             self.removeItem(item)
         self._keys = []
         for i, ch in enumerate(self.channels):
-            for key in E.keys_of(self.doc.channel_ops(ch)):
+            for key in edits.keys_of(self.doc.channel_ops(ch)):
                 item = KeyItem(ch, key.frame, key.value, PALETTE[i % len(PALETTE)])
                 item.set_selected((ch, key.frame) in selected)
                 item.sigClicked.connect(self._key_clicked)
@@ -220,11 +220,11 @@ class CurveEditor(pg.PlotWidget):
                 self._keys.append(item)
         self.selection_changed.emit()  # keys of other channels (or none) now: the selection may have gone
 
-    def key_items(self, channel: E.ChannelKey | None = None) -> list[KeyItem]:
+    def key_items(self, channel: edits.ChannelKey | None = None) -> list[KeyItem]:
         return [k for k in self._keys if channel is None or k.channel == tuple(channel)]
 
-    def selected_keys(self) -> dict[E.ChannelKey, list[int]]:
-        out: dict[E.ChannelKey, list[int]] = {}
+    def selected_keys(self) -> dict[edits.ChannelKey, list[int]]:
+        out: dict[edits.ChannelKey, list[int]] = {}
         for k in self._keys:
             if k.selected:
                 out.setdefault(k.channel, []).append(k.frame)
@@ -236,7 +236,7 @@ class CurveEditor(pg.PlotWidget):
             k.set_selected((k.selected and add) or k in items)
         self.selection_changed.emit()
 
-    def select_frames(self, frames: dict[E.ChannelKey, list[int]]) -> None:
+    def select_frames(self, frames: dict[edits.ChannelKey, list[int]]) -> None:
         """Select the keys at these (channel, frame)s."""
         want = {(tuple(ch), int(f)) for ch, fs in frames.items() for f in fs}
         self.select_keys([k for k in self._keys if (k.channel, k.frame) in want])
@@ -269,15 +269,15 @@ class CurveEditor(pg.PlotWidget):
                 k.place(f + df, v + dv)
         self.doc.preview_ops(self._moved_ops(df, dv))
 
-    def _moves(self, df: int, dv: float) -> dict[E.ChannelKey, dict[int, tuple[int, float]]]:
+    def _moves(self, df: int, dv: float) -> dict[edits.ChannelKey, dict[int, tuple[int, float]]]:
         n = max(self.doc.frame_count - 1, 0)
-        out: dict[E.ChannelKey, dict[int, tuple[int, float]]] = {}
+        out: dict[edits.ChannelKey, dict[int, tuple[int, float]]] = {}
         for k, (f, v) in (self._drag or {}).items():
             out.setdefault(k.channel, {})[f] = (int(np.clip(f + df, 0, n)), v + dv)
         return out
 
-    def _moved_ops(self, df: int, dv: float) -> dict[E.ChannelKey, tuple]:
-        return {ch: E.move_keys(self.doc.channel_ops(ch), m) for ch, m in self._moves(df, dv).items()}
+    def _moved_ops(self, df: int, dv: float) -> dict[edits.ChannelKey, tuple]:
+        return {ch: edits.move_keys(self.doc.channel_ops(ch), m) for ch, m in self._moves(df, dv).items()}
 
     def _key_released(self, item: KeyItem) -> None:
         if self._drag is None or item not in self._drag:

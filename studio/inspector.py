@@ -6,11 +6,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSplitter, QToolBar, QVBoxLayout, QWidget
 
-from engine.project import edits as E
+from engine.project import edits
 from engine.project.document import Project
 from engine.project.angles import SIDE_WORDS, bone_of, channel_curve
 from engine.tokens.schema import LIMBS
-from studio import commands as C
+from studio import commands
 from studio.adjust_panel import AdjustPanel
 from studio.channel_tree import ChannelTree
 from studio.curve_editor import CurveEditor
@@ -31,13 +31,13 @@ class Inspector(QWidget):
     def __init__(self, doc: Project, undo: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc, self.undo = doc, undo
-        self.clipboard: E.CurveClipboard | None = None
+        self.clipboard: edits.CurveClipboard | None = None
         self.tree = ChannelTree()
         self._items = self.tree.items
         self.curves = CurveEditor(doc, undo)
         self.adjust_panel = AdjustPanel(undo, self.curves)
         # the amounts the next Smooth / Exaggerate / Calm use: the last one chosen (adjusting one updates it)
-        self.amounts = {"smooth": E.DEFAULT_SMOOTH_SIGMA, "exaggerate": E.EXAGGERATE, "calm": E.CALM}
+        self.amounts = {"smooth": edits.DEFAULT_SMOOTH_SIGMA, "exaggerate": edits.EXAGGERATE, "calm": edits.CALM}
         self.adjust_panel.adjusted.connect(self._remember_amount)
         self.toolbar = QToolBar()
         self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
@@ -104,14 +104,14 @@ class Inspector(QWidget):
 
     # -- channel selection ----------------------------------------------------------------------------------------
 
-    def selected_channels(self) -> list[E.ChannelKey]:
+    def selected_channels(self) -> list[edits.ChannelKey]:
         return self.tree.selected_channels()
 
     @property
-    def current_channel(self) -> E.ChannelKey | None:
+    def current_channel(self) -> edits.ChannelKey | None:
         return self.curves.current
 
-    def select_channels(self, keys: list[E.ChannelKey]) -> None:
+    def select_channels(self, keys: list[edits.ChannelKey]) -> None:
         """Select these channels (the first becomes current) and show their curves."""
         self.tree.select(keys)
         self._selection_changed()
@@ -139,7 +139,7 @@ class Inspector(QWidget):
                                  f"{', '.join('follow.' + lb for lb in weak)} to 1 to see these edits" if weak else "")
         self.follow_hint.setVisible(bool(weak))
 
-    def op_range(self) -> tuple[list[E.ChannelKey], int, int, str]:
+    def op_range(self) -> tuple[list[edits.ChannelKey], int, int, str]:
         """What the range tools act on, and how to say it: the selected keys' channels and frames if keys are
         selected, else the selected channels over In/Out, else over the whole clip."""
         sel = self.curves.selected_keys()
@@ -163,7 +163,7 @@ class Inspector(QWidget):
 
     # -- edits (the action handlers) ---------------------------------------------------------------------------------
 
-    def _targets(self) -> list[E.ChannelKey] | None:
+    def _targets(self) -> list[edits.ChannelKey] | None:
         keys = self.selected_channels()
         if self.doc.clip is None:
             self.message.emit("Nothing to edit yet: drop a driving video first", True)
@@ -184,16 +184,16 @@ class Inspector(QWidget):
         ch = self.current_channel or keys[0]
         f = self.doc.frame
         value = float(channel_curve(self.doc.edited_tokens(), ch)[f])
-        self._push(C.AddKeyCommand(self.doc, ch, f, value))
+        self._push(commands.AddKeyCommand(self.doc, ch, f, value))
 
     def delete_keys(self) -> None:
         sel = self.curves.selected_keys()
         if not sel:
             self.message.emit("No keys selected (click a key, or Shift+drag a box around keys)", True)
             return
-        self._push(C.DeleteKeysCommand(self.doc, sel))
+        self._push(commands.DeleteKeysCommand(self.doc, sel))
 
-    def _range_targets(self) -> tuple[list[E.ChannelKey], int, int] | None:
+    def _range_targets(self) -> tuple[list[edits.ChannelKey], int, int] | None:
         if self.doc.clip is None:
             self.message.emit("Nothing to edit yet: drop a driving video first", True)
             return None
@@ -213,12 +213,12 @@ class Inspector(QWidget):
 
     def smooth(self) -> None:
         if t := self._range_targets():
-            self._push(C.SmoothCommand(self.doc, *t, sigma=self.amounts["smooth"]))
+            self._push(commands.SmoothCommand(self.doc, *t, sigma=self.amounts["smooth"]))
 
     def scale(self, factor: float | None = None, kind: str = "exaggerate") -> None:
         """Exaggerate or calm; `factor` None uses the last factor chosen for `kind`."""
         if t := self._range_targets():
-            self._push(C.ScaleCommand(self.doc, *t, factor=self.amounts[kind] if factor is None else factor))
+            self._push(commands.ScaleCommand(self.doc, *t, factor=self.amounts[kind] if factor is None else factor))
 
     def adjust_last(self) -> None:
         if not self.adjust_panel.focus_amount():
@@ -227,24 +227,24 @@ class Inspector(QWidget):
 
     def hold(self) -> None:
         if t := self._range_targets():
-            self._push(C.HoldCommand(self.doc, *t))
+            self._push(commands.HoldCommand(self.doc, *t))
 
     def offset(self) -> None:
         if t := self._range_targets():
-            self._push(C.OffsetCommand(self.doc, *t, delta=self.amount.value()))
+            self._push(commands.OffsetCommand(self.doc, *t, delta=self.amount.value()))
 
     def reset_range(self) -> None:
         if t := self._range_targets():
-            self._push(C.ResetRangeCommand(self.doc, *t))
+            self._push(commands.ResetRangeCommand(self.doc, *t))
 
     def reset_channels(self) -> None:
         if keys := self._targets():
-            self._push(C.ResetChannelsCommand(self.doc, keys))
+            self._push(commands.ResetChannelsCommand(self.doc, keys))
 
     def copy_range(self) -> None:
         if t := self._range_targets():
             keys, a, b = t
-            self.clipboard = C.copy_range(self.doc, keys, a, b)
+            self.clipboard = commands.copy_range(self.doc, keys, a, b)
             self.message.emit(f"Copied frames {a}–{b} of {len(keys)} channel(s)", False)
 
     def paste_range(self) -> None:
@@ -254,7 +254,7 @@ class Inspector(QWidget):
         if self.clipboard is None:
             self.message.emit("Nothing copied yet: Copy Range first", True)
             return
-        cmd = C.PasteCommand(self.doc, self.clipboard, keys, self.doc.frame)
+        cmd = commands.PasteCommand(self.doc, self.clipboard, keys, self.doc.frame)
         if not cmd.after:
             self.message.emit("The copied channels are not selected here", True)
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from engine.project import edits as E
+from engine.project import edits
 from engine.project.document import Project
 from engine.project.angles import spec
 from studio.commands import MoveKeysCommand, SetInterpCommand
@@ -31,7 +31,7 @@ class KeyFields(QWidget):
         self.value.setSpecialValueText("–")
         self.value.setMinimumWidth(110)
         self.interp = QComboBox()
-        for name in E.INTERPOLATIONS:
+        for name in edits.INTERPOLATIONS:
             self.interp.addItem(name.capitalize(), name)
         self.interp.setToolTip("How the curve goes from the selected keys to the next key")
         lay = QHBoxLayout(self)
@@ -46,10 +46,10 @@ class KeyFields(QWidget):
         doc.clip_changed.connect(self.refresh)
         self.refresh()
 
-    def selected(self) -> list[tuple[E.ChannelKey, E.Key]]:
+    def selected(self) -> list[tuple[edits.ChannelKey, edits.Key]]:
         out = []
         for ch, frames in self.curves.selected_keys().items():
-            keys = {k.frame: k for k in E.keys_of(self.doc.channel_ops(ch))}
+            keys = {k.frame: k for k in edits.keys_of(self.doc.channel_ops(ch))}
             out += [(ch, keys[f]) for f in sorted(frames) if f in keys]
         return out
 
@@ -95,7 +95,7 @@ class KeyFields(QWidget):
         interp = self.interp.currentData()
         if not sel or interp is None:
             return
-        frames: dict[E.ChannelKey, list[int]] = {}
+        frames: dict[edits.ChannelKey, list[int]] = {}
         for ch, k in sel:
             frames.setdefault(ch, []).append(k.frame)
         cmd = SetInterpCommand(self.doc, frames, interp)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.project import angles as A
+from engine.project import angles
 from engine.tokens.schema import BODY_BONES
 from engine.vocabulary import VIRTUAL_POINTS
 from engine.track.types import FrameLandmarks
@@ -76,7 +76,7 @@ class PickMap:
                 continue
             d = _segment_distance(at, pa * sz, pb * sz)
             if d <= REACH_PX and (best is None or d < best[0]):
-                best = (d, bone_title(bone), [("body", n) for n in A.angle_names(bone)])
+                best = (d, bone_title(bone), [("body", n) for n in angles.angle_names(bone)])
         return (best[1], best[2]) if best else None
 
 

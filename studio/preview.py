@@ -30,10 +30,10 @@ def find_generator_checkpoint() -> str | None:
     """A generator checkpoint the DiT renderers can use, if the engine knows where one is. The engine has no
     finder yet (engine.models.checkpoint saves and loads given paths): until it has, there is none."""
     try:
-        from engine.models import checkpoint as ck
+        from engine.models import checkpoint
     except Exception:  # noqa: BLE001 - a broken optional stack just means "no DiT"
         return None
-    finder = getattr(ck, "find_checkpoint", None) or getattr(ck, "default_checkpoint", None)
+    finder = getattr(checkpoint, "find_checkpoint", None) or getattr(checkpoint, "default_checkpoint", None)
     if finder is None:
         return None
     try:

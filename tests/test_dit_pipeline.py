@@ -19,7 +19,7 @@ from engine.render.dit_pipeline import (DrivingClip, TokenMotion, UniMotionPipel
                                         temporal_windows, window_weights, work_size)
 from engine.render.dit_renderer import PaperDiTRenderer
 from engine.tokens.schema import GROUP_NAMES, MotionTokens, TokenGroup, channel_index
-from engine.track import landmarks as L
+from engine.track import landmarks
 from engine.track.types import FrameLandmarks
 
 SIZE = (32, 32)
@@ -59,8 +59,8 @@ def _driving(frames: int, size: int = 48) -> DrivingClip:
         img[10:40, 18:30] = 120  # torso
         img[14 + t:20 + t, 30:44] = 255  # an arm moving down
         lm = FrameLandmarks(width=size, height=size)
-        lm.body[L.NOSE, :2] = [24, 6]
-        lm.body[L.L_WRIST, :2] = [42, 17 + t]
+        lm.body[landmarks.NOSE, :2] = [24, 6]
+        lm.body[landmarks.L_WRIST, :2] = [42, 17 + t]
         imgs.append(img)
         lms.append(lm)
     return DrivingClip(imgs, lms)

@@ -18,7 +18,7 @@ from engine.models.motion_encoder import (FLAT_DIM, PARTS, boxes_to_tensor, crop
                                           crop_resize)
 from engine.models.unimotion import UniMotion
 from engine.tokens.schema import GROUP_NAMES, MotionTokens, TokenGroup, channel_index
-from engine.track import landmarks as L
+from engine.track import landmarks
 from engine.track.types import FrameLandmarks
 from engine.train.step import TrainBatch, evaluate, make_optimizer, train_step
 
@@ -140,8 +140,8 @@ def test_crop_boxes_from_landmarks():
     lm.face[:10, :2] = [[90, 20], [110, 20], [100, 40], [95, 30], [105, 30], [100, 25], [92, 35], [108, 35],
                         [100, 22], [100, 38]]
     lm.right_hand[:, :2] = np.stack([np.linspace(20, 30, 21), np.linspace(60, 70, 21)], 1)
-    lm.body[L.L_WRIST, :2] = [170, 60]
-    lm.body[L.L_INDEX, :2] = [175, 70]
+    lm.body[landmarks.L_WRIST, :2] = [170, 60]
+    lm.body[landmarks.L_INDEX, :2] = [175, 70]
     boxes = crop_boxes_from_landmarks(lm)
     assert set(boxes) == {"face", "left_hand", "right_hand"}
     x0, y0, x1, y1 = boxes["face"]

@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import UserFacingError
 from engine.jobs import drain
-from engine.project import edits as E
+from engine.project import edits
 from engine.project.document import Project, RenderSettings, ViewMode
 from engine.project.events import Signal
 from engine.project.export import export_video, request_from_project
@@ -79,8 +79,8 @@ def test_signal_failing_subscriber_does_not_silence_others():
 
 def test_keyframes_override_between_keys_and_blend_back_outside():
     tracked = np.linspace(0.0, 1.0, 50)
-    op = E.Keyframes((E.Key(20, 5.0), E.Key(30, 5.0)), blend=5)
-    out = E.edited_curve(tracked, [op])
+    op = edits.Keyframes((edits.Key(20, 5.0), edits.Key(30, 5.0)), blend=5)
+    out = edits.edited_curve(tracked, [op])
     assert np.allclose(out[20:31], 5.0)
     assert np.allclose(out[:14], tracked[:14], atol=1e-6) and np.allclose(out[36:], tracked[36:], atol=1e-6)
     ramp = out[14:21]
@@ -89,83 +89,85 @@ def test_keyframes_override_between_keys_and_blend_back_outside():
 
 
 def test_keyframes_interpolate_monotone_without_overshoot():
-    op = E.Keyframes((E.Key(0, 0.0), E.Key(10, 1.0), E.Key(20, 1.0), E.Key(30, 0.0)))
-    out = E.edited_curve(np.zeros(31), [op])
+    op = edits.Keyframes((edits.Key(0, 0.0), edits.Key(10, 1.0), edits.Key(20, 1.0), edits.Key(30, 0.0)))
+    out = edits.edited_curve(np.zeros(31), [op])
     assert out[10] == pytest.approx(1.0) and out[5] == pytest.approx(0.5, abs=0.2)
     assert out.max() <= 1.0 + 1e-6 and out.min() >= -1e-6
 
 
 def test_key_editing_functions_add_move_delete():
     ops: tuple = ()
-    ops = E.add_key(ops, 5, 1.0)
-    ops = E.add_key(ops, 15, 2.0)
-    ops = E.add_key(ops, 5, 3.0)  # replaces the key at 5
-    assert E.keys_of(ops) == (E.Key(5, 3.0), E.Key(15, 2.0))
-    ops = E.move_keys(ops, {15: (12, -1.0)})
-    assert E.keys_of(ops) == (E.Key(5, 3.0), E.Key(12, -1.0))
-    ops = E.delete_keys(ops, [5, 12])
+    ops = edits.add_key(ops, 5, 1.0)
+    ops = edits.add_key(ops, 15, 2.0)
+    ops = edits.add_key(ops, 5, 3.0)  # replaces the key at 5
+    assert edits.keys_of(ops) == (edits.Key(5, 3.0), edits.Key(15, 2.0))
+    ops = edits.move_keys(ops, {15: (12, -1.0)})
+    assert edits.keys_of(ops) == (edits.Key(5, 3.0), edits.Key(12, -1.0))
+    ops = edits.delete_keys(ops, [5, 12])
     assert ops == ()
 
 
 def test_key_layer_is_the_last_keyframes_op_so_later_ops_apply_on_top():
-    ops = E.add_key((), 10, 1.0) + (E.Offset(0, 20, delta=0.5, blend=0),)
-    ops = E.add_key(ops, 12, 1.0)
-    assert isinstance(ops[0], E.Keyframes) and len(ops[0].keys) == 2 and isinstance(ops[1], E.Offset)
-    assert E.edited_curve(np.zeros(25), ops)[11] == pytest.approx(1.5)
+    ops = edits.add_key((), 10, 1.0) + (edits.Offset(0, 20, delta=0.5, blend=0),)
+    ops = edits.add_key(ops, 12, 1.0)
+    assert isinstance(ops[0], edits.Keyframes) and len(ops[0].keys) == 2 and isinstance(ops[1], edits.Offset)
+    assert edits.edited_curve(np.zeros(25), ops)[11] == pytest.approx(1.5)
 
 
 def test_smooth_removes_jitter_inside_the_range_only():
     rng = np.random.default_rng(1)
     x = np.sin(np.linspace(0, 3, 100)) + 0.1 * rng.standard_normal(100)
-    out = E.edited_curve(x, [E.Smooth(20, 79, sigma=3.0, blend=0)])
+    out = edits.edited_curve(x, [edits.Smooth(20, 79, sigma=3.0, blend=0)])
     assert np.abs(np.diff(out[25:75], 2)).mean() < 0.2 * np.abs(np.diff(x[25:75], 2)).mean()
     assert np.array_equal(out[:20], x[:20].astype(np.float32))
 
 
 def test_scale_hold_offset_reset_and_neutral():
     x = np.linspace(-1.0, 1.0, 21)
-    up = E.edited_curve(x, [E.Scale(0, 20, factor=2.0, blend=0)], neutral=1.0)
+    up = edits.edited_curve(x, [edits.Scale(0, 20, factor=2.0, blend=0)], neutral=1.0)
     assert np.allclose(up, 1.0 + 2.0 * (x - 1.0))
-    calm = E.edited_curve(x, [E.Scale(0, 20, factor=0.0, blend=0)], neutral=0.25)
+    calm = edits.edited_curve(x, [edits.Scale(0, 20, factor=0.0, blend=0)], neutral=0.25)
     assert np.allclose(calm, 0.25)
-    held = E.edited_curve(x, [E.Hold(5, 10, value=7.0, blend=2)])
+    held = edits.edited_curve(x, [edits.Hold(5, 10, value=7.0, blend=2)])
     assert np.allclose(held[5:11], 7.0) and held[0] == pytest.approx(-1.0) and 7.0 > held[4] > x[4]
-    off = E.edited_curve(x, [E.Offset(0, 4, delta=1.0, blend=0)])
+    off = edits.edited_curve(x, [edits.Offset(0, 4, delta=1.0, blend=0)])
     assert np.allclose(off[:5], x[:5] + 1) and np.allclose(off[5:], x[5:])
-    reset = E.edited_curve(x, [E.Offset(0, 20, delta=1.0, blend=0), E.ResetToTracked(10, 20, blend=0)])
+    reset = edits.edited_curve(x, [edits.Offset(0, 20, delta=1.0, blend=0), edits.ResetToTracked(10, 20, blend=0)])
     assert np.allclose(reset[10:], x[10:]) and np.allclose(reset[:10], x[:10] + 1)
 
 
 def test_paste_lays_values_at_start():
-    out = E.edited_curve(np.zeros(20), [E.Paste(start=5, values=(1.0, 2.0, 3.0), blend=0)])
+    out = edits.edited_curve(np.zeros(20), [edits.Paste(start=5, values=(1.0, 2.0, 3.0), blend=0)])
     assert list(out[4:9]) == [0, 1, 2, 3, 0]
 
 
-@pytest.mark.parametrize("bad", [lambda: E.Smooth(5, 2), lambda: E.Smooth(0, 5, sigma=0),
-                                 lambda: E.Scale(0, 5, factor=-1), lambda: E.Keyframes(()),
-                                 lambda: E.Paste(0, ()), lambda: E.Hold(0, 5, blend=-1)])
+@pytest.mark.parametrize("bad", [lambda: edits.Smooth(5, 2), lambda: edits.Smooth(0, 5, sigma=0),
+                                 lambda: edits.Scale(0, 5, factor=-1), lambda: edits.Keyframes(()),
+                                 lambda: edits.Paste(0, ()), lambda: edits.Hold(0, 5, blend=-1)])
 def test_invalid_operations_raise_value_error_naming_the_field(bad):
     with pytest.raises(ValueError, match=r"\.(stop|sigma|factor|keys|values|blend)"):
         bad()
 
 
 def test_edit_layer_json_round_trip_and_key_check():
-    layer = E.EditLayer({JAW: (E.Keyframes((E.Key(1, 0.5), E.Key(9, 0.2))), E.Smooth(0, 9), E.Paste(3, (1.0, 2.0))),
-                         FOREARM_Y: (E.Scale(2, 8, factor=1.25), E.Hold(1, 2, value=0.3), E.Offset(0, 1, delta=2),
-                                     E.ResetToTracked(4, 5))})
-    again = E.EditLayer.from_json(json.loads(json.dumps(layer.to_json())))
+    layer = edits.EditLayer({JAW: (edits.Keyframes((edits.Key(1, 0.5), edits.Key(9, 0.2))), edits.Smooth(0, 9),
+                                   edits.Paste(3, (1.0, 2.0))),
+                             FOREARM_Y: (edits.Scale(2, 8, factor=1.25), edits.Hold(1, 2, value=0.3),
+                                         edits.Offset(0, 1, delta=2), edits.ResetToTracked(4, 5))})
+    again = edits.EditLayer.from_json(json.loads(json.dumps(layer.to_json())))
     assert again == layer and hash(again) == hash(layer)
     with pytest.raises(KeyError):
-        E.EditLayer({("face", "nope"): (E.Offset(0, 1),)})
+        edits.EditLayer({("face", "nope"): (edits.Offset(0, 1),)})
     with pytest.raises(ValueError, match="unknown kind"):
-        E.EditOp.from_json({"kind": "explode"})
+        edits.EditOp.from_json({"kind": "explode"})
 
 
 def test_apply_edits_changes_only_edited_channels_and_revives_missing_frames():
     clip = synthetic_clip()
     hand_key = ("left_hand", "index.flex_base")
-    layer = E.EditLayer({JAW: (E.Offset(0, 39, delta=1.0, blend=0),), hand_key: (E.Hold(8, 16, value=30.0, blend=0),)})
-    out = E.apply_edits(clip.tokens, layer)
+    layer = edits.EditLayer({JAW: (edits.Offset(0, 39, delta=1.0, blend=0),),
+                             hand_key: (edits.Hold(8, 16, value=30.0, blend=0),)})
+    out = edits.apply_edits(clip.tokens, layer)
     assert np.allclose(jaw(out), jaw(clip.tokens) + 1.0)
     assert np.array_equal(out.body.values, clip.tokens.body.values)
     assert (out.left_hand.confidence[10:15] == 1.0).all(), "an edited untracked frame counts as tracked"
@@ -188,7 +190,7 @@ def test_document_emits_events_and_tracks_dirty():
     p.edits_changed.connect(lambda keys: seen.append(("edits", keys)))
     p.dirty_changed.connect(lambda d: seen.append(("dirty", d)))
     p.frame_changed.connect(lambda f: seen.append(("frame", f)))
-    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=1.0),))
+    p.set_channel_ops(JAW, (edits.Offset(0, 5, delta=1.0),))
     p.set_frame(7)
     p.set_frame(7)  # no change, no event
     p.set_frame(500)  # clamped to the last frame
@@ -205,12 +207,12 @@ def test_live_preview_is_separate_from_committed_edits():
     p.edits_live.connect(live.append)
     p.edits_changed.connect(committed.append)
     base = jaw(p.edited_tokens()).copy()
-    p.preview_channel_ops(JAW, (E.Offset(0, 39, delta=2.0, blend=0),))
+    p.preview_channel_ops(JAW, (edits.Offset(0, 39, delta=2.0, blend=0),))
     assert np.allclose(jaw(p.edited_tokens()), base + 2.0) and not p.dirty
     assert live == [[JAW]] and committed == []
-    p.set_channel_ops(JAW, (E.Offset(0, 39, delta=2.0, blend=0),))  # the drag ends: one committed edit
+    p.set_channel_ops(JAW, (edits.Offset(0, 39, delta=2.0, blend=0),))  # the drag ends: one committed edit
     assert committed == [[JAW]] and live[-1] == [] and p.dirty and p.effective_edits() == p.edits
-    p.preview_channel_ops(JAW, (E.Offset(0, 39, delta=5.0, blend=0),))
+    p.preview_channel_ops(JAW, (edits.Offset(0, 39, delta=5.0, blend=0),))
     p.preview_channel_ops(JAW, None)  # cancelled drag
     assert np.allclose(jaw(p.edited_tokens()), base + 2.0)
 
@@ -219,13 +221,13 @@ def test_edited_tokens_snapshot_is_not_mutated_by_later_edits():
     p = loaded_project()
     snap = p.edited_tokens()
     before = jaw(snap).copy()
-    p.set_channel_ops(JAW, (E.Offset(0, 39, delta=1.0),))
+    p.set_channel_ops(JAW, (edits.Offset(0, 39, delta=1.0),))
     assert np.array_equal(jaw(snap), before) and p.edited_tokens() is not snap
 
 
 def test_new_clip_clears_edits_and_range_unless_kept():
     p = loaded_project()
-    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=1.0),))
+    p.set_channel_ops(JAW, (edits.Offset(0, 5, delta=1.0),))
     p.set_in_out((30, 5))
     assert p.in_out == (5, 30)
     p.set_clip(Path("/media/drive.mp4"), synthetic_clip(20), keep_edits=True)
@@ -253,7 +255,7 @@ def test_save_and_open_round_trip_atomic_and_relative_paths(tmp_path):
     p = Project()
     p.set_reference(media / "photo.png", None)
     p.set_clip(media / "drive.mp4", synthetic_clip())
-    p.set_channel_ops(JAW, (E.Keyframes((E.Key(3, 0.4),)), E.Smooth(0, 20)))
+    p.set_channel_ops(JAW, (edits.Keyframes((edits.Key(3, 0.4),)), edits.Smooth(0, 20)))
     p.set_in_out((2, 30))
     p.set_render_settings(long_side=384, side_by_side=True)
     path = save_project(p, tmp_path / "proj" / "take1")
@@ -305,9 +307,9 @@ def test_autosave_writes_when_dirty_on_interval_and_recovery_after_crash(tmp_pat
     dead_pid = 2 ** 22 + 12345  # above the default pid_max: no such process
     saver = Autosaver(tmp_path, interval_s=30, pid=dead_pid)
     assert saver.tick(p, now=0.0) is None  # clean: nothing to recover
-    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=1.0),))
+    p.set_channel_ops(JAW, (edits.Offset(0, 5, delta=1.0),))
     assert saver.tick(p, now=1.0) == saver.path and saver.path.exists()
-    p.set_channel_ops(JAW, (E.Offset(0, 5, delta=2.0),))
+    p.set_channel_ops(JAW, (edits.Offset(0, 5, delta=2.0),))
     assert saver.tick(p, now=10.0) is None, "not before the interval"
     assert saver.tick(p, now=40.0) == saver.path
     live = Autosaver(tmp_path, interval_s=30)  # this process: alive, so never offered
@@ -316,7 +318,7 @@ def test_autosave_writes_when_dirty_on_interval_and_recovery_after_crash(tmp_pat
     assert [r.path for r in found] == [saver.path]
     q = Project()
     recover(q, found[0])
-    assert q.dirty and q.edits.ops(JAW) == (E.Offset(0, 5, delta=2.0),) and not saver.path.exists()
+    assert q.dirty and q.edits.ops(JAW) == (edits.Offset(0, 5, delta=2.0),) and not saver.path.exists()
     p.mark_saved()
     live.tick(p, now=100.0)
     assert not live.path.exists(), "a saved document leaves no recovery file"
@@ -345,7 +347,7 @@ def test_export_request_and_job_render_the_edited_range(tmp_path):
 
     p = loaded_project()
     p.set_reference(None, Reference(rgb=np.zeros((48, 64, 3), np.uint8), landmarks=FrameLandmarks(64, 48)))
-    p.set_channel_ops(JAW, (E.Hold(0, 39, value=0.5, blend=0),))
+    p.set_channel_ops(JAW, (edits.Hold(0, 39, value=0.5, blend=0),))
     p.set_in_out((5, 14))
     req = request_from_project(p, tmp_path / "out.mp4", long_side=64)
     res = drain(export_video(req, StripeRenderer()))
@@ -361,8 +363,8 @@ def test_retime_moves_edits_by_time_and_counts_what_falls_off():
 
     old_t, new_t = np.arange(100) / 25.0, np.arange(60) / 30.0  # 4 s at 25 fps -> 2 s at 30 fps
     fm = FrameMap.between(old_t, 25.0, new_t, 30.0)
-    layer = E.EditLayer({("face", "jaw_open"): (E.Keyframes((E.Key(25, 0.5), E.Key(75, 0.1))),
-                                                E.Smooth(10, 40, sigma=2.0), E.Paste(40, tuple(range(10))))})
+    layer = edits.EditLayer({("face", "jaw_open"): (edits.Keyframes((edits.Key(25, 0.5), edits.Key(75, 0.1))),
+                                                edits.Smooth(10, 40, sigma=2.0), edits.Paste(40, tuple(range(10))))})
     r = retime_layer(layer, (5, 90), fm)
     keys, smooth, paste = r.layer.ops(("face", "jaw_open"))
     assert [k.frame for k in keys.keys] == [30] and keys.keys[0].value == 0.5  # 1 s; the key at 3 s is gone
@@ -375,53 +377,53 @@ def test_retime_moves_edits_by_time_and_counts_what_falls_off():
 
 def test_keys_move_the_curve_through_them_and_keep_its_motion_between():
     x = np.sin(np.linspace(0, 6, 80))
-    ops = E.add_key((), 20, float(x[20]) + 0.5)
-    ops = E.add_key(ops, 60, float(x[60]) + 0.5)
-    out = E.edited_curve(x, ops)
+    ops = edits.add_key((), 20, float(x[20]) + 0.5)
+    ops = edits.add_key(ops, 60, float(x[60]) + 0.5)
+    out = edits.edited_curve(x, ops)
     assert np.allclose(out[20:61], x[20:61] + 0.5, atol=1e-5), "the wiggle between keys stays"
     # a key added on the edited curve (as the studio's Add Key does) changes nothing beyond its interpolation
     for interp in ("linear", "constant"):
-        lin = E.set_interp(ops, [20, 60], interp)
-        before = E.edited_curve(x, lin)
-        after = E.edited_curve(x, E.add_key(lin, 40, float(before[40])))
+        lin = edits.set_interp(ops, [20, 60], interp)
+        before = edits.edited_curve(x, lin)
+        after = edits.edited_curve(x, edits.add_key(lin, 40, float(before[40])))
         assert np.allclose(after, before, atol=1e-5), interp
-    assert E.keys_of(E.add_key(E.set_interp(ops, [20], "linear"), 40, 0.0))[1].interp == "linear"
+    assert edits.keys_of(edits.add_key(edits.set_interp(ops, [20], "linear"), 40, 0.0))[1].interp == "linear"
     # constant holds the offset until the next key; the interp survives a move and a JSON round trip
-    held = E.set_interp(E.add_key(ops, 40, float(x[40]) + 1.0), [40], "constant")
-    out = E.edited_curve(x, held)
+    held = edits.set_interp(edits.add_key(ops, 40, float(x[40]) + 1.0), [40], "constant")
+    out = edits.edited_curve(x, held)
     assert np.allclose(out[40:60], x[40:60] + 1.0, atol=1e-5) and out[60] == pytest.approx(x[60] + 0.5, abs=1e-5)
-    moved = E.move_keys(held, {40: (42, 0.3)})
-    assert [k.interp for k in E.keys_of(moved)] == ["smooth", "constant", "smooth"]
-    again = E.EditLayer.from_json(json.loads(json.dumps(E.EditLayer({JAW: moved}).to_json())))
+    moved = edits.move_keys(held, {40: (42, 0.3)})
+    assert [k.interp for k in edits.keys_of(moved)] == ["smooth", "constant", "smooth"]
+    again = edits.EditLayer.from_json(json.loads(json.dumps(edits.EditLayer({JAW: moved}).to_json())))
     assert again.ops(JAW) == moved
     with pytest.raises(ValueError, match="interp"):
-        E.Key(1, 0.0, "bouncy")
+        edits.Key(1, 0.0, "bouncy")
 
 
 def test_bone_angle_channels_edit_the_stored_unit_vectors():
-    from engine.project import angles as A
+    from engine.project import angles
     from engine.tokens.schema import BODY_BONE_NAMES
 
     rng = np.random.default_rng(3)
     for bone in BODY_BONE_NAMES:  # directions -> swing angles -> directions is exact (away from the antipode)
         d = rng.normal(size=(40, 3))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
-        assert np.allclose(A.angles_to_directions(A.directions_to_angles(d, bone), bone), d, atol=1e-6)
+        assert np.allclose(angles.angles_to_directions(angles.directions_to_angles(d, bone), bone), d, atol=1e-6)
     # a forearm hanging down, swung 90 degrees forward then out: the angles read 90 and 0, then 0 and 90
-    assert np.allclose(A.directions_to_angles(np.array([[0, 0, 1.0], [1, 0, 0]]), "l_forearm"), [[90, 0], [0, 90]])
-    assert np.allclose(A.directions_to_angles(np.array([[-1.0, 0, 0]]), "r_forearm"), [[0, 90]])
+    assert np.allclose(angles.directions_to_angles(np.array([[0, 0, 1.0], [1, 0, 0]]), "l_forearm"), [[90, 0], [0, 90]])
+    assert np.allclose(angles.directions_to_angles(np.array([[-1.0, 0, 0]]), "r_forearm"), [[0, 90]])
 
     from engine.demo import demo_clip
 
     tokens = demo_clip().tokens
     key = ("body", "l_upper_arm.out")
-    layer = E.EditLayer({key: (E.Offset(10, 40, delta=25.0, blend=0), E.ResetToTracked(30, 40, blend=0))})
-    layer = E.EditLayer.from_json(json.loads(json.dumps(layer.to_json())))
-    out = E.apply_edits(tokens, layer)
-    before, after = A.channel_curve(tokens, key), A.channel_curve(out, key)
+    layer = edits.EditLayer({key: (edits.Offset(10, 40, delta=25.0, blend=0), edits.ResetToTracked(30, 40, blend=0))})
+    layer = edits.EditLayer.from_json(json.loads(json.dumps(layer.to_json())))
+    out = edits.apply_edits(tokens, layer)
+    before, after = angles.channel_curve(tokens, key), angles.channel_curve(out, key)
     assert np.allclose(after[10:30], before[10:30] + 25.0, atol=1e-3) and np.allclose(after[30:41], before[30:41],
                                                                                          atol=1e-3)
-    cols = A.bone_columns("l_upper_arm")
+    cols = angles.bone_columns("l_upper_arm")
     assert np.allclose(np.linalg.norm(out.body.values[:, cols], axis=1), 1.0, atol=1e-5)
-    assert np.array_equal(out.body.values[:, A.bone_columns("r_upper_arm")], tokens.body.values[:, A.bone_columns(
-        "r_upper_arm")]), "other bones untouched"
+    other = angles.bone_columns("r_upper_arm")
+    assert np.array_equal(out.body.values[:, other], tokens.body.values[:, other]), "other bones untouched"

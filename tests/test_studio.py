@@ -20,7 +20,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QMouseEvent
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.project import edits as E  # noqa: E402
+from engine.project import edits  # noqa: E402
 from engine.project.document import ViewMode  # noqa: E402
 
 PHOTO = "photo_halfbody_woman_openhands.png"
@@ -144,7 +144,7 @@ def test_drop_track_scrub_drag_key_undo_export(window, qtbot, media, tmp_path):
     # key the left forearm at the cursor, then drag the key up: the arm moves, live, then one undo step
     w.inspector.select_channels([FOREARM])
     w.actions.trigger("edit.add_key")
-    (k,) = E.keys_of(doc.channel_ops(FOREARM))
+    (k,) = edits.keys_of(doc.channel_ops(FOREARM))
     assert k.frame == 40 and k.value == pytest.approx(doc.clip.tokens.body.channel(FOREARM[1])[40], abs=1e-5)
     assert w.undo.count() == 1
     keyed = wait_rendered(qtbot, w)
@@ -157,7 +157,7 @@ def test_drop_track_scrub_drag_key_undo_export(window, qtbot, media, tmp_path):
     drag(curves, start, curves.view_to_widget(item.frame, 0.9))
     assert any(live), "dragging previews live before the release"
     assert w.undo.count() == 2 and w.undo.undoText().startswith("Move keys")
-    (key,) = E.keys_of(doc.channel_ops(FOREARM))
+    (key,) = edits.keys_of(doc.channel_ops(FOREARM))
     assert key.frame == 40 and key.value > 0.5
     moved = wait_rendered(qtbot, w)
     assert np.abs(moved.astype(int) - keyed.astype(int)).mean() > 0.4, "the rendered frame changed"
@@ -169,7 +169,7 @@ def test_drop_track_scrub_drag_key_undo_export(window, qtbot, media, tmp_path):
     assert doc.channel_ops(FOREARM) == () and not doc.edits
     assert np.abs(wait_rendered(qtbot, w).astype(int) - before.astype(int)).mean() < 0.5
     w.actions.trigger("edit.redo")
-    assert len(E.keys_of(doc.channel_ops(FOREARM))) == 1
+    assert len(edits.keys_of(doc.channel_ops(FOREARM))) == 1
 
     # export frames 10..29 at 384 px and decode the file
     doc.set_in_out((10, 29))
@@ -260,15 +260,15 @@ def test_playback_keeps_the_clip_rate_and_view_modes(window, qtbot, media, tmp_p
     w.actions.trigger("edit.copy_range")
     doc.set_frame(5)
     w.actions.trigger("edit.paste_range")
-    assert isinstance(doc.channel_ops(("face", "jaw_open"))[-1], E.Paste)
-    edits = doc.edits
+    assert isinstance(doc.channel_ops(("face", "jaw_open"))[-1], edits.Paste)
+    saved_edits = doc.edits
     assert w.files.save_as(tmp_path / "take")
     assert not doc.dirty and "take" in w.windowTitle() and w.state.recent_files()[0].endswith("take.umproj")
     w.actions.trigger("file.new")
     assert doc.clip is None and not doc.edits and w.undo.count() == 0
     assert w.files.open(tmp_path / "take.umproj")
     qtbot.waitUntil(lambda: doc.clip is not None and doc.reference is not None, timeout=TRACK_TIMEOUT_MS)
-    assert doc.edits == edits and not doc.dirty
+    assert doc.edits == saved_edits and not doc.dirty
     wait_rendered(qtbot, w)
 
 
@@ -308,11 +308,11 @@ def test_keys_double_click_box_select_delete_and_recover_after_crash(window, qtb
     curves = w.inspector.curves
     curves.getPlotItem().getViewBox().setRange(xRange=(0, 77), yRange=(-0.2, 0.2), padding=0)
     double_click(curves, curves.view_to_widget(20, 0.1))
-    assert [k.frame for k in E.keys_of(doc.channel_ops(jaw))] == [20], "double-click adds a key there"
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(jaw))] == [20], "double-click adds a key there"
     for f in (30, 50):
         doc.set_frame(f)
         w.actions.trigger("edit.add_key")
-    assert [k.frame for k in E.keys_of(doc.channel_ops(jaw))] == [20, 30, 50]
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(jaw))] == [20, 30, 50]
     assert w.timeline.edited.opts["width"], "the timeline marks the edited frames"
 
     # Shift+drag a box around the first two keys, then Delete: one undo step
@@ -320,19 +320,19 @@ def test_keys_double_click_box_select_delete_and_recover_after_crash(window, qtb
          modifiers=Qt.KeyboardModifier.ShiftModifier)
     assert curves.selected_keys() == {jaw: [20, 30]}
     w.actions.trigger("edit.delete_keys")
-    assert [k.frame for k in E.keys_of(doc.channel_ops(jaw))] == [50]
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(jaw))] == [50]
     w.actions.trigger("edit.undo")
-    assert [k.frame for k in E.keys_of(doc.channel_ops(jaw))] == [20, 30, 50]
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(jaw))] == [20, 30, 50]
 
     # a crash: the autosave of a process that is gone is offered and restores the edits
     saver = Autosaver(tmp_path / "recovery", interval_s=1, pid=2 ** 22 + 4321)
     assert saver.tick(doc, now=0.0) is not None
-    edits = doc.edits
+    saved_edits = doc.edits
     w.actions.trigger("file.new")
     (rec,) = find_recoveries(tmp_path / "recovery")
     assert w.files.recover(rec)
     qtbot.waitUntil(lambda: doc.clip is not None and doc.reference is not None, timeout=TRACK_TIMEOUT_MS)
-    assert doc.edits == edits and doc.dirty and "*" in w.windowTitle()
+    assert doc.edits == saved_edits and doc.dirty and "*" in w.windowTitle()
     wait_rendered(qtbot, w)
 
 

@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from engine.project import edits as E  # noqa: E402
+from engine.project import edits  # noqa: E402
 from engine.tokens.schema import channel_index  # noqa: E402
 from engine.vocabulary import L_ELBOW, L_WRIST  # noqa: E402
 from tests.test_studio import drag, mouse, wait_rendered, window  # noqa: E402,F401
@@ -83,7 +83,7 @@ def test_tools_act_on_selected_keys_else_in_out_else_the_clip_and_say_so(demo, q
     before = curve(doc, JAW)
     press(w, Qt.Key.Key_M, CTRL | SHIFT)  # Smooth
     (op,) = doc.channel_ops(JAW)
-    assert isinstance(op, E.Smooth) and (op.start, op.stop) == (27, 39)
+    assert isinstance(op, edits.Smooth) and (op.start, op.stop) == (27, 39)
     after = curve(doc, JAW)
     far = np.r_[0:27 - op.blend - 1, 39 + op.blend + 1:183]
     assert np.allclose(after[far], before[far]), "frames outside In/Out are untouched"
@@ -102,7 +102,7 @@ def test_tools_act_on_selected_keys_else_in_out_else_the_clip_and_say_so(demo, q
     assert "selected keys 100–120" in ins.range_label.text()
     press(w, Qt.Key.Key_Up, CTRL)  # Exaggerate
     op = doc.channel_ops(JAW)[-1]
-    assert isinstance(op, E.Scale) and (op.start, op.stop) == (100, 120) and op.factor > 1
+    assert isinstance(op, edits.Scale) and (op.start, op.stop) == (100, 120) and op.factor > 1
 
     # a click on empty curve space clears the key selection; Alt+X clears In/Out: the whole clip again
     vp = curves.viewport()
@@ -126,7 +126,7 @@ def test_adjust_last_operation_changes_the_frame_live_and_undoes_in_one_step(dem
     steps = w.undo.count()
     press(w, Qt.Key.Key_Up, CTRL)  # Exaggerate, at its default amount
     (op,) = doc.channel_ops(YAW)
-    assert op.factor == E.EXAGGERATE and panel.isVisible() and "Exaggerate" in panel.title.text()
+    assert op.factor == edits.EXAGGERATE and panel.isVisible() and "Exaggerate" in panel.title.text()
     first = wait_rendered(qtbot, w)
 
     # F9 puts the keyboard on the amount; typing a new factor re-applies the operation (live, no new step)
@@ -155,11 +155,11 @@ def test_adjust_last_operation_changes_the_frame_live_and_undoes_in_one_step(dem
 
     # Smooth and Calm have amounts as well
     press(w, Qt.Key.Key_M, CTRL | SHIFT)
-    assert isinstance(doc.channel_ops(YAW)[-1], E.Smooth) and "Smooth" in panel.title.text()
+    assert isinstance(doc.channel_ops(YAW)[-1], edits.Smooth) and "Smooth" in panel.title.text()
     panel.spin.setValue(6.0)
     assert doc.channel_ops(YAW)[-1].sigma == 6.0
     press(w, Qt.Key.Key_Down, CTRL)
-    assert doc.channel_ops(YAW)[-1].factor == E.CALM and "Calm" in panel.title.text()
+    assert doc.channel_ops(YAW)[-1].factor == edits.CALM and "Calm" in panel.title.text()
     press(w, Qt.Key.Key_Up, CTRL)
     assert doc.channel_ops(YAW)[-1].factor == pytest.approx(2.5), "Exaggerate remembers the amount last chosen"
 
@@ -186,20 +186,20 @@ def test_precise_keys_typed_values_interpolation_and_a_multi_channel_drag(demo, 
     fields.value.selectAll()
     QTest.keyClicks(fields.value, "0.25")
     QTest.keyClick(fields.value, Qt.Key.Key_Return)
-    assert [(k.frame, round(k.value, 4)) for k in E.keys_of(doc.channel_ops(JAW))][1] == (70, 0.25)
+    assert [(k.frame, round(k.value, 4)) for k in edits.keys_of(doc.channel_ops(JAW))][1] == (70, 0.25)
     assert w.undo.count() == steps + 1 and curve(doc, JAW)[70] == pytest.approx(0.25, abs=1e-5)
     assert fields.frame.value() == 70, "the moved key stays selected"
     fields.frame.setFocus()
     fields.frame.selectAll()
     QTest.keyClicks(fields.frame, "75")
     QTest.keyClick(fields.frame, Qt.Key.Key_Return)
-    assert [k.frame for k in E.keys_of(doc.channel_ops(JAW))] == [40, 75, 100]
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(JAW))] == [40, 75, 100]
 
     # interpolation per key: constant holds the value to the next key
     fields.interp.setFocus()
     QTest.keyClick(fields.interp, Qt.Key.Key_Down)  # Smooth -> Linear -> Constant, from the keyboard
     QTest.keyClick(fields.interp, Qt.Key.Key_Down)
-    assert [k.interp for k in E.keys_of(doc.channel_ops(JAW))] == ["smooth", "constant", "smooth"]
+    assert [k.interp for k in edits.keys_of(doc.channel_ops(JAW))] == ["smooth", "constant", "smooth"]
     held = curve(doc, JAW)
     assert np.allclose(held[75:100] - before[75:100], held[75] - before[75], atol=1e-5)
 
@@ -217,14 +217,13 @@ def test_precise_keys_typed_values_interpolation_and_a_multi_channel_drag(demo, 
     k = next(k for k in curves.key_items(smile) if k.frame == 70)
     steps = w.undo.count()
     drag(curves, curves.view_to_widget(k.frame, k.value), curves.view_to_widget(k.frame + 5, k.value))
-    assert [k.frame for k in E.keys_of(doc.channel_ops(smile))] == [75]
-    assert [k.frame for k in E.keys_of(doc.channel_ops(JAW))] == [40, 80, 100]
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(smile))] == [75]
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(JAW))] == [40, 80, 100]
     assert w.undo.count() == steps + 1, "both channels' keys moved in one step"
 
 
 def test_bones_read_as_angles_and_a_click_in_the_viewer_selects_a_limb(demo, qtbot):
-    from engine.project import angles as A
-    from engine.tokens.schema import channel_index as ci
+    from engine.project import angles
 
     w, doc, ins = demo, demo.project, demo.inspector
     tree = ins.tree
@@ -260,12 +259,13 @@ def test_bones_read_as_angles_and_a_click_in_the_viewer_selects_a_limb(demo, qtb
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton,
                      pos=QPoint(int(rect.x() + mid[0] * rect.width()), int(rect.y() + mid[1] * rect.height())))
     assert ins.selected_channels() == [fwd, out]
-    was = float(A.channel_curve(doc.edited_tokens(), fwd)[30])
+    was = float(angles.channel_curve(doc.edited_tokens(), fwd)[30])
     press(w, Qt.Key.Key_K)
     curves = ins.curves
     (key,) = curves.key_items(fwd)
     curves.select_keys([key])
     ins.key_fields.value.setValue(was + 30.0)
-    d = doc.edited_tokens().body.values[30, ci("body", "l_forearm.x"):ci("body", "l_forearm.x") + 3]
+    x = channel_index("body", "l_forearm.x")
+    d = doc.edited_tokens().body.values[30, x:x + 3]
     assert np.linalg.norm(d) == pytest.approx(1.0, abs=1e-5), "stored tokens stay unit vectors"
-    assert float(A.channel_curve(doc.edited_tokens(), fwd)[30]) == pytest.approx(was + 30.0, abs=1e-3)
+    assert float(angles.channel_curve(doc.edited_tokens(), fwd)[30]) == pytest.approx(was + 30.0, abs=1e-3)

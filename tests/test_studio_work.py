@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from engine.project import edits as E  # noqa: E402
+from engine.project import edits  # noqa: E402
 from tests.test_studio import (ARMS_VIDEO, PHOTO, TRACK_TIMEOUT_MS, VIDEO, drop, load_media,  # noqa: E402,F401
                                wait_rendered, window)
 
@@ -66,7 +66,7 @@ def answer_dialog(qtbot, button_text: str, name: str | None = None) -> list:
 
 
 def key_frames(doc, key=JAW) -> list[int]:
-    return [k.frame for k in E.keys_of(doc.channel_ops(key))]
+    return [k.frame for k in edits.keys_of(doc.channel_ops(key))]
 
 
 def focus(qtbot, w) -> None:
@@ -100,12 +100,12 @@ def test_replacing_the_video_keeps_edits_by_time_and_undoes_in_one_step(window, 
     QTest.keyClick(w, Qt.Key.Key_O)
     assert key_frames(doc) == [40, 60] and doc.in_out == (20, 50)
     steps = w.undo.count()
-    values = [k.value for k in E.keys_of(doc.channel_ops(JAW))]
+    values = [k.value for k in edits.keys_of(doc.channel_ops(JAW))]
 
     # a longer clip at the same frame rate: every edit stays at its moment, nothing is asked
     replace_video(qtbot, w, media / ARMS_VIDEO)
     assert doc.frame_count == 103 and key_frames(doc) == [40, 60] and doc.in_out == (20, 50)
-    assert [k.value for k in E.keys_of(doc.channel_ops(JAW))] == values
+    assert [k.value for k in edits.keys_of(doc.channel_ops(JAW))] == values
     assert w.undo.count() == steps + 1 and w.actions["edit.undo"].isEnabled()
     assert w.undo.undoText().startswith("Replace driving video")
     assert "kept 1 edited channel" in w.statusBar().currentMessage()

@@ -22,7 +22,7 @@ from torch import nn
 
 from engine.models.config import MotionEncoderConfig
 from engine.tokens.schema import CHANNELS, GROUP_NAMES, TOKEN_DIMS
-from engine.track import landmarks as L
+from engine.track import landmarks
 from engine.track.types import FrameLandmarks
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the frame (pixel i spans [i, i+1))
@@ -33,10 +33,11 @@ FACE_FROM_BODY_SCALE = 2.0  # same, when only the body's head points (eyes, ears
 HAND_BOX_SCALE = 1.5  # square side / the hand skeleton's larger extent
 HAND_FROM_BODY_SCALE = 3.0  # same, from the body's wrist/pinky/index/thumb points only
 MIN_BOX_FRACTION = 0.04  # a crop is at least this fraction of the frame's long side
-FACE_BODY_POINTS = (L.NOSE, L.L_EYE, L.R_EYE, L.L_EAR, L.R_EAR, L.MOUTH_L, L.MOUTH_R)
+FACE_BODY_POINTS = (landmarks.NOSE, landmarks.L_EYE, landmarks.R_EYE, landmarks.L_EAR, landmarks.R_EAR,
+                    landmarks.MOUTH_L, landmarks.MOUTH_R)
 HAND_BODY_POINTS = {
-    "left_hand": (L.L_WRIST, L.L_PINKY, L.L_INDEX, L.L_THUMB),
-    "right_hand": (L.R_WRIST, L.R_PINKY, L.R_INDEX, L.R_THUMB),
+    "left_hand": (landmarks.L_WRIST, landmarks.L_PINKY, landmarks.L_INDEX, landmarks.L_THUMB),
+    "right_hand": (landmarks.R_WRIST, landmarks.R_PINKY, landmarks.R_INDEX, landmarks.R_THUMB),
 }
 CROP_SUPERSAMPLE = 2  # crops are sampled at 2x and average-pooled: a cheap anti-alias when shrinking
 
