@@ -31,6 +31,7 @@ from engine.render.instant.atlas import (arm_alpha_mask, build_atlas, clean_seam
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver
 from engine.render.instant.face import FaceLayer
+from engine.render.instant.hand_layer import HandSkin
 from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, person_matte,
                                          refine_edge)
 from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
@@ -77,6 +78,11 @@ class PhotoAnalysis:
     moved_anchor: np.ndarray | None = None  # (M,) the body vertex each lay on at rest
     moved_shift: np.ndarray | None = None  # (2,) atlas offset from the arm layer to the arm_moved one
     moved_px: float = 0.0  # slide (work px) beyond which the moved colours show
+    # hands drawn from the tokens (engine.render.instant.hand_layer), by group: their skin colours
+    hand_skins: dict = field(default_factory=dict)
+    hidden_tris: dict = field(default_factory=dict)  # {group: (T,) bool}: the photo's pixels of a drawn hand
+    hand_palms: dict = field(default_factory=dict)  # {group: palm width, work px} of the photo's tracked hands
+    rim_tris: dict = field(default_factory=dict)  # {group: (T,) bool}: around a drawn hand, dropped once moved
 
     def deform(self, target: FrameLandmarks):
         """This photo posed at `target` (engine.render.instant.frame.FrameDeformer does the work)."""
@@ -159,6 +165,7 @@ class Atlas:
     moved_anchor: np.ndarray | None = None
     moved_shift: np.ndarray | None = None
     moved_px: float = 0.0
+    moved_cut: np.ndarray | None = None  # pixels around a hand repainted in the moved layer (not hand)
 
 
 # ---- the stages -------------------------------------------------------------------------------------
@@ -304,14 +311,16 @@ def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin
     face = None
     if config.face_layer and wp.landmarks.has("face"):
         face = FaceLayer.build(wp.landmarks.face * wp.scale, fg, config.teeth_height)
-    moved_rgb, _ = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else (None, None)
+    moved_rgb, moved_cut = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else (None, None)
     arm_own = arm_alpha_mask(labels.arm_own, hand_masks, hands)
     body_rgb = clean_seam(fg, fill_tex, regions, arm_own, wp.skeleton.u)
     atlas, offsets, mouth_off = build_atlas(fg, body_rgb, plate.alpha, fill_tex, regions.get("fill"), face, arm_own,
-                                            moved_rgb)  # (moved_cut unused: the body mesh has no pixels under it)
+                                            moved_rgb)
+    # (one triangle per pixel: a transparent atlas pixel shows the plate, not the piece beneath, so drawn
+    # hands take triangles out (stage 8) rather than making pixels transparent)
     if moved_rgb is None:
-        return Atlas(atlas, offsets, mouth_off, face)
-    return Atlas(atlas, offsets, mouth_off, face, *_moved_switch(skin, offsets, hand_masks, hands))
+        return Atlas(atlas, offsets, mouth_off, face, moved_cut=moved_cut)
+    return Atlas(atlas, offsets, mouth_off, face, *_moved_switch(skin, offsets, hand_masks, hands), moved_cut)
 
 
 def stage7_solver(wp: WorkPhoto, skin: Skin, face: FaceLayer | None, config: WarpConfig) -> ArapSolver | None:
@@ -343,6 +352,7 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     skin = stage5_skin(wp, pieces, grown, config)
     atlas = stage6_atlas(wp, matte, plate, labels, skin, config)
     solver = stage7_solver(wp, skin, atlas.face, config)
+    drawn = stage8_drawn_hands(wp, matte, plate, skin, atlas, config)
     tri_offset = _tri_offsets(skin, atlas.offsets)
     return PhotoAnalysis(key=key, config=config, ref_size=wp.ref_size, scale=wp.scale, work_size=wp.size,
                          skeleton=wp.skeleton, verts=skin.verts, tris=skin.tris, tri_offset=tri_offset,
@@ -351,7 +361,61 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
                          joint_owner=skin.joint_owner, face=atlas.face, mouth_offset=atlas.mouth_offset,
                          atlas=atlas.atlas, plate=plate.plate, canvas_colour=border_colour(plate.plate),
                          palms=dict(wp.bending), moved_tris=atlas.moved_tris, moved_anchor=atlas.moved_anchor,
-                         moved_shift=atlas.moved_shift, moved_px=atlas.moved_px)
+                         moved_shift=atlas.moved_shift, moved_px=atlas.moved_px, hand_skins=drawn.skins,
+                         hidden_tris=drawn.hidden, hand_palms=drawn.palms, rim_tris=drawn.rim)
+
+
+@dataclass(frozen=True)
+class DrawnHands:
+    """Stage 8: the hands drawn from the tokens, and the triangles they replace."""
+
+    skins: dict  # {group: HandSkin}
+    hidden: dict  # {group: (T,) bool}: triangles of a drawn hand's own pixels (not rasterised while it is drawn)
+    palms: dict  # {group: palm width, work px} of the tracked hands among them
+    rim: dict  # {group: (T,) bool}: triangles around a drawn hand, not rasterised once the hand has moved
+
+
+def stage8_drawn_hands(wp: WorkPhoto, matte: Matte, plate: Plate, skin_: Skin, atlas: Atlas,
+                       config: WarpConfig) -> DrawnHands:
+    """The hands drawn from the tokens: every hand the mesh cannot bend finger by finger (not open and
+    frontal in the photo, or not seen; with `hand_layer_open` every hand). Their skin colour comes from the
+    photo's own hand, else the face. A tracked hand is drawn only as far as the driver's hand shape differs
+    from the photo's (engine.render.instant.frame): held as in the photo, the photo's own hand shows. While
+    it is drawn fully, the triangles of its own pixels are not rasterised (warped rigidly they would stick
+    out around the drawn hand in another pose), nor, once it has moved, those of the rim around it (its
+    repainted colours would show as a pale patch beside the drawn hand)."""
+    n = len(skin_.tris)
+    none = DrawnHands({}, {}, {}, {})
+    if not config.hand_layer:
+        return none
+    centre = skin_.verts[skin_.tris].mean(1)
+    hidden, palms, rim = {}, {}, {}
+    face_skin = None
+    if wp.landmarks.has("face"):
+        f = np.round(wp.landmarks.face[:, :2] * wp.scale).astype(np.int32)
+        m = np.zeros(wp.rgb.shape[:2], np.uint8)
+        cv2.fillConvexPoly(m, cv2.convexHull(f), 1)
+        face_skin = HandSkin.from_pixels(plate.fg, cv2.erode(m, np.ones((5, 5), np.uint8)))
+    out = {}
+    for group, prefix in (("left_hand", "lh"), ("right_hand", "rh")):
+        if prefix in wp.bending and not config.hand_layer_open:
+            continue
+        skin = None
+        mask = matte.hand_masks.get(prefix)
+        if mask is not None:
+            skin = HandSkin.from_pixels(plate.fg, instant_hands.without_fringe(mask, wp.hands[prefix]))
+            if skin is not None:
+                on = region_contains(cv2.dilate(mask, np.ones((3, 3), np.uint8)), centre) > 0
+                hidden[group] = on & skin_.tri_arm
+                palms[group] = wp.hands[prefix]
+                if atlas.moved_cut is not None:
+                    r = max(2, int(round(wp.hands[prefix])))
+                    near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+                    rim[group] = (region_contains(atlas.moved_cut & near, centre) > 0) & skin_.tri_arm & ~hidden[group]
+        skin = skin or face_skin
+        if skin is not None:
+            out[group] = skin
+    return DrawnHands(out, hidden, palms, rim)
 
 
 def _tri_offsets(skin: Skin, offsets: dict) -> np.ndarray:

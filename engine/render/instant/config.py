@@ -31,6 +31,8 @@ class WarpConfig:
     arap_joint_weight: float = 20.0  # pull of the vertices sitting on joints towards the target joints
     # --- face ---
     face_layer: bool = True  # dense face warp over the 478-point mesh
+    hand_layer: bool = True  # hands the photo cannot bend are drawn from the hand tokens (hand_layer.py)
+    hand_layer_open: bool = True  # ... and so are the open, frontal hands the mesh bends finger by finger
     face_blend_sigma: float = 0.18  # residual face motion spreads onto hair/neck with this falloff (face h)
     face_pin_weight: float = 20.0  # ARAP pull of head vertices under the face towards the face's motion
     teeth_height: float = 0.045  # visible upper-teeth band, in face heights

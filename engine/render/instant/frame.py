@@ -16,6 +16,7 @@ from engine.render.instant.skeleton import apply
 from engine.track.types import FrameLandmarks
 
 FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
+DRAW_FROM, DRAW_FULL = 0.12, 0.25  # hand shape mismatch (palm widths): the drawn hand fades in between
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Frame:
     dst: np.ndarray
     src: np.ndarray
     order: np.ndarray
+    wrists: dict | None = None  # {hand group: (2,) work px} where the posed forearm ends (the drawn hands)
+    hands: dict | None = None  # {hand group: opacity 0..1} of the drawn hands
 
 
 class FrameDeformer:
@@ -37,6 +40,7 @@ class FrameDeformer:
     def deform(self, target: FrameLandmarks) -> Frame:
         an = self.an
         sk, cfg = an.skeleton, an.config
+        drawn = self._drawn(target)
         target = self._tamed(target)
         mats, z = sk.transforms(target)
         x = skin(an.verts, an.weights, mats)
@@ -53,6 +57,7 @@ class FrameDeformer:
             x = an.solver.solve(x, handles, cfg.arap_iterations)
         dst = [x[an.tris]]
         src0 = an.verts[an.tris] + an.tri_offset[:, None, :]
+        gone = np.zeros(0, np.int64)
         if an.moved_tris is not None:
             # a hand (and the rim kept around it) that slid off the clothes it lay on shows the moved colours
             t = an.moved_tris
@@ -60,6 +65,9 @@ class FrameDeformer:
                 - (x[an.moved_anchor] - an.verts[an.moved_anchor])
             away = t[np.hypot(slide[:, 0], slide[:, 1]) > an.moved_px]
             src0[away] += an.moved_shift
+            for group, rim in an.rim_tris.items():
+                if drawn.get(group, 0.0) >= 1.0:
+                    gone = np.concatenate([gone, away[rim[away]]])
         src = [src0]
         key = z[an.tri_bone] - an.tri_arm * cfg.arm_behind_margin_u * sk.u
         key = np.where(an.tri_fill, np.inf, key)
@@ -73,7 +81,36 @@ class FrameDeformer:
             keys.append(np.full(len(fd), zf))
         key = np.concatenate(keys)
         order = np.argsort(-key, kind="stable")
-        return Frame(np.concatenate(dst), np.concatenate(src), order)
+        drop = np.zeros(len(key), bool)
+        for group, hidden in an.hidden_tris.items():
+            if drawn.get(group, 0.0) >= 1.0:
+                drop[:len(hidden)] |= hidden
+        drop[gone] = True
+        if drop.any():
+            order = order[~drop[order]]
+        wrists = {}
+        for group in an.hand_skins:
+            bone = sk.index.get(f"{group[0]}_forearm")
+            if bone is not None:
+                wrists[group] = apply(mats[bone], sk.src_b[bone][None, :2])[0]
+        return Frame(np.concatenate(dst), np.concatenate(src), order, wrists, drawn)
+
+    def _drawn(self, target: FrameLandmarks) -> dict:
+        """Opacity of each drawn hand: 0 while the target hand keeps the photo's shape (moved as a whole),
+        rising to 1 as the fingers take a shape the photo's hand does not have."""
+        an = self.an
+        out = {}
+        for group in an.hand_skins:
+            if not target.has(group):
+                continue
+            palm = an.hand_palms.get(group)
+            if palm is None:  # the photo does not show this hand: only a drawn one can
+                out[group] = 1.0
+                continue
+            src = an.skeleton.source.points(group)
+            err = instant_hands.mismatch(src, target.points(group), palm / an.scale)
+            out[group] = float(np.clip((err - DRAW_FROM) / (DRAW_FULL - DRAW_FROM), 0.0, 1.0))
+        return out
 
     def _tamed(self, target: FrameLandmarks) -> FrameLandmarks:
         """Target hands eased towards rigid motion where their shape is beyond what a warp can show."""

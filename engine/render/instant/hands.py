@@ -169,6 +169,15 @@ def background_between_fingers(fl: FrameLandmarks, prefix: str, palm: float, sca
     return (zone.astype(bool) & (d < BG_SIGMAS)).astype(np.uint8)
 
 
+def mismatch(src: np.ndarray, tgt: np.ndarray, palm: float) -> float:
+    """How far the target hand's shape is from the photo's (RMS after the best similarity, palm widths)."""
+    s, t = src[:, :2].astype(np.float64), tgt[:, :2].astype(np.float64)
+    m = similarity_fit(s, t)
+    rigid = s @ m[:, :2].T + m[:, 2]
+    scale = max(np.hypot(m[0, 0], m[1, 0]), 1e-6)
+    return float(np.sqrt(((rigid - t) ** 2).sum(1).mean())) / (palm * scale)
+
+
 def tame(src: np.ndarray, tgt: np.ndarray, palm: float) -> np.ndarray:
     """The target hand (21, >=2), eased towards the photo's hand shape moved rigidly (a similarity) when
     the two shapes disagree too much: a 2D warp cannot turn a palm seen from the front into a fist seen

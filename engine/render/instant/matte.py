@@ -315,11 +315,11 @@ def refine_edge(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray, also: np.
     has the plate's own colour is background, whatever segmentation (or a hand mask grown to take the
     hand's fringe) said. Left in the matte it moves with a limb and draws a thin light (or dark) outline of
     the photo's background around it, a halo. `also`: more pixels to check (bool mask)."""
-    core = (alpha >= 0.98).astype(np.uint8)
-    if not core.any():
+    inside = (alpha >= 0.5).astype(np.uint8)
+    if not inside.any():
         return alpha
-    d = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
-    band = (d > 0) & (d <= EDGE_BAND_PX)
+    # the soft edge outside, and the outermost pixels inside (segmentation runs a little fat)
+    band = (alpha > 0) & (cv2.distanceTransform(inside, cv2.DIST_L2, 3) <= EDGE_BAND_PX)
     if also is not None:
         band |= also
     diff = np.abs(rgb.astype(np.float32) - plate.astype(np.float32)).max(-1)

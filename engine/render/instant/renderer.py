@@ -24,6 +24,7 @@ from engine.render.base import RenderedFrame, Renderer, output_size
 from engine.render.instant.analysis import PhotoAnalysis, analyse
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.frame import FrameDeformer
+from engine.render.instant.hand_layer import draw_hand
 from engine.render.instant.raster import affine_table, backward_map, composite, rasterise_ids
 from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
@@ -137,7 +138,17 @@ class InstantRenderer(Renderer):
         if box[2] <= box[0]:
             return sz.canvas.copy()
         mx, my = backward_map(ids, box, table)
-        return composite(sz.canvas, sz.atlas, mx, my, box)
+        out = composite(sz.canvas, sz.atlas, mx, my, box)
+        an = photo.analysis
+        for group, skin in an.hand_skins.items():  # hands the mesh cannot bend: drawn in the driver's pose
+            if target.has(group) and fr.hands and fr.hands.get(group, 0.0) > 0.0:
+                p = target.points(group).astype(np.float64) * an.scale
+                if fr.wrists and group in fr.wrists:  # on the arm as posed (a bone's stretch is limited)
+                    p[:, :2] += fr.wrists[group] - p[0, :2]
+                p[:, :2] = (p[:, :2] + 0.5) * sz.scale - 0.5 + sz.offset
+                p[:, 2] *= float(sz.scale[0])
+                draw_hand(out, p, skin, fr.hands[group])
+        return out
 
     def render(self, reference: Reference, motion: MotionTokens, indices: Sequence[int], *,
                size: tuple[int, int] | None = None, cancel: CancelToken | None = None) -> Iterator[RenderedFrame]:
