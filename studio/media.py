@@ -182,13 +182,15 @@ class MediaController(QObject):
 
     # -- driving clip ------------------------------------------------------------------------------------
 
-    def open_driving(self, path: str | Path, keep_edits: bool = False) -> JobHandle | None:
+    def open_driving(self, path: str | Path, keep_edits: bool = False, person: int | None = None
+                     ) -> JobHandle | None:
+        """Track (or load) a driving clip. `person`: whom to follow when it shows several (a project's choice)."""
         path = Path(path)
         if path.suffix == PROJECT_SUFFIX:
             self.project_dropped.emit(path)
             return None
         self.drv_panel.set_busy(path)
-        h = self.runner.submit(f"Tracking {path.name}", lambda c: load_driving_job(path, c), key="track")
+        h = self.runner.submit(f"Tracking {path.name}", lambda c: load_driving_job(path, c, person), key="track")
         self._track = h
         h.progress.connect(self.drv_panel.set_progress)
         h.succeeded.connect(lambda clip, p=path, k=keep_edits: self._clip_done(p, clip, k))

@@ -89,7 +89,7 @@ class ProjectController(QObject):
         if state.reference_path is not None:
             self.media.open_reference(state.reference_path)
         if state.driving_path is not None:
-            self.media.open_driving(state.driving_path, keep_edits=True)
+            self.media.open_driving(state.driving_path, keep_edits=True, person=state.driving_person)
 
     def save(self) -> bool:
         if self.doc.path is None:

@@ -131,7 +131,7 @@ def test_track_person_picks_and_too_few_people_is_one_line(capsys, tmp_path, two
 
 # -- the studio ------------------------------------------------------------------------------------------------
 
-def test_the_studio_offers_the_people_and_follows_the_one_picked(window, qtbot, two_people):
+def test_the_studio_offers_the_people_and_follows_the_one_picked(window, qtbot, two_people, tmp_path):
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
@@ -164,3 +164,28 @@ def test_the_studio_offers_the_people_and_follows_the_one_picked(window, qtbot, 
     w.actions.trigger("edit.undo")  # one step back: the largest again, edits still there
     assert doc.clip is largest and combo.currentText() == "Largest"
     assert [k.frame for k in edits.keys_of(doc.channel_ops(jaw))] == [3]
+
+    # the choice is saved with the project: reopening follows the same person
+    w.actions.trigger("edit.redo")
+    assert combo.currentText() == "Person 1 (left)"
+    assert w.files.save_as(tmp_path / "two")
+    w.actions.trigger("file.new")
+    assert doc.clip is None and not panel.follow_row.isVisible()
+    assert w.files.open(tmp_path / "two.umproj")
+    qtbot.waitUntil(lambda: doc.clip is not None and not w.runner.running("track"), timeout=TRACK_TIMEOUT_MS)
+    assert (nose_x(doc.clip) < half).all() and combo.currentText() == "Person 1 (left)"
+    assert [k.frame for k in edits.keys_of(doc.channel_ops(jaw))] == [3] and not doc.dirty
+
+
+def test_the_project_file_keeps_the_person_and_omits_the_default(tmp_path):
+    from engine.project.projectfile import ProjectFileError, ProjectState, state_from_json, state_to_json
+
+    video = tmp_path / "two.mp4"
+    chosen = state_to_json(ProjectState(driving_path=video, driving_person=2), tmp_path)
+    assert chosen["driving"]["person"] == 2
+    assert state_from_json(chosen, tmp_path).driving_person == 2
+    default = state_to_json(ProjectState(driving_path=video), tmp_path)
+    assert "person" not in default["driving"] and state_from_json(default, tmp_path).driving_person is None
+    chosen["driving"]["person"] = 0
+    with pytest.raises(ProjectFileError, match="damaged"):
+        state_from_json(chosen, tmp_path)

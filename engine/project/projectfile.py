@@ -1,7 +1,7 @@
 """Project files (JSON), the recent-files list and crash recovery (autosave). No Qt.
 
 A project file holds the media paths (absolute, and relative to the project file so a folder can be moved
-with its media), the edit layer, the in/out range, render settings, view mode and a `format_version`. It
+with its media), which person the driving video's tracking follows when it shows several, the edit layer, the in/out range, render settings, view mode and a `format_version`. It
 never holds tracked data: opening a project re-tracks the driving clip, which the engine's cache makes quick.
 Files are written atomically (temp file in the same folder, then os.replace).
 
@@ -22,6 +22,7 @@ from typing import Any
 from engine.errors import UserFacingError
 from engine.project.document import Project, RenderSettings, ViewMode
 from engine.project.edits import EditLayer
+from engine.track.config import person_of
 
 PROJECT_FORMAT_VERSION = 1
 PROJECT_SUFFIX = ".umproj"
@@ -44,12 +45,14 @@ class ProjectState:
     render: RenderSettings = field(default_factory=RenderSettings)
     view_mode: ViewMode = ViewMode.RESULT
     project_path: Path | None = None  # for a recovery file: the project it was autosaved from
+    driving_person: int | None = None  # whom the driving video's tracking follows (None: the largest)
 
 
 def state_of(project: Project) -> ProjectState:
     return ProjectState(reference_path=project.reference_path, driving_path=project.driving_path,
                         edits=project.edits, in_out=project.in_out if project.has_custom_range else None,
-                        render=project.render_settings, view_mode=project.view_mode, project_path=project.path)
+                        render=project.render_settings, view_mode=project.view_mode, project_path=project.path,
+                        driving_person=person_of(project.clip.tracker) if project.clip is not None else None)
 
 
 def apply_state(project: Project, state: ProjectState, path: Path | None) -> None:
@@ -91,12 +94,26 @@ def _media_from_json(d: Any, base: Path) -> Path | None:
     return Path(d["path"])
 
 
+def _with_person(driving: dict[str, str] | None, person: int | None) -> dict[str, Any] | None:
+    """The driving entry, with the person followed when it is not the largest (older readers ignore it)."""
+    if driving is None or person is None:
+        return driving
+    return {**driving, "person": person}
+
+
+def _person_from_json(driving: Any) -> int | None:
+    person = driving.get("person") if isinstance(driving, dict) else None
+    if person is not None and (isinstance(person, bool) or not isinstance(person, int) or person < 1):
+        raise ValueError(f"driving person {person!r}")
+    return person
+
+
 def state_to_json(state: ProjectState, base: Path | None) -> dict[str, Any]:
     return {
         "format_version": PROJECT_FORMAT_VERSION,
         "app": "unimotion-studio",
         "reference": _media_json(state.reference_path, base),
-        "driving": _media_json(state.driving_path, base),
+        "driving": _with_person(_media_json(state.driving_path, base), state.driving_person),
         "in_out": list(state.in_out) if state.in_out is not None else None,
         "render": state.render.to_json(),
         "view_mode": state.view_mode.value,
@@ -121,6 +138,7 @@ def state_from_json(data: Any, base: Path, name: str = "project") -> ProjectStat
             render=RenderSettings.from_json(data.get("render") or {}),
             view_mode=ViewMode(data.get("view_mode", ViewMode.RESULT.value)),
             project_path=Path(rec["project_path"]) if rec.get("project_path") else None,
+            driving_person=_person_from_json(data.get("driving")),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ProjectFileError(f"{name}: damaged project ({exc})") from None
