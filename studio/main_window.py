@@ -39,6 +39,7 @@ from studio.viewer import Viewer
 APP_TITLE = "UniMotion Studio"
 VIEW_ACTIONS = {"view.result": ViewMode.RESULT, "view.side_by_side": ViewMode.SIDE_BY_SIDE,
                 "view.skeleton": ViewMode.SKELETON}
+FRAMING_ACTIONS = {"view.framing_follow": "follow", "view.framing_keep": "keep_in_frame", "view.framing_fixed": "fixed"}
 TRANSPORT = ("play.home", "play.step_back", "play.toggle", "play.step_forward", "play.end", "play.loop")
 DIT_HINT = ("To enable it: set UNIMOTION_CHECKPOINT to a trained generator checkpoint (.safetensors), or put one "
             "in ~/.cache/unimotion/checkpoints/ or assets/generator/ (see the README)")
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         doc.clip_changed.connect(self._update_enabled)
         doc.reference_changed.connect(self._update_enabled)
         doc.view_mode_changed.connect(self._sync_view_actions)
+        doc.render_settings_changed.connect(self._sync_view_actions)
         self.playback.playing_changed.connect(self._playing_changed)
         self._connect_actions()
         self._sync_view_actions()
@@ -207,6 +209,8 @@ class MainWindow(QMainWindow):
             a.on(aid, fn)
         for aid, mode in VIEW_ACTIONS.items():
             a.on(aid, lambda mode=mode: doc.set_view_mode(mode))
+        for aid, framing in FRAMING_ACTIONS.items():
+            a.on(aid, lambda framing=framing: doc.set_render_settings(framing=framing))
         a["play.loop"].setChecked(pb.loop)
         a["edit.undo"].setEnabled(False)
         a["edit.redo"].setEnabled(False)
@@ -234,6 +238,8 @@ class MainWindow(QMainWindow):
     def _sync_view_actions(self) -> None:
         for aid, mode in VIEW_ACTIONS.items():
             self.actions[aid].setChecked(self.project.view_mode == mode)
+        for aid, framing in FRAMING_ACTIONS.items():
+            self.actions[aid].setChecked(self.project.render_settings.framing == framing)
 
     def _update_enabled(self) -> None:
         has_clip = self.project.clip is not None

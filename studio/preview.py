@@ -90,6 +90,7 @@ class PreviewRequest:
     long_side: int
     mode: ViewMode
     driver: np.ndarray | None  # the driving frame, for side by side
+    framing: str = "follow"  # engine.render.framing: where the person stands
 
 
 @dataclass(frozen=True)
@@ -104,19 +105,40 @@ class PreviewResult:
     pick: object | None = None  # studio.picking.PickMap: where the person's joints are on `rgb`
 
 
+_FRAMED: dict = {}  # the last framed tokens (keep in frame fits the whole clip: once per content, not per frame)
+_FRAMED_LOCK = threading.Lock()
+
+
+def _framed(req: PreviewRequest) -> MotionTokens:
+    from engine.render.framing import apply_framing
+
+    if req.framing == "follow":
+        return req.tokens
+    key = (req.hard_generation, req.reference.key, req.framing, len(req.tokens))
+    with _FRAMED_LOCK:
+        hit = _FRAMED.get(key)
+    if hit is None:
+        hit = apply_framing(req.tokens, req.reference, req.framing)
+        with _FRAMED_LOCK:
+            _FRAMED.clear()
+            _FRAMED[key] = hit
+    return hit
+
+
 def render_preview(req: PreviewRequest, host: RendererHost, cancel: CancelToken) -> PreviewResult:
     cancel.raise_if_cancelled()
     renderer = host.get()
     size = output_size(req.reference, req.long_side)
+    tokens = _framed(req)
     rgb = None
-    for fr in renderer.render(req.reference, req.tokens, [req.frame], size=size, cancel=cancel):
+    for fr in renderer.render(req.reference, tokens, [req.frame], size=size, cancel=cancel):
         rgb = fr.rgb
     if rgb is None:
         raise UserFacingError(f"{host.label} returned no frame")
     overlay = space = None
     from engine.tokens import retarget
 
-    posed = retarget.apply(req.tokens, req.reference.rig(), req.frame)  # ~5 ms; also what a click picks
+    posed = retarget.apply(tokens, req.reference.rig(), req.frame)  # ~5 ms; also what a click picks
     out_h, out_w = rgb.shape[:2]
     if req.mode == ViewMode.SKELETON:
         overlay = posed

@@ -162,7 +162,8 @@ class Viewer(QFrame):
         req = PreviewRequest(serial=self._serial, generation=self._generation,
                              hard_generation=self._hard_generation, reference=doc.reference,
                              tokens=doc.edited_tokens(), frame=doc.frame,
-                             long_side=doc.render_settings.preview_long_side, mode=doc.view_mode, driver=driver)
+                             long_side=doc.render_settings.preview_long_side, mode=doc.view_mode, driver=driver,
+                             framing=doc.render_settings.framing)
         host = self.host
         h = self.runner.submit("Preview", lambda cancel: render_preview(req, host, cancel))
         self._in_flight = h

@@ -87,3 +87,44 @@ def test_framing_is_saved_in_the_project_and_reaches_the_export(man, travelling,
         RenderSettings(framing="zoom")
     with pytest.raises(ValueError, match="ExportRequest.framing"):
         ExportRequest(man, travelling, tmp_path / "x.mp4", 25.0, 0, 3, 0.0, framing="zoom")
+
+
+@pytest.fixture
+def studio(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from studio.main_window import MainWindow
+    from studio.settings import StudioSettings
+
+    settings = StudioSettings(recovery_dir=tmp_path / "recovery", ask_before_discard=False, offer_recovery=False)
+    w = MainWindow(settings, QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+    w.deleteLater()
+
+
+def test_studio_framing_choice_beside_the_view_modes(studio, qtbot, media):
+    """The View menu's framing items set the project's framing (saved with it), and the preview renders
+    with it: what it shows is the instant render of the framed tokens, which differs from following."""
+    from engine.render.base import output_size
+    from tests.test_studio import load_media, wait_rendered
+
+    w, doc = studio, studio.project
+    load_media(qtbot, w, media)  # the face clip: the head moves about a little
+    assert w.actions["view.framing_follow"].isChecked()
+    doc.set_frame(len(doc.clip.tokens) - 1)
+    follow = wait_rendered(qtbot, w)
+    w.actions.trigger("view.framing_fixed")
+    assert doc.render_settings.framing == "fixed" and w.actions["view.framing_fixed"].isChecked()
+    fixed = wait_rendered(qtbot, w)
+    assert np.abs(follow.astype(int) - fixed.astype(int)).mean() > 1.0, "fixed in place must change the frame"
+    size = output_size(doc.reference, doc.render_settings.preview_long_side)
+    tokens = apply_framing(doc.edited_tokens(), doc.reference, "fixed")
+    want = next(iter(InstantRenderer().render(doc.reference, tokens, [doc.frame], size=size))).rgb
+    assert np.abs(want.astype(int) - fixed[: want.shape[0], : want.shape[1]].astype(int)).mean() < 1.0
+    w.actions.trigger("view.framing_keep")
+    assert doc.render_settings.framing == "keep_in_frame" and w.actions["view.framing_keep"].isChecked()
+    wait_rendered(qtbot, w)
+    assert doc.render_settings.to_json()["framing"] == "keep_in_frame"
