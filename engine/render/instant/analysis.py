@@ -403,7 +403,9 @@ def stage8_drawn_hands(wp: WorkPhoto, matte: Matte, plate: Plate, skin_: Skin, a
         skin = None
         mask = matte.hand_masks.get(prefix)
         if mask is not None:
-            skin = HandSkin.from_pixels(plate.fg, instant_hands.without_fringe(mask, wp.hands[prefix]))
+            # the colour of the skin right on the hand's bones (its outline mixes in what it lies on)
+            core = instant_hands.core_strokes(wp.landmarks, prefix, wp.hands[prefix], wp.scale, mask.shape)
+            skin = HandSkin.from_pixels(plate.fg, core & instant_hands.without_fringe(mask, wp.hands[prefix]))
             if skin is not None:
                 on = region_contains(cv2.dilate(mask, np.ones((3, 3), np.uint8)), centre) > 0
                 hidden[group] = on & skin_.tri_arm

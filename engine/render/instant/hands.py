@@ -143,6 +143,11 @@ def hand_region(fl: FrameLandmarks, prefix: str, palm: float, scale: float, rgb:
     return cv2.dilate(keep[cc].astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
 
 
+def core_strokes(fl: FrameLandmarks, prefix: str, palm: float, scale: float, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 mask of thin strokes along the hand's bones (pixels that are surely hand)."""
+    return _strokes(hand_points(fl, prefix, scale), shape, CORE_RADIUS * palm, hull=False)
+
+
 def without_fringe(mask: np.ndarray, palm: float) -> np.ndarray:
     """A hand_region mask without the colour fringe it was grown by."""
     r = max(1, int(round(FRINGE * palm)))
