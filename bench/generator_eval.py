@@ -8,8 +8,9 @@ Cross-identity (every photo x clip, `--cross-frames` frames): driving tokens aga
     from the output, as bench/reenact.py measures them (body degrees, face, finger flexion degrees).
 Seconds per frame of each renderer on this machine (render only, same run, same frames).
 
-Renderers: still (photo held still), instant, DiT preview at 1, 2 and 4 steps (no guidance), DiT full
-(8 steps, reference and motion guidance 1.5). The cross-identity part runs --cross-renderers only (it
+Renderers: still (photo held still), instant, DiT preview at 1, 2 and 4 steps (no guidance, the mean of
+PREVIEW_DRAWS samples, as the studio's preview), DiT full (8 steps, one sample, reference and motion
+guidance 1.5). The cross-identity part runs --cross-renderers only (it
 re-tracks every output frame).
 
     .venv/bin/python bench/generator_eval.py                       # the shipped model, 24 + 12 frames
@@ -36,7 +37,8 @@ HAND_MIN = 2  # a clip's hand column is shown only when the driver shows that ha
 
 
 def renderers(checkpoint: str | None, which: list[str]):
-    from engine.render.dit_renderer import FULL_MOTION_GUIDANCE, FULL_REF_GUIDANCE, FULL_STEPS, DiTRenderer
+    from engine.render.dit_renderer import (FULL_MOTION_GUIDANCE, FULL_REF_GUIDANCE, FULL_STEPS, PREVIEW_DRAWS,
+                                            DiTRenderer)
     from engine.render.instant.renderer import InstantRenderer
 
     out = {}
@@ -44,7 +46,7 @@ def renderers(checkpoint: str | None, which: list[str]):
         if name == "instant":
             out[name] = InstantRenderer()
         elif name.startswith("preview"):
-            out[name] = DiTRenderer(checkpoint, steps=int(name[len("preview"):]))
+            out[name] = DiTRenderer(checkpoint, steps=int(name[len("preview"):]), draws=PREVIEW_DRAWS)
         elif name == "full":
             out[name] = DiTRenderer(checkpoint, steps=FULL_STEPS, ref_guidance=FULL_REF_GUIDANCE,
                                     motion_guidance=FULL_MOTION_GUIDANCE)

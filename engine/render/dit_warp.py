@@ -134,13 +134,20 @@ class SampleRequest:
 @torch.no_grad()
 def sample_residual(model, req: SampleRequest, sigmas: tuple[float, ...], *, ref_guidance: float = 1.0,
                     motion_guidance: float = 1.0, generator: torch.Generator | None = None,
-                    cancel: CancelToken | None = None):
+                    cancel: CancelToken | None = None, draws: int = 1):
     """A Job: yields Progress per step (preview: the current x0 estimate), returns the residual x0
     (B, 3, S, S) (float32, CPU).
 
     Guidance (compositional CFG, Brooks et al. 2023 eq. 3) on the x0 prediction, which is linear in v:
     x0 = x0(-, -) + s_ref [x0(ref, -) - x0(-, -)] + s_motion [x0(ref, motion) - x0(ref, -)]; the warp is
     never dropped (it is the frame's base)."""
+    if draws > 1:  # the mean of several samples (noise draws): the posterior mean, what PSNR rewards
+        k = draws
+        rep = SampleRequest(*(t.repeat_interleave(k, dim=0) for t in (req.warp, req.aligned, req.reference,
+                                                                         req.motion)))
+        x0 = yield from sample_residual(model, rep, sigmas, ref_guidance=ref_guidance,
+                                        motion_guidance=motion_guidance, generator=generator, cancel=cancel)
+        return x0.view(-1, k, *x0.shape[1:]).mean(dim=1)
     b = req.warp.shape[0]
     dev = req.warp.device
     dtype = next(model.parameters()).dtype

@@ -17,8 +17,12 @@ the preview's discrete levels (engine/render/dit_warp.TRAIN_SIGMA_LEVELS), half 
 sampler uses are the ones trained most. Condition dropout for guidance: both dropped together with
 p_drop_both, else each alone with its probability, so the unconditional branch is trained too.
 
+An optional structure term, ssim_weight * (1 - SSIM) of the predicted frame crop, keeps the repair from
+trading structure for mean squared error (the goal is both PSNR and SSIM).
+
 Early stopping: `eval_fn` samples a one-step preview on pairs of the held-out clips (never trained on) and
-scores the mean squared error of the frame; best_ema.safetensors is the EMA with the lowest.
+scores MSE and 1 - SSIM, each relative to the instant render's (2.0 = no better than the warp);
+best_ema.safetensors is the EMA with the lowest.
 """
 from __future__ import annotations
 
@@ -58,6 +62,7 @@ class GeneratorTrainConfig:
     shift: float = 0.06  # +- fraction of the crop
     flip: float = 0.5
     val_pairs: int = 96
+    ssim_weight: float = 0.0  # + weight * (1 - SSIM) of the predicted frame crop (structure, not only MSE)
     # Full-body motion is scarce in the corpus (4 clips of 35): its pairs are repeated this often per epoch.
     repeat_fullbody: int = 3
     repeat_halfbody: int = 2
@@ -68,6 +73,8 @@ class GeneratorTrainConfig:
             v = getattr(self, n)
             if not 0 <= v <= 1:
                 raise ValueError(f"GeneratorTrainConfig.{n}: must lie in [0, 1], got {v!r}")
+        if self.ssim_weight < 0:
+            raise ValueError(f"GeneratorTrainConfig.ssim_weight: must be >= 0, got {self.ssim_weight!r}")
         for n in ("colour", "saturation", "zoom", "shift"):
             if not 0 <= getattr(self, n) < 1:
                 raise ValueError(f"GeneratorTrainConfig.{n}: must lie in [0, 1), got {getattr(self, n)!r}")
@@ -189,11 +196,37 @@ def make_loss_fn(cfg: GeneratorTrainConfig):
         keep_motion = (~both & (torch.rand(b) >= cfg.p_drop_motion)).to(dev) & batch["motion_ok"]
         x0_hat = model(z, sigma, warp, batch["aligned"], batch["reference"], batch["motion"], keep_ref, keep_motion)
         weight = 1 / s4.clamp(min=SIGMA_WEIGHT_FLOOR) ** 2
-        loss = ((x0_hat.float() - x0) ** 2 * weight).mean()
+        flow = ((x0_hat.float() - x0) ** 2 * weight).mean()
+        loss = flow
+        out = {"flow": flow.detach()}
+        if cfg.ssim_weight:
+            structure = 1 - ssim((warp + x0_hat.float()).clamp(-1, 1), target).mean()
+            loss = loss + cfg.ssim_weight * structure
+            out["ssim_loss"] = structure.detach()
         with torch.no_grad():
-            out = {"x0_mse": F.mse_loss(x0_hat.float(), x0), "warp_mse": (x0 ** 2).mean()}
+            out.update({"x0_mse": F.mse_loss(x0_hat.float(), x0), "warp_mse": (x0 ** 2).mean()})
         return {"loss": loss, **out}
     return loss_fn
+
+
+SSIM_WINDOW = 11  # Gaussian window of SSIM (Wang et al. 2004), sigma 1.5
+SSIM_SIGMA = 1.5
+SSIM_C1, SSIM_C2 = 0.01 ** 2, 0.03 ** 2
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B,) mean SSIM of images in [-1, 1] (computed on [0, 1], per channel, Gaussian window)."""
+    a, b = (a + 1) / 2, (b + 1) / 2
+    c = a.shape[1]
+    x = torch.arange(SSIM_WINDOW, dtype=a.dtype, device=a.device) - SSIM_WINDOW // 2
+    g = torch.exp(-x ** 2 / (2 * SSIM_SIGMA ** 2))
+    g = (g / g.sum())
+    win = (g[:, None] * g[None, :]).expand(c, 1, SSIM_WINDOW, SSIM_WINDOW)
+    blur = lambda t: F.conv2d(t, win, groups=c)  # noqa: E731 - valid region only, as skimage's default crops
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)) / ((mu_a ** 2 + mu_b ** 2 + SSIM_C1) * (var_a + var_b + SSIM_C2))
+    return s.mean(dim=(1, 2, 3))
 
 
 def make_eval_fn(val: PairDataset, batch_size: int = 32):
@@ -205,7 +238,7 @@ def make_eval_fn(val: PairDataset, batch_size: int = 32):
 
     def eval_fn(model) -> dict[str, float]:
         dev = next(model.parameters()).device
-        err_model = err_warp = 0.0
+        err_model = err_warp = ssim_model = ssim_warp = 0.0
         gen = torch.Generator().manual_seed(0)
         for s in range(0, len(items), batch_size):
             chunk = items[s:s + batch_size]
@@ -216,10 +249,14 @@ def make_eval_fn(val: PairDataset, batch_size: int = 32):
             frame = (stack["warp"] + x0).clamp(-1, 1)
             err_model += float(((frame - stack["target"]) ** 2).mean(dim=(1, 2, 3)).sum())
             err_warp += float(((stack["warp"] - stack["target"]) ** 2).mean(dim=(1, 2, 3)).sum())
+            ssim_model += float(ssim(frame, stack["target"]).sum())
+            ssim_warp += float(ssim(stack["warp"], stack["target"]).sum())
         n = len(items)
-        mse, mse_w = err_model / n, err_warp / n
+        mse, mse_w, sm, sw = err_model / n, err_warp / n, ssim_model / n, ssim_warp / n
         psnr = lambda e: 10 * math.log10(4 / max(e, 1e-12))  # noqa: E731 - images span [-1, 1]: peak 2
-        return {"score": mse, "psnr": psnr(mse), "psnr_warp": psnr(mse_w)}
+        # Both goals, each relative to the instant render's own error (2.0 = the warp's level; lower is better).
+        score = mse / max(mse_w, 1e-12) + (1 - sm) / max(1 - sw, 1e-12)
+        return {"score": score, "psnr": psnr(mse), "psnr_warp": psnr(mse_w), "ssim": sm, "ssim_warp": sw}
 
     return eval_fn
 

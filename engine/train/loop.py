@@ -274,6 +274,11 @@ class _CsvLog:
         if self.fields is None:
             self.fields = list(row)
             self._write([row], "w")
+        elif set(row) - set(self.fields):  # a new column (a loss term added on resume): widen the file
+            with self.path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            self.fields += [k for k in row if k not in self.fields]
+            self._write(rows + [row], "w")
         else:
             self._write([{k: row.get(k, "") for k in self.fields}], "a")
 
