@@ -9,9 +9,10 @@ difference of expression channels, hands = mean abs finger-flexion difference (d
 found = the share of the frames with a driver's hand in which the output's same hand is found too. The
 baseline is the photo held still (what you get with no animation at all).
 Halo (instant renderer only): along the outline of the rendered person where it lies away from the
-photo's own outline (a limb moved there), how far the edge pixels' brightness leaves the range spanned by
-the person just inside and the background just outside (a light or dark fringe), in 8-bit luma levels;
-beside it the same measure along the photo's own outline (what the photo's edges already have).
+photo's own outline (a limb moved there), how much brighter the bands 0-4 px outside and inside the
+outline are than the same side 7-12 px away (luma levels, summed): a light halo is the photo's wall
+carried along a moving limb. Beside
+it the same measure along the photo's own outline (what the photo's edges already have).
 
 Usage: python bench/reenact.py [--frames N] [--size PX] [--renderer instant] [--media DIR]
        (`--frames 30` is what the README table uses: about ten minutes on two busy cores)
@@ -31,9 +32,9 @@ from engine.runtime import setup  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
 LIMB_BONES = ("l_upper_arm", "l_forearm", "r_upper_arm", "r_forearm", "l_thigh", "l_shin", "r_thigh", "r_shin")
-HALO_EDGE_PX = 1.5  # edge band: pixels this close to the outline (output px) ...
-HALO_SIDE_PX = (3.0, 6.0)  # ... against the bands this far inside and outside it
-HALO_WINDOW = 11  # local averaging window (px) for the three bands
+HALO_NEAR_PX = 4.0  # the band just outside the outline (output px) ...
+HALO_FAR_PX = (7.0, 12.0)  # ... against the band this far out
+HALO_WINDOW = 15  # local averaging window (px) for the bands
 HALO_MOVED_PX = 3.0  # an outline pixel this far from the photo's own outline lies where a limb moved
 HALO_EVERY = 3  # halo is measured on every this-many frames
 
@@ -104,30 +105,31 @@ def _band_mean(luma: np.ndarray, band: np.ndarray) -> np.ndarray:
 
 
 def fringe(rgb: np.ndarray, mask: np.ndarray, select: np.ndarray | None = None) -> float:
-    """Mean brightness excess of the outline band beyond the range of the bands inside and outside it
-    (8-bit luma levels), over the outline pixels in `select` (all if None); nan without any."""
+    """How much brighter the thin bands along the outline (0-4 px outside it, and 0-4 px inside) are than
+    the same side a little further away (7-12 px), summed, in 8-bit luma levels, mean over the outline
+    pixels in `select` (all if None): a light halo is a band of the photo's wall carried along a limb onto
+    whatever it moved over; nan without enough outline."""
     import cv2
 
     m = mask.astype(np.uint8)
     if m.all() or not m.any():
         return float("nan")
-    d_in = cv2.distanceTransform(m, cv2.DIST_L2, 3)
-    d_out = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
-    sd = np.where(m > 0, -d_in + 0.5, d_out - 0.5)  # signed distance to the outline, + outside
     luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    edge = np.abs(sd) <= HALO_EDGE_PX
-    lo, hi = HALO_SIDE_PX
-    inner = _band_mean(luma, ((-sd >= lo) & (-sd <= hi)).astype(np.float32))
-    outer = _band_mean(luma, ((sd >= lo) & (sd <= hi)).astype(np.float32))
-    e = _band_mean(luma, edge.astype(np.float32))
-    pick = edge & np.isfinite(inner) & np.isfinite(outer) & np.isfinite(e)
+    edge = cv2.morphologyEx(m, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    step = np.zeros(m.shape, np.float32)
+    ok = np.ones(m.shape, bool)
+    for side in (1 - m, m):  # the band just outside the outline, and just inside it
+        d = cv2.distanceTransform(side, cv2.DIST_L2, 3)
+        near = _band_mean(luma, ((d > 0) & (d <= HALO_NEAR_PX)).astype(np.float32))
+        far = _band_mean(luma, ((d >= HALO_FAR_PX[0]) & (d <= HALO_FAR_PX[1])).astype(np.float32))
+        ok &= np.isfinite(near) & np.isfinite(far)
+        step += np.maximum(np.nan_to_num(near - far), 0.0)
+    pick = edge & ok
     if select is not None:
         pick &= select
     if pick.sum() < 20:
         return float("nan")
-    top, bot = np.maximum(inner, outer), np.minimum(inner, outer)
-    excess = np.maximum(e - top, 0) + np.maximum(bot - e, 0)
-    return float(excess[pick].mean())
+    return float(step[pick].mean())
 
 
 def instant_alpha(renderer, ref, target, size) -> np.ndarray:

@@ -387,3 +387,59 @@ def test_the_matte_reuses_the_tracking_pass_segmentation(media, monkeypatch):
     monkeypatch.setattr(matte, "segment", second_graph)
     reused = InstantRenderer().analysis(ref)
     assert np.array_equal(reused.atlas, own.atlas) and np.array_equal(reused.plate, own.plate)
+
+
+HALO_NEAR, HALO_FAR = 4.0, (7.0, 12.0)  # px: the bands along the outline, and the same side further away
+
+
+def _bright_band_step(rgb: np.ndarray, mask: np.ndarray, select: np.ndarray) -> float:
+    """Mean over the selected outline pixels of how much brighter the 0-4 px bands along the outline
+    (outside and inside) are than the same side 7-12 px away, luma levels (bench/reenact.py's halo)."""
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    m = mask.astype(np.uint8)
+
+    def band_mean(band):
+        num = cv2.boxFilter(luma * band, -1, (15, 15), normalize=False)
+        den = cv2.boxFilter(band, -1, (15, 15), normalize=False)
+        return np.where(den > 0, num / np.maximum(den, 1e-6), np.nan)
+
+    step, ok = np.zeros(m.shape, np.float32), np.ones(m.shape, bool)
+    for side in (1 - m, m):
+        d = cv2.distanceTransform(side, cv2.DIST_L2, 3)
+        near = band_mean(((d > 0) & (d <= HALO_NEAR)).astype(np.float32))
+        far = band_mean(((d >= HALO_FAR[0]) & (d <= HALO_FAR[1])).astype(np.float32))
+        ok &= np.isfinite(near) & np.isfinite(far)
+        step += np.maximum(np.nan_to_num(near - far), 0.0)
+    pick = (cv2.morphologyEx(m, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0) & ok & select
+    assert pick.sum() > 50
+    return float(step[pick].mean())
+
+
+def _coverage(renderer, ref, target) -> np.ndarray:
+    """The posed person's opaque pixels (the output is the photo's size: work px = output px here)."""
+    from engine.render.instant.raster import affine_table, backward_map, rasterise_ids
+
+    an = renderer.analysis(ref)
+    assert an.work_size == ref.size
+    fr = an.deform(target)
+    ids, box = rasterise_ids(fr.dst, fr.order, ref.size)
+    mx, my = backward_map(ids, box, affine_table(fr.dst, fr.src))
+    a = np.zeros(ref.size[::-1], np.uint8)
+    a[box[1]:box[3], box[0]:box[2]] = cv2.remap(np.ascontiguousarray(an.atlas[..., 3]), mx, my, cv2.INTER_LINEAR)
+    return a > 127
+
+
+@pytest.mark.parametrize("arm, deg, limit", [("right", -30, 14.0), ("left", -35, 19.0)])
+def test_a_moved_arm_carries_no_light_halo(photos, renderer, arm, deg, limit):
+    """The man's arms hang against a white wall. Swung in over the jacket, an arm must not bring a band
+    of that wall along its outline (the edge blending with the plate, or wall pixels kept in the matte):
+    along the moved outline the bands next to it may be at most `limit` luma levels brighter than a little
+    further away (about 17 and 24 before the arms were blended over the body)."""
+    ref = photos[MAN]
+    tgt = raise_right_arm(ref.landmarks, deg) if arm == "right" else _swing_left_arm(ref.landmarks, deg)
+    out = renderer.warp(ref, tgt, ref.size)
+    rest = _coverage(renderer, ref, ref.landmarks)
+    rest_edge = cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    moved = cv2.distanceTransform(1 - rest_edge, cv2.DIST_L2, 3) > 3.0  # away from the photo's own outline
+    step = _bright_band_step(out, _coverage(renderer, ref, tgt), moved)
+    assert step <= limit, f"a light band of {step:.1f} luma levels along the moved {arm} arm"

@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.errors import NoPersonError
 from engine.render.instant import hands as instant_hands
-from engine.render.instant.atlas import (arm_alpha_mask, build_atlas, clean_seam, fill_texture, hand_rim_px,
+from engine.render.instant.atlas import (HAND_CUT_PALM, arm_alpha_mask, build_atlas, clean_seam, fill_texture, hand_rim_px,
                                          moved_hand_colours)
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver
@@ -411,7 +411,7 @@ def stage8_drawn_hands(wp: WorkPhoto, matte: Matte, plate: Plate, skin_: Skin, a
                 hidden[group] = on & skin_.tri_arm
                 palms[group] = wp.hands[prefix]
                 if atlas.moved_cut is not None:
-                    r = max(2, int(round(wp.hands[prefix])))
+                    r = max(2, int(round(HAND_CUT_PALM * wp.hands[prefix])) + 1)  # the repainted zone's reach
                     near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
                     rim[group] = (region_contains(atlas.moved_cut & near, centre) > 0) & skin_.tri_arm & ~hidden[group]
         skin = skin or face_skin

@@ -41,6 +41,9 @@ class WarpConfig:
     min_along_stretch: float = 0.25
     arm_behind_margin_u: float = 0.25  # an arm is drawn behind the torso only when this much further back
     cache_size: int = 4  # references whose analysis is kept
+    arm_over_body: bool = True  # arms' soft edges blend with the body drawn beneath them (a second raster pass)
+    crack_close: float = 0.005  # gaps between pieces narrower than twice this (share of the output's long
+    # side) are closed where the photo shows the person (raster.close_cracks); 0 = off
 
     def __post_init__(self) -> None:
         positive = ("work_min_side", "work_max_side", "plate_max_side", "mesh_spacing_u", "mesh_spacing_min_px",
@@ -55,6 +58,8 @@ class WarpConfig:
             raise ValueError("WarpConfig.work_min_side must not exceed work_max_side")
         if not 0.0 < self.matte_threshold < 1.0:
             raise ValueError(f"WarpConfig.matte_threshold must be in (0, 1), got {self.matte_threshold!r}")
+        if self.crack_close < 0:
+            raise ValueError(f"WarpConfig.crack_close must be >= 0, got {self.crack_close!r}")
         if self.arap_iterations < 0:
             raise ValueError(f"WarpConfig.arap_iterations must be >= 0, got {self.arap_iterations!r}")
         if not 0.0 < self.arm_priority <= 1.0:

@@ -36,6 +36,9 @@ BLEED_ALPHA = 0.5  # person colours bleed outward from pixels at least this opaq
 BLEED_SIGMAS = (1.0, 2.0, 4.0, 8.0)  # ... at these scales (px), finest first
 EDGE_BAND_PX = 3.0  # matte-edge pixels this close to the opaque core are checked against the plate ...
 EDGE_BG_LEVELS = 14.0  # ... and fade out as their colour comes within this distance of the plate's
+EDGE_BG_ALPHA = 0.05  # the background beside the edge: matte below this ...
+EDGE_SIDE_SIGMA = 3.0  # ... and the person inside, averaged over this (px) on each side of the outline
+EDGE_APART = 30.0  # person and background colours this far apart (RGB levels) split an edge pixel
 PLATE_TEXTURE_MAX_SIDE = 768  # the plate's borrowed texture is resolved at this size
 PLATE_DETAIL_SIGMA = 0.006  # texture above this scale (share of the long side) is borrowed, below it smooth
 PLATE_DETAIL_REACH = 0.15  # ... fading out this far into the hole (share of the long side)
@@ -311,21 +314,39 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.n
 
 
 def refine_edge(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
-    """The matte's outer edge, where it disagrees with the plate: a pixel just outside the opaque core that
-    has the plate's own colour is background, whatever segmentation (or a hand mask grown to take the
-    hand's fringe) said. Left in the matte it moves with a limb and draws a thin light (or dark) outline of
-    the photo's background around it, a halo. `also`: more pixels to check (bool mask)."""
+    """The matte's outer edge where its colours say background: each pixel near the outline is split
+    between the person's colour just inside (F) and the background's just outside (B) along the colour line
+    I = a F + (1 - a) B, and its alpha is lowered to that share (never raised). A pixel with the wall's
+    colour left in the matte, whatever segmentation (or a hand mask grown to take the hand's fringe) said,
+    moves with a limb and draws a thin light (or dark) outline of the photo's background around it: a
+    halo. `also`: more pixels to check (bool mask). Where F and B are alike the colours cannot tell, and
+    the plate is asked instead (a pixel with the plate's colour is background)."""
     inside = (alpha >= 0.5).astype(np.uint8)
-    if not inside.any():
+    if not inside.any() or inside.all():
         return alpha
     # the soft edge outside, and the outermost pixels inside (segmentation runs a little fat)
     band = (alpha > 0) & (cv2.distanceTransform(inside, cv2.DIST_L2, 3) <= EDGE_BAND_PX)
     if also is not None:
         band |= also
-    diff = np.abs(rgb.astype(np.float32) - plate.astype(np.float32)).max(-1)
-    like = np.clip(diff / EDGE_BG_LEVELS, 0.0, 1.0)
+    img = rgb.astype(np.float32)
+    outside = (alpha < EDGE_BG_ALPHA).astype(np.float32)
+    deep = (cv2.distanceTransform(inside, cv2.DIST_L2, 3) > EDGE_BAND_PX + 1).astype(np.float32)
+
+    def local_mean(w):
+        den = cv2.GaussianBlur(w, (0, 0), EDGE_SIDE_SIGMA)
+        num = cv2.GaussianBlur(img * w[..., None], (0, 0), EDGE_SIDE_SIGMA)
+        return num / np.maximum(den, 1e-6)[..., None], den > 1e-3
+
+    f, f_ok = local_mean(deep)
+    b, b_ok = local_mean(outside)
+    fb = f - b
+    n2 = (fb ** 2).sum(-1)
+    a_line = np.clip(((img - b) * fb).sum(-1) / np.maximum(n2, 1e-6), 0.0, 1.0)
+    a_plate = np.clip(np.abs(img - plate.astype(np.float32)).max(-1) / EDGE_BG_LEVELS, 0.0, 1.0)
+    apart = f_ok & b_ok & (n2 > EDGE_APART ** 2)
+    est = np.where(apart, a_line, a_plate)
     out = alpha.copy()
-    out[band] = np.minimum(alpha[band], like[band])
+    out[band] = np.minimum(alpha[band], est[band])
     return out
 
 

@@ -61,6 +61,24 @@ def rasterise_ids(dst: np.ndarray, order: np.ndarray, size: tuple[int, int]) -> 
     return ids, (x0, y0, x1, y1)
 
 
+def close_cracks(ids: np.ndarray, box: tuple, radius: int, inside: np.ndarray) -> None:
+    """Give the empty pixels of cracks between pieces (gaps narrower than 2 * radius, where the photo had
+    the person: `inside`, bool, output size) the id of a neighbouring triangle, in place. Such a pixel
+    would show the plate, and inside the person the plate is the inpainted background: a light line along
+    a limb that moved off the body it lay on. A wider gap, or one where the photo shows background, stays."""
+    x0, y0, x1, y1 = box
+    if radius < 1 or x1 <= x0 or y1 <= y0:
+        return
+    sub = ids[y0:y1, x0:x1]
+    cov = (sub >= 0).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    gap = (cv2.morphologyEx(cov, cv2.MORPH_CLOSE, k) > 0) & (cov == 0) & inside[y0:y1, x0:x1]
+    if not gap.any():
+        return
+    near = cv2.dilate(sub.astype(np.float32), k)  # ids are exact in float32 below 2**24
+    sub[gap] = near[gap].astype(np.int32)
+
+
 def backward_map(ids: np.ndarray, box: tuple, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(map_x, map_y) float32 over the box, from the id buffer and the per-triangle affine table."""
     x0, y0, x1, y1 = box

@@ -25,7 +25,7 @@ from engine.render.instant.analysis import PhotoAnalysis, analyse
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.frame import FrameDeformer
 from engine.render.instant.hand_layer import draw_hand
-from engine.render.instant.raster import affine_table, backward_map, composite, rasterise_ids
+from engine.render.instant.raster import affine_table, backward_map, close_cracks, composite, rasterise_ids
 from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
@@ -43,6 +43,7 @@ class _Sized:
     offset: np.ndarray  # (2,)
     atlas: np.ndarray
     atlas_scale: float
+    inside: np.ndarray  # (h, w) bool: where the photo shows the person (cracks there are closed)
 
 
 @dataclass
@@ -113,7 +114,10 @@ class InstantRenderer(Renderer):
             ah, aw = an.atlas.shape[:2]
             atlas = cv2.resize(an.atlas, (max(1, int(round(aw * f))), max(1, int(round(ah * f)))),
                                interpolation=cv2.INTER_AREA)
-        sized = _Sized(canvas, np.array([pw / ww, ph / wh]), np.array([ox, oy], np.float64), atlas, f)
+        inside = np.zeros((h, w), bool)
+        person = cv2.resize(an.atlas[:wh, :ww, 3], (pw, ph), interpolation=cv2.INTER_AREA) > 127
+        inside[oy:oy + ph, ox:ox + pw] = person
+        sized = _Sized(canvas, np.array([pw / ww, ph / wh]), np.array([ox, oy], np.float64), atlas, f, inside)
         if len(photo.sized) >= SIZES_KEPT:
             photo.sized.pop(next(iter(photo.sized)))
         photo.sized[size] = sized
@@ -137,9 +141,21 @@ class InstantRenderer(Renderer):
         ids, box = rasterise_ids(dst, fr.order, out_size)
         if box[2] <= box[0]:
             return sz.canvas.copy()
-        mx, my = backward_map(ids, box, table)
-        out = composite(sz.canvas, sz.atlas, mx, my, box)
+        close_cracks(ids, box, int(round(self.config.crack_close * max(out_size))), sz.inside)
+        canvas = sz.canvas
         an = photo.analysis
+        arm = np.zeros(len(fr.order), bool)
+        arm[:] = fr.order < len(an.tri_arm)
+        arm[arm] = an.tri_arm[fr.order[arm]]
+        if arm.any() and self.config.arm_over_body:
+            # one triangle per pixel: a limb's soft edge would blend with the plate (inside the person, the
+            # inpainted background: a light halo along a moved arm); it blends with the body beneath it
+            under_ids, under_box = rasterise_ids(dst, fr.order[~arm], out_size)
+            if under_box[2] > under_box[0]:
+                umx, umy = backward_map(under_ids, under_box, table)
+                canvas = composite(canvas, sz.atlas, umx, umy, under_box)
+        mx, my = backward_map(ids, box, table)
+        out = composite(canvas, sz.atlas, mx, my, box)
         for group, skin in an.hand_skins.items():  # hands the mesh cannot bend: drawn in the driver's pose
             if target.has(group) and fr.hands and fr.hands.get(group, 0.0) > 0.0:
                 p = target.points(group).astype(np.float64) * an.scale
