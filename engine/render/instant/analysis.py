@@ -8,6 +8,7 @@
     5 skin         one mesh of all pieces: per-vertex bone weights, joints, per-triangle draw facts
     6 atlas        the source atlas (photo, arms, fill, mouth), the face layer and the moved-hand switch
     7 solver       the ARAP system, factorised once
+    8 drawn hands  the hands drawn from the hand tokens (hand_layer.py): skin colours, triangles they replace
 
 Each stage is a function returning a frozen result; `PhotoAnalysis` is built once from them and never
 changed (the renderer keeps its own per-size caches, engine.render.instant.frame poses it per frame).

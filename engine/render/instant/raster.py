@@ -95,15 +95,17 @@ def backward_map(ids: np.ndarray, box: tuple, table: np.ndarray) -> tuple[np.nda
     return mx, my
 
 
-def composite(canvas: np.ndarray, atlas: np.ndarray, mx: np.ndarray, my: np.ndarray, box: tuple) -> np.ndarray:
-    """Sample the RGBA atlas through the map and lay it over a copy of the canvas inside the box."""
+def composite(canvas: np.ndarray, atlas: np.ndarray, mx: np.ndarray, my: np.ndarray, box: tuple,
+              with_alpha: bool = False):
+    """Sample the RGBA atlas through the map and lay it over a copy of the canvas inside the box (and, with
+    `with_alpha`, also return the sampled alpha over the box, uint8)."""
     out = canvas.copy()
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
-        return out
+        return (out, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.uint8)) if with_alpha else out
     fg = cv2.remap(atlas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     a = fg[..., 3:4].astype(np.uint16)
     bg = out[y0:y1, x0:x1].astype(np.uint16)
     blended = (fg[..., :3].astype(np.uint16) * a + bg * (255 - a) + 127) // 255
     out[y0:y1, x0:x1] = blended.astype(np.uint8)
-    return out
+    return (out, fg[..., 3]) if with_alpha else out

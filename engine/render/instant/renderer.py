@@ -31,6 +31,7 @@ from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
 
 MINIFY_BELOW = 0.8  # output scales below this sample a pre-shrunk atlas (no aliasing from remap)
+ARM_EDGE_OPAQUE = 250  # arm pixels less opaque than this (of 255) are re-blended over the body
 SIZES_KEPT = 4  # output sizes whose canvas and atlas are kept per photo (preview, export, thumbnails)
 
 
@@ -142,20 +143,11 @@ class InstantRenderer(Renderer):
         if box[2] <= box[0]:
             return sz.canvas.copy()
         close_cracks(ids, box, int(round(self.config.crack_close * max(out_size))), sz.inside)
-        canvas = sz.canvas
         an = photo.analysis
-        arm = np.zeros(len(fr.order), bool)
-        arm[:] = fr.order < len(an.tri_arm)
-        arm[arm] = an.tri_arm[fr.order[arm]]
-        if arm.any() and self.config.arm_over_body:
-            # one triangle per pixel: a limb's soft edge would blend with the plate (inside the person, the
-            # inpainted background: a light halo along a moved arm); it blends with the body beneath it
-            under_ids, under_box = rasterise_ids(dst, fr.order[~arm], out_size)
-            if under_box[2] > under_box[0]:
-                umx, umy = backward_map(under_ids, under_box, table)
-                canvas = composite(canvas, sz.atlas, umx, umy, under_box)
         mx, my = backward_map(ids, box, table)
-        out = composite(canvas, sz.atlas, mx, my, box)
+        out, alpha = composite(sz.canvas, sz.atlas, mx, my, box, with_alpha=True)
+        if self.config.arm_over_body and an.tri_arm.any():
+            self._arm_edges_over_body(out, alpha, ids, box, dst, table, fr, an, sz)
         for group, skin in an.hand_skins.items():  # hands the mesh cannot bend: drawn in the driver's pose
             if target.has(group) and fr.hands and fr.hands.get(group, 0.0) > 0.0:
                 p = target.points(group).astype(np.float64) * an.scale
@@ -165,6 +157,33 @@ class InstantRenderer(Renderer):
                 p[:, 2] *= float(sz.scale[0])
                 draw_hand(out, p, skin, fr.hands[group])
         return out
+
+    @staticmethod
+    def _arm_edges_over_body(out, alpha, ids, box, dst, table, fr, an, sz) -> None:
+        """One triangle per pixel: an arm's soft edge was blended with the plate, which inside the person
+        is the inpainted background (a light halo along a moved arm). Re-blend those pixels with the body
+        beneath the arm, rasterised for their box alone (in place)."""
+        x0, y0, x1, y1 = box
+        is_arm = np.zeros(len(dst) + 1, bool)  # id -1 reads the last entry
+        is_arm[:len(an.tri_arm)] = an.tri_arm
+        edge = is_arm[ids[y0:y1, x0:x1]] & (alpha > 0) & (alpha < ARM_EDGE_OPAQUE)
+        if not edge.any():
+            return
+        ey, ex = np.nonzero(edge)
+        ebox = (x0 + int(ex.min()), y0 + int(ey.min()), x0 + int(ex.max()) + 1, y0 + int(ey.max()) + 1)
+        under = fr.order[~is_arm[fr.order]]
+        tlo, thi = dst[under].min(1), dst[under].max(1)
+        under = under[(thi[:, 0] >= ebox[0]) & (tlo[:, 0] <= ebox[2]) & (thi[:, 1] >= ebox[1]) & (tlo[:, 1] <= ebox[3])]
+        if not len(under):
+            return
+        under_ids, _ = rasterise_ids(dst, under, (out.shape[1], out.shape[0]))
+        umx, umy = backward_map(under_ids, ebox, table)
+        body = composite(sz.canvas, sz.atlas, umx, umy, ebox)
+        gy, gx = ey + y0, ex + x0
+        a = alpha[ey, ex, None].astype(np.float32) / 255.0
+        fixed = out[gy, gx].astype(np.float32) + (1.0 - a) * (body[gy, gx].astype(np.float32)
+                                                              - sz.canvas[gy, gx].astype(np.float32))
+        out[gy, gx] = np.clip(fixed + 0.5, 0, 255).astype(np.uint8)
 
     def render(self, reference: Reference, motion: MotionTokens, indices: Sequence[int], *,
                size: tuple[int, int] | None = None, cancel: CancelToken | None = None) -> Iterator[RenderedFrame]:
