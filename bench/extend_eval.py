@@ -29,7 +29,7 @@ from engine.runtime import setup  # noqa: E402
 MEDIA = ROOT.parent / "shared" / "media"
 HIDE_S, GAP_S, NEAR_S = 2.0, 1.0, 0.5
 LABELS = {"hold": "hold last pose", "velocity": "constant velocity", "matching": "motion matching",
-          "model": "model (GRU) alone", "hybrid": "hybrid: model 0.6 s, then matching"}
+          "model": "model (GRU) alone", "hybrid": "hybrid: model 0.5 s, then the matched take"}
 
 
 def load_clips(validation: bool = False):

@@ -14,8 +14,8 @@ import pytest
 from engine.demo import DEMO_MOTION
 from engine.motion import metrics as M
 from engine.motion.features import DIM, Sequence, from_tokens, mirror, renormalise, resample
-from engine.motion.generate import (ExtendError, GenerateOptions, extend_after, extend_before, fill, frames_for,
-                                    make_loop)
+from engine.motion.generate import (ExtendError, GenerateOptions, continue_motion, extend_after, extend_before, fill,
+                                    frames_for, make_loop)
 from engine.motion.library import default_library
 from engine.tokens.clipfile import load_clip
 
@@ -88,6 +88,38 @@ def test_calm_moves_less_than_lively(seq):
         return np.abs(np.diff(v[:, :16], axis=0)).sum()  # face channels: the demo is a talking head
 
     assert travel(0.6) < travel(1.5)
+
+
+def test_the_hybrid_leads_with_the_model_then_plays_the_matched_take(seq, bound):
+    """The default starts from the model's near future (not the take) and, after the handover, plays the very
+    take motion matching plays from the real context: it moves on as briskly as real motion."""
+    from engine.motion import generate
+
+    cut, n = 150, 50
+    hybrid = continue_motion(seq.slice(0, cut), n, GenerateOptions(seed=3))
+    take = continue_motion(seq.slice(0, cut), n, GenerateOptions(method="matching", seed=3))
+    m = int(round((generate.MODEL_SPAN_S + generate.HANDOVER_S) * seq.fps))
+    assert np.allclose(hybrid[m:], take[m:], atol=1e-9)
+    assert not np.allclose(hybrid[:m], take[:m], atol=1e-3)
+    steps = [_step(hybrid[t], hybrid[t + 1], seq.tracked[cut - 1]) for t in range(n - 1)]
+    assert max(steps) <= bound, "the handover does not pop"
+
+
+def test_a_motion_scaled_model_cannot_set_a_still_group_moving():
+    """With `recent` set, each group's predicted change is in units of its recent motion: a group held still
+    in the context is predicted exactly still whatever the weights, a moving one is not."""
+    import torch
+
+    from engine.motion.model import MotionGRU, MotionModelConfig
+
+    torch.manual_seed(0)
+    net = MotionGRU(MotionModelConfig(hidden=16, context=8, horizon=4, recent=4))
+    torch.nn.init.normal_(net.future.weight, std=0.5)  # an untrained network that predicts large changes
+    z = torch.randn(1, 8, DIM)
+    z[:, :, :16] = z[:, -1:, :16]  # the face (channels 0-15) holds still
+    _, roll = net(z, torch.ones(1, 5), 6)
+    assert torch.equal(roll[0, :, :16], z[0, -1:, :16].expand(6, 16))
+    assert (roll[0, :, 16:] - z[0, -1, 16:]).abs().max() > 0.1
 
 
 def test_bad_lengths_and_ranges_are_one_line_errors(seq):

@@ -6,8 +6,11 @@ close match is played from there. Where playback switches source, the difference
 what was playing and the new source is carried as an offset that fades out over `blend` frames with a
 smoothstep (inertialization, Bollo 2016: the join keeps both the pose and the velocity it had).
 
-Groups the query does not track (a hand out of view) weigh nothing; a candidate that lacks a group the query
-tracks pays a fixed penalty. A seed picks among the few best candidates, so another seed gives another take.
+Library stretches that hold a tracking glitch (a one-frame jump larger than `glitch_percentile` of the
+library's steps) are never played. Groups the query does not track (a hand out of view) weigh nothing; a
+candidate that lacks a group the query tracks pays a fixed penalty. A take starts from one of the few best
+candidates (seed 0: the best), later switches draw among them with the seed, so another seed gives another
+take.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ class MatchConfig:
     missing_penalty: float = 1.0  # per query-tracked group the candidate lacks
     own_bonus: float = 0.8  # the performer's own motion costs this fraction (keeps their style)
     keep_margin: float = 1.1  # keep playing the current source unless a new one is this much cheaper
+    glitch_percentile: float = 99.5  # a library step above this percentile of its steps is a tracking glitch
 
     def __post_init__(self) -> None:
         for name in ("segment_s", "blend_s", "temperature"):
@@ -37,6 +41,8 @@ class MatchConfig:
                 raise ValueError(f"MatchConfig.{name} must be > 0")
         if self.top_k < 1:
             raise ValueError("MatchConfig.top_k must be >= 1")
+        if not 0 < self.glitch_percentile <= 100:
+            raise ValueError("MatchConfig.glitch_percentile must be in (0, 100]")
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -68,6 +74,11 @@ class MotionMatcher:
         # per-channel weight: each group counts equally, whatever its channel count
         sizes = np.array([GROUP_SLICES[g].stop - GROUP_SLICES[g].start for g in GROUP_NAMES], np.float64)
         self._chan_w = 1.0 / np.sqrt(sizes[GROUP_OF_CHANNEL])
+        # a candidate whose next frames hold a tracking glitch (a one-frame jump no performer makes) is never
+        # played: it would pop in the middle of a generated span
+        lib_steps = [self._steps(q) for q in library_seqs if len(q) > 1]
+        self.glitch = float(np.percentile(np.concatenate(lib_steps), config.glitch_percentile)) if lib_steps \
+            else np.inf
         self.library = self._bank(library_seqs, limit=None)
 
     # -- features ---------------------------------------------------------------------------------------
@@ -79,6 +90,15 @@ class MotionMatcher:
         parts.append(self.config.velocity_weight * (z[idx] - z[idx - 1]))
         return np.concatenate(parts, axis=1)
 
+    def _steps(self, seq: Sequence) -> np.ndarray:
+        """(T-1,) step between consecutive frames: per group the mean squared change in library scales, RMS over
+        the groups tracked in both frames (engine.motion.metrics.step, vectorised)."""
+        d = (np.diff(seq.values, axis=0) / self.scales) ** 2
+        per_group = np.stack([d[:, GROUP_OF_CHANNEL == i].mean(axis=1) for i in range(N_GROUPS)], axis=1)
+        on = (seq.tracked[:-1] > 0) & (seq.tracked[1:] > 0)
+        n_on = on.sum(axis=1)
+        return np.sqrt(np.where(on, per_group, 0.0).sum(axis=1) / np.maximum(n_on, 1))
+
     def _bank(self, seqs: list[Sequence], limit: list[int] | None, cost_factor: float = 1.0) -> _Bank:
         first = max(self.offsets) + 1
         feats, tracked, sq, fr = [], [], [], []
@@ -87,6 +107,11 @@ class MotionMatcher:
             if last <= first:
                 continue
             idx = np.arange(first, last)
+            steps = self._steps(s)  # step t: frame t -> t + 1; a candidate at f plays steps f .. f + lead - 1
+            worst = np.lib.stride_tricks.sliding_window_view(steps, self.lead).max(axis=1)[idx]
+            idx = idx[worst <= self.glitch]
+            if not len(idx):
+                continue
             feats.append(self._features(s.values, idx))
             tracked.append(s.tracked[idx])
             sq.append(np.full(len(idx), j))
@@ -111,7 +136,7 @@ class MotionMatcher:
         return (cost + self.config.missing_penalty * missing) * bank.cost_factor
 
     def _pick(self, banks: list[_Bank], query: np.ndarray, q_tracked: np.ndarray, rng: np.random.Generator,
-              current: tuple[int, int, int] | None) -> tuple[int, int, int]:
+              current: tuple[int, int, int] | None, rank: int | None = None) -> tuple[int, int, int]:
         """(bank, sequence, frame) to play from next."""
         rows = []
         for b, bank in enumerate(banks):
@@ -139,6 +164,8 @@ class MotionMatcher:
                                              q_tracked)[0])
             if cur_cost is not None and cur_cost <= picked[0][0] * self.config.keep_margin:
                 return current
+        if rank is not None:  # the take's first source: the best fit, or the next ones for other takes
+            return picked[rank % len(picked)][1:]
         costs = np.array([p[0] for p in picked])
         w = np.exp(-(costs - costs[0]) / (self.config.temperature * max(costs[0], 1e-3)))
         choice = int(rng.choice(len(picked), p=w / w.sum()))
@@ -147,10 +174,12 @@ class MotionMatcher:
     # -- generation -------------------------------------------------------------------------------------
 
     def continue_motion(self, context: Sequence, n: int, rng: np.random.Generator, energy: float = 1.0,
-                        own: list[Sequence] | None = None, cancel=None) -> np.ndarray:
+                        own: list[Sequence] | None = None, cancel=None, first_rank: int | None = None) -> np.ndarray:
         """(n, DIM) frames that follow `context`. `own`: the performer's other visible motion (searched too,
         at a discount); the context itself is always searched, up to where its continuation would still be
-        visible."""
+        visible. `first_rank`: play first from the candidate of this rank (0: the best fit; counted modulo
+        `top_k`), so consecutive seeds start from different takes even where one fits far better; None: the
+        seeded draw, as for every later switch."""
         need = max(self.offsets) + 2
         if len(context) < need:
             raise ValueError(f"motion matching needs at least {need} frames of context, got {len(context)}")
@@ -170,7 +199,7 @@ class MotionMatcher:
                 cancel.raise_if_cancelled()
             h = np.asarray(hist)
             query = self._features(h, np.array([len(h) - 1]))[0]
-            nxt = self._pick(banks, query, q_tracked, rng, current)
+            nxt = self._pick(banks, query, q_tracked, rng, current, first_rank if k == 0 else None)
             seqs = banks[nxt[0]].seqs
             src = seqs[nxt[1]].values
             if nxt != current:  # a new source: carry the pose and velocity difference, fade it out

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from engine.errors import MediaError
-from engine.motion.features import DIM, N_GROUPS
+from engine.motion.features import DIM, GROUP_OF_CHANNEL, N_GROUPS
 
 MODEL_FPS = 25.0  # the rate the model is trained and run at; other clips are resampled to it and back
 
@@ -35,8 +35,14 @@ class MotionModelConfig:
     horizon: int = 25  # frames predicted per pass
     decoder: str = "direct"  # "direct": all `horizon` frames from the last state at once; "recurrent": frame by frame
     dropout: float = 0.0  # on the state the heads read (the corpus is small: ~9k frames)
+    # "direct" only: the offset k frames ahead is predicted in units of k times each group's RMS step over the
+    # last `recent` frames (1 = "as far as it has lately been moving"), so a group that stood still cannot be
+    # set moving and a jittering one only jitters (0: plain offsets)
+    recent: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.recent < self.context:
+            raise ValueError(f"MotionModelConfig.recent must be in [0, context), got {self.recent}")
         for name in ("hidden", "layers", "context", "horizon"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"MotionModelConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -49,6 +55,7 @@ class MotionModelConfig:
 PRESETS = {
     "tiny": MotionModelConfig(hidden=16, layers=1, context=8, horizon=4),
     "small": MotionModelConfig(hidden=192, layers=1, context=32, horizon=25, dropout=0.3),
+    "small_scaled": MotionModelConfig(hidden=192, layers=1, context=32, horizon=25, dropout=0.3, recent=12),
     "small_recurrent": MotionModelConfig(hidden=192, layers=1, context=32, horizon=25, decoder="recurrent"),
 }
 
@@ -99,12 +106,27 @@ class MotionGRU(nn.Module):
     def _direct(self, z: torch.Tensor, cond: torch.Tensor, last: torch.Tensor, horizon: int) -> torch.Tensor:
         """Frames z_{C+1..C+horizon} as offsets from z_C; longer requests chain passes on their own output."""
         h = self.config.horizon
-        out = z[:, -1:] + self.future(last).view(-1, h, DIM)  # (B, h, DIM)
+        offsets = self.future(last).view(-1, h, DIM)  # (B, h, DIM)
+        if self.config.recent:
+            ahead = torch.arange(1, h + 1, dtype=z.dtype, device=z.device)[None, :, None]  # (1, h, 1)
+            offsets = offsets * ahead * recent_speed(z, self.config.recent)[:, None, :]
+        out = z[:, -1:] + offsets
         while out.shape[1] < horizon:
             ctx = torch.cat([z, out], dim=1)[:, -self.config.context:]  # (B, C, DIM)
             _, more = self.forward(ctx, cond, h)
             out = torch.cat([out, more], dim=1)
         return out[:, :horizon]
+
+
+def recent_speed(z: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B, DIM): per group, the RMS step over the last `frames` frames of z (B, T, DIM), on every channel of
+    the group. A group held still scores 0, a group that only jitters scores its jitter."""
+    d = z[:, -frames:] - z[:, -frames - 1:-1]  # (B, frames, DIM)
+    sq = (d ** 2).mean(dim=1)  # (B, DIM)
+    groups = torch.as_tensor(GROUP_OF_CHANNEL, device=z.device)
+    per_group = torch.zeros(z.shape[0], N_GROUPS, dtype=z.dtype, device=z.device).index_add_(1, groups, sq)
+    per_group = per_group / torch.bincount(groups, minlength=N_GROUPS).to(z.dtype)
+    return per_group.sqrt()[:, groups]
 
 
 # -- checkpoint files: weights in safetensors, config and normalisation in its metadata --------------------------
