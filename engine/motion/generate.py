@@ -40,7 +40,7 @@ JOIN_BLEND_S = 0.24  # the first frames ease from "as it was moving" into what a
 JOIN_VELOCITY_FRAMES = 3  # the velocity a join continues is the mean of this many last steps
 JOIN_VELOCITY_GAIN = 0.5  # ... times this: a tracked step is partly jitter, which continued only adds error
 MODEL_GAIN = 0.5  # the model's predicted change is halved: on the held-out corpus clips the full change overshoots
-# (halving it lowers the model's first-0.5 s error on every group; MODEL_CARD.md)
+# (halving it lowers the first-0.5 s body and finger error, costing head and face a little; MODEL_CARD.md)
 DETAIL_SIGMA_S = 0.08  # hybrid: detail finer than this (Gaussian sigma) comes from the matched take
 LOOP_SPAN_S = 1.0  # a loop rewrites at most this much of its end (at most a third of the range)
 MODEL_PATH = ASSETS / "motion_model.safetensors"
