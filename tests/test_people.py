@@ -189,3 +189,16 @@ def test_the_project_file_keeps_the_person_and_omits_the_default(tmp_path):
     chosen["driving"]["person"] = 0
     with pytest.raises(ProjectFileError, match="damaged"):
         state_from_json(chosen, tmp_path)
+
+
+def test_saving_while_the_reopened_clip_still_tracks_keeps_the_person(tmp_path):
+    """A project reopened with person 2 and saved before its clip has tracked must not forget the choice."""
+    from engine.project.document import Project
+    from engine.project.projectfile import ProjectState, apply_state, state_of
+
+    project = Project()
+    apply_state(project, ProjectState(driving_path=tmp_path / "two.mp4", driving_person=2), None)
+    assert project.clip is None  # the clip is still tracking: the document only names it
+    assert state_of(project).driving_person == 2
+    project.reset()
+    assert state_of(project).driving_person is None

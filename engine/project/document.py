@@ -79,6 +79,9 @@ class Project:
         self.reference: Reference | None = None
         self.driving_path: Path | None = None
         self.clip: TrackedClip | None = None
+        # Whom the driving clip's tracking follows, as an opened project names it: kept while that clip is still
+        # tracking, so a save in the meantime does not forget the choice (the loaded clip's own key wins after).
+        self.driving_person: int | None = None
         self._edits = EditLayer()
         self._live: dict[ChannelKey, tuple[EditOp, ...]] = {}
         self._in_out: tuple[int, int] | None = None  # None = the whole clip
@@ -352,6 +355,7 @@ class Project:
         """Back to an empty, clean document (File > New)."""
         self.set_reference(None, None)
         self.set_clip(None, None)
+        self.driving_person = None
         self._render = RenderSettings()
         self._view_mode = ViewMode.RESULT
         self.render_settings_changed.emit()

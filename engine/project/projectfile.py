@@ -52,7 +52,8 @@ def state_of(project: Project) -> ProjectState:
     return ProjectState(reference_path=project.reference_path, driving_path=project.driving_path,
                         edits=project.edits, in_out=project.in_out if project.has_custom_range else None,
                         render=project.render_settings, view_mode=project.view_mode, project_path=project.path,
-                        driving_person=person_of(project.clip.tracker) if project.clip is not None else None)
+                        driving_person=(person_of(project.clip.tracker) if project.clip is not None
+                                        else project.driving_person))
 
 
 def apply_state(project: Project, state: ProjectState, path: Path | None) -> None:
@@ -61,6 +62,7 @@ def apply_state(project: Project, state: ProjectState, path: Path | None) -> Non
     project.reset()
     project.reference_path = state.reference_path
     project.driving_path = state.driving_path
+    project.driving_person = state.driving_person
     project.set_edits(state.edits)
     project.set_in_out(state.in_out)
     project.set_render_settings(state.render)
