@@ -32,6 +32,7 @@ from engine.track.types import FrameLandmarks
 
 MINIFY_BELOW = 0.8  # output scales below this sample a pre-shrunk atlas (no aliasing from remap)
 ARM_EDGE_OPAQUE = 250  # arm pixels less opaque than this (of 255) are re-blended over the body
+EDGE_CELL = 16  # px: the grid that picks the body triangles under those pixels
 SIZES_KEPT = 4  # output sizes whose canvas and atlas are kept per photo (preview, export, thumbnails)
 
 
@@ -166,23 +167,40 @@ class InstantRenderer(Renderer):
         x0, y0, x1, y1 = box
         is_arm = np.zeros(len(dst) + 1, bool)  # id -1 reads the last entry
         is_arm[:len(an.tri_arm)] = an.tri_arm
-        edge = is_arm[ids[y0:y1, x0:x1]] & (alpha > 0) & (alpha < ARM_EDGE_OPAQUE)
-        if not edge.any():
+        ey, ex = np.nonzero((alpha > 0) & (alpha < ARM_EDGE_OPAQUE))  # soft pixels: a thin set
+        on_arm = is_arm[ids[ey + y0, ex + x0]]
+        ey, ex = ey[on_arm], ex[on_arm]
+        if not len(ey):
             return
-        ey, ex = np.nonzero(edge)
         ebox = (x0 + int(ex.min()), y0 + int(ey.min()), x0 + int(ex.max()) + 1, y0 + int(ey.max()) + 1)
+        # only the body triangles under the edge pixels (a coarse grid of the cells they touch): the arms'
+        # box would span most of the body and double the rasterising
+        h, w = out.shape[:2]
+        occ = np.zeros((h // EDGE_CELL + 2, w // EDGE_CELL + 2), np.int32)
+        occ[(ey + y0) // EDGE_CELL + 1, (ex + x0) // EDGE_CELL + 1] = 1
+        sat = occ.cumsum(0).cumsum(1)
         under = fr.order[~is_arm[fr.order]]
         tlo, thi = dst[under].min(1), dst[under].max(1)
-        under = under[(thi[:, 0] >= ebox[0]) & (tlo[:, 0] <= ebox[2]) & (thi[:, 1] >= ebox[1]) & (tlo[:, 1] <= ebox[3])]
+        gx0 = np.clip(np.floor(tlo[:, 0] / EDGE_CELL).astype(np.int64), -1, occ.shape[1] - 2)
+        gy0 = np.clip(np.floor(tlo[:, 1] / EDGE_CELL).astype(np.int64), -1, occ.shape[0] - 2)
+        gx1 = np.clip(np.floor(thi[:, 0] / EDGE_CELL).astype(np.int64) + 1, 0, occ.shape[1] - 1)
+        gy1 = np.clip(np.floor(thi[:, 1] / EDGE_CELL).astype(np.int64) + 1, 0, occ.shape[0] - 1)
+        hits = sat[gy1, gx1] - sat[gy0, gx1] - sat[gy1, gx0] + sat[gy0, gx0]
+        under = under[hits > 0]
         if not len(under):
             return
         under_ids, _ = rasterise_ids(dst, under, (out.shape[1], out.shape[0]))
         umx, umy = backward_map(under_ids, ebox, table)
-        body = composite(sz.canvas, sz.atlas, umx, umy, ebox)
         gy, gx = ey + y0, ex + x0
+        ly, lx = gy - ebox[1], gx - ebox[0]
+        # the body's colour there: its atlas sample over the plate (only at the soft pixels)
+        fg = cv2.remap(sz.atlas, umx[ly, lx][:, None], umy[ly, lx][:, None], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)[:, 0].astype(np.float32)
+        plate = sz.canvas[gy, gx].astype(np.float32)
+        ua = fg[:, 3:4] / 255.0
+        body = fg[:, :3] * ua + plate * (1.0 - ua)
         a = alpha[ey, ex, None].astype(np.float32) / 255.0
-        fixed = out[gy, gx].astype(np.float32) + (1.0 - a) * (body[gy, gx].astype(np.float32)
-                                                              - sz.canvas[gy, gx].astype(np.float32))
+        fixed = out[gy, gx].astype(np.float32) + (1.0 - a) * (body - plate)
         out[gy, gx] = np.clip(fixed + 0.5, 0, 255).astype(np.uint8)
 
     def render(self, reference: Reference, motion: MotionTokens, indices: Sequence[int], *,
