@@ -62,7 +62,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # framing (engine/render/framing.py): saved in the project, used by the preview and the export
     ActionSpec("view.framing_follow", "&Follow the Driver's Travel", None,
                "The person travels as the driver does, at the photo's body size", True, "framing"),
-    ActionSpec("view.framing_keep", "Keep ActionSpec("view.framing_keep", "Keep in &Frame"in Frame", None,
+    ActionSpec("view.framing_keep", "Keep &in Frame", None,
                "The whole person stays in the picture (zoomed out and held at the edges when needed)", True,
                "framing"),
     ActionSpec("view.framing_fixed", "Fi&xed in Place", None, "The person poses where the photo has them",
