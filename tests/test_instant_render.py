@@ -389,6 +389,30 @@ def test_the_matte_reuses_the_tracking_pass_segmentation(media, monkeypatch):
     assert np.array_equal(reused.atlas, own.atlas) and np.array_equal(reused.plate, own.plate)
 
 
+def test_a_large_photo_reuses_the_tracking_pass_mask_resampled(media, monkeypatch):
+    """The tracker sees a 1920 px photo downscaled; its mask, resampled to the renderer's work size, stands in
+    for a second Holistic graph, and the person's matte is the one a mask made at that size gives."""
+    from engine.analyze import load_reference
+    from engine.render.instant import matte
+
+    ref = load_reference(media / "photo_fullbody_woman_outdoor.jpg")
+    mask = ref.landmarks.segmentation
+    assert mask is not None and mask.shape != ref.rgb.shape[:2], "the tracker should have downscaled this photo"
+    bare = ref.landmarks.copy()
+    bare.segmentation = None
+    own = InstantRenderer().analysis(Reference(ref.rgb, bare, key="own-mask-large"))
+
+    def second_graph(rgb):
+        raise AssertionError("segmented again")
+
+    monkeypatch.setattr(matte, "segment", second_graph)
+    reused = InstantRenderer().analysis(ref)
+    a, b = reused.atlas[..., 3] > 127, own.atlas[..., 3] > 127
+    assert a.shape == b.shape
+    iou = (a & b).sum() / max(1, (a | b).sum())
+    assert iou > 0.97, f"matte from the resampled tracking mask differs: IoU {iou:.3f}"
+
+
 HALO_NEAR, HALO_FAR = 4.0, (7.0, 12.0)  # px: the bands along the outline, and the same side further away
 
 

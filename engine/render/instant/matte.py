@@ -64,13 +64,18 @@ def segment(rgb: np.ndarray) -> np.ndarray | None:
 
 def _tracked_mask(fl: FrameLandmarks, shape: tuple[int, int]) -> np.ndarray | None:
     """The person mask the tracking pass already made (engine.track.tracker.track_image), when it was made on
-    this very image: the same Holistic model on the same pixels gives the same mask, so the matte does not
-    run a second graph. An image of another size (the tracker downscales large photos, the renderer
-    rescales small and huge ones) is segmented again, as is one where Holistic found too little."""
+    this image: the matte does not run a second graph. The tracker downscales large photos and the renderer
+    rescales small and huge ones; the mask is resampled to the work size then, which loses nothing, as
+    MediaPipe's segmentation model itself sees the photo at 256 px and upsamples its answer. Only a mask of
+    another aspect (not this photo) or one where Holistic found too little leaves the matte to segment."""
     m = fl.segmentation
-    if m is None or m.shape != shape or m.max() <= 0.5:
+    if m is None or m.max() <= 0.5:
         return None
-    return m
+    if m.shape == shape:
+        return m
+    if abs(m.shape[1] / m.shape[0] - shape[1] / shape[0]) > 0.01 * shape[1] / shape[0]:
+        return None
+    return np.clip(cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 
 def skeleton_matte(fl: FrameLandmarks, scale: float, shape: tuple[int, int], u: float) -> np.ndarray:
