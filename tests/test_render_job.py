@@ -103,12 +103,14 @@ def test_every_registered_renderer_is_a_cli_choice_a_project_kind_and_a_menu_ite
     assert registry.spec("dit_preview").default_steps < registry.spec("full").default_steps
 
 
-def test_unknown_renderer_and_a_dit_without_checkpoint_are_one_line_refusals():
+def test_unknown_renderer_and_a_dit_without_checkpoint_are_one_line_refusals(monkeypatch, tmp_path):
     from engine.errors import UserFacingError
     from engine.render import registry
 
     with pytest.raises(UserFacingError, match="unknown renderer 'warp'.*instant"):
         registry.make("warp")
+    # a generator ships in assets/generator/: point the finder at a missing file to see the refusal
+    monkeypatch.setenv("UNIMOTION_CHECKPOINT", str(tmp_path / "none.safetensors"))
     with pytest.raises(UserFacingError, match="checkpoint"):
         registry.make("full")
     with pytest.raises(UserFacingError, match="steps"):
