@@ -138,6 +138,8 @@ def cross_identity(rnds: dict, args) -> dict:
 
 
 def table(selfr: dict, cross: dict | None, names: list[str]) -> str:
+    if not selfr:
+        return table_cross(cross, names) if cross else ""
     lines = ["| renderer | " + " | ".join(f"{c} PSNR / SSIM" for c in selfr) + " | s/frame |",
              "|---|" + "---|" * (len(selfr) + 1)]
     for name in names:
@@ -153,12 +155,17 @@ def table(selfr: dict, cross: dict | None, names: list[str]) -> str:
             cells.append(" / ".join(f"{h[s]:.2f}" if s in h else "-" for s in ("left", "right")))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if cross:
-        lines += ["", "Cross-identity, 5 photos x 5 clips: driving vs re-tracked tokens (lower is better):",
-                  "| renderer | body deg | face | left fingers deg | right fingers deg |", "|---|---|---|---|---|"]
-        for name in (n for n in names if n in cross):
-            r = cross[name]
-            lines.append(f"| {name} | " + " | ".join("-" if r[k] is None else f"{r[k]:.3f}" for k in
-                                                   ("body_deg", "face", "left_hand_deg", "right_hand_deg")) + " |")
+        lines += ["", table_cross(cross, names)]
+    return "\n".join(lines)
+
+
+def table_cross(cross: dict, names: list[str]) -> str:
+    lines = ["Cross-identity, 5 photos x 5 clips: driving vs re-tracked tokens (lower is better):",
+             "| renderer | body deg | face | left fingers deg | right fingers deg |", "|---|---|---|---|---|"]
+    for name in (n for n in names if n in cross):
+        r = cross[name]
+        lines.append(f"| {name} | " + " | ".join("-" if r[k] is None else f"{r[k]:.3f}" for k in
+                                               ("body_deg", "face", "left_hand_deg", "right_hand_deg")) + " |")
     return "\n".join(lines)
 
 
@@ -172,21 +179,24 @@ def main() -> None:
     ap.add_argument("--cross-renderers", nargs="+", default=["instant", "preview2", "full"],
                     help="renderers in the cross-identity part (it re-tracks every frame: the slow part)")
     ap.add_argument("--no-cross", action="store_true")
+    ap.add_argument("--no-self", action="store_true", help="only the cross-identity part")
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args()
     setup(threads=1)
     import torch
 
     torch.manual_seed(0)
-    rnds = renderers(args.checkpoint, args.renderers)
+    rnds = renderers(args.checkpoint, args.cross_renderers if args.no_self else args.renderers)
     selfr = {}
-    for clip_path in sorted(MEDIA.glob("drive_*.mp4")):
+    for clip_path in [] if args.no_self else sorted(MEDIA.glob("drive_*.mp4")):
         selfr[clip_path.stem[len("drive_"):]] = self_reenactment(clip_path, rnds, args)
         print(f"  self: {clip_path.stem} done", file=sys.stderr, flush=True)
     cross = None if args.no_cross else cross_identity({k: v for k, v in rnds.items() if k in args.cross_renderers},
                                                       args)
     names = ["still", *rnds]
-    print(f"Self-reenactment on {MEDIA} ({args.frames} frames per clip, {args.size} px, first frame as reference):")
+    if selfr:
+        print(f"Self-reenactment on {MEDIA} ({args.frames} frames per clip, {args.size} px, first frame as "
+              "reference):")
     print(table(selfr, cross, names))
     if args.json:
         Path(args.json).write_text(json.dumps({"self": selfr, "cross": cross, "args": vars(args)}, indent=1))
