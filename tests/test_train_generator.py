@@ -190,7 +190,10 @@ result = drain(train_generator(cfg))
 from safetensors.torch import load_file
 state = PartialState()
 weights = load_file({out!r} + "/state/step_0000004/model.safetensors")
-print("RANK", json.dumps({{"rank": state.process_index, "world": state.num_processes, "step": result.step}}))
+# One file per process: two processes printing to one pipe can interleave their lines.
+with open({out!r} + f"/rank_{{state.process_index}}.json", "w") as fh:
+    json.dump({{"rank": state.process_index, "world": state.num_processes, "step": result.step,
+               "weights": len(weights)}}, fh)
 """
 
 
@@ -206,10 +209,9 @@ def test_two_processes_step_in_step(prepared, tmp_path):
                            "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                            str(script)], capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    ranks = sorted((json.loads(line.split("RANK ", 1)[1]) for line in proc.stdout.splitlines()
-                    if line.startswith("RANK ")), key=lambda r: r["rank"])
+    ranks = sorted((json.loads(p.read_text()) for p in out.glob("rank_*.json")), key=lambda r: r["rank"])
     assert [r["rank"] for r in ranks] == [0, 1], proc.stdout[-1500:] + proc.stderr[-1500:]
-    assert all(r["world"] == 2 and r["step"] == 4 for r in ranks)
+    assert all(r["world"] == 2 and r["step"] == 4 and r["weights"] > 0 for r in ranks)
     state = out / "state" / "step_0000004"
     assert (state / "random_states_0.pkl").is_file() and (state / "random_states_1.pkl").is_file()
     assert [s for s, _ in _losses(out)] == [1, 2, 3, 4]
