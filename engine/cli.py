@@ -1,4 +1,5 @@
-"""Command line: `unimotion track|inspect|render`. Errors are one line on stderr and a non-zero exit."""
+"""Command line: `unimotion track|inspect|render|extend|prepare-data|train|demo`. Errors are one line on stderr and a
+non-zero exit."""
 from __future__ import annotations
 
 import argparse
