@@ -87,26 +87,13 @@ def load_checkpoint(path: str | Path, expected: UniMotionConfig | None = None, *
     expected: when given, the checkpoint's config must match it (preset name and training knobs aside);
     otherwise CheckpointError lists the differing fields. Weights that do not fit the config (missing,
     unexpected or wrongly shaped tensors) also raise CheckpointError."""
-    from safetensors.torch import load_file
-
     config = read_checkpoint_config(path)
     if expected is not None:
         diffs = config_diff(expected, config)
         if diffs:
             raise CheckpointError(f"{Path(path).name} was saved with a different model config "
                                   f"(expected != checkpoint): " + "; ".join(diffs[:MAX_LISTED]))
-    model = UniMotion(config)
-    state = load_file(str(path))
-    own = model.state_dict()
-    problems = [f"missing {k}" for k in own if k not in state]
-    problems += [f"unexpected {k}" for k in state if k not in own]
-    problems += [f"{k}: shape {tuple(state[k].shape)} != {tuple(v.shape)}"
-                 for k, v in own.items() if k in state and state[k].shape != v.shape]
-    if problems:
-        raise CheckpointError(f"{Path(path).name}: weights do not fit its config ({len(problems)} problems): "
-                              + "; ".join(problems[:MAX_LISTED]))
-    model.load_state_dict(state)
-    return model.to(device=device, dtype=dtype).eval()
+    return _load_weights(UniMotion(config), path, device, dtype)
 
 
 CHECKPOINT_ENV = "UNIMOTION_CHECKPOINT"
@@ -179,8 +166,6 @@ def checkpoint_format(path: str | Path) -> tuple[str, dict[str, str]]:
 
 def load_generator(path: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None):
     """Either architecture, by the file's format: a WarpDiT or a UniMotion, in eval mode."""
-    from safetensors.torch import load_file
-
     from engine.models.warp_dit import WarpDiT, WarpDiTConfig
 
     fmt, meta = checkpoint_format(path)
@@ -191,7 +176,13 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu", dtyp
         config = WarpDiTConfig.from_dict(json.loads(meta["config"]))
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{name}: {exc}") from exc
-    model = WarpDiT(config)
+    return _load_weights(WarpDiT(config), path, device, dtype)
+
+
+def _load_weights(model, path: str | Path, device, dtype):
+    """`model` with the weights in `path`, or a CheckpointError listing what does not fit its config."""
+    from safetensors.torch import load_file
+
     state = load_file(str(path))
     own = model.state_dict()
     problems = [f"missing {k}" for k in own if k not in state]
@@ -199,7 +190,7 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu", dtyp
     problems += [f"{k}: shape {tuple(state[k].shape)} != {tuple(v.shape)}"
                  for k, v in own.items() if k in state and state[k].shape != v.shape]
     if problems:
-        raise CheckpointError(f"{name}: weights do not fit its config ({len(problems)} problems): "
+        raise CheckpointError(f"{Path(path).name}: weights do not fit its config ({len(problems)} problems): "
                               + "; ".join(problems[:MAX_LISTED]))
     model.load_state_dict(state)
     return model.to(device=device, dtype=dtype).eval()
