@@ -222,7 +222,6 @@ def test_tiny_motion_model_trains_through_the_loop(tmp_path):
 
 
 def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_path):
-    pytest.importorskip("pytestqt")
     from PySide6.QtCore import QPoint, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication

@@ -12,9 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QThreadPool, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -293,7 +290,6 @@ def test_actions_are_declared_once_with_the_promised_shortcuts(window):
 
 
 def test_demo_opens_with_the_bundled_motion(window, qtbot):
-    pytest.importorskip("engine.demo")
     w = window
     w.media.load_demo()
     qtbot.waitUntil(lambda: w.project.clip is not None and w.project.reference is not None, timeout=30_000)

@@ -7,10 +7,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
-
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
