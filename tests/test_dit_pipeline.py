@@ -308,7 +308,7 @@ def test_crop_and_paste_touch_only_the_box():
 
 SHIPPED_PAIR = ("drive_fullbody_woman_dance.mp4", 0, 60)  # clip, reference frame, target frame (fixed in advance)
 SHIPPED_SIDE = 512  # px, long side, as bench/generator_eval.py compares
-SHIPPED_MARGIN_DB = 0.38  # measured 0.76 dB (preview PSNR minus instant PSNR on this pair), halved for slack
+SHIPPED_MARGIN_DB = 0.55  # measured 1.11 dB (preview PSNR minus instant PSNR on this pair; 0.76 with the first model), halved for slack
 
 
 def test_the_shipped_generator_is_found_and_beats_the_instant_render_on_a_validation_pair(media):
