@@ -94,7 +94,7 @@ class AdjustableCommand(RangeOpCommand):
     """A range operation with one amount that can be changed after it was applied (Blender's "adjust last
     operation"): `adjust` rewrites this command's result in place, so the final amount is still one undo step."""
 
-    amount_spec: Amount
+    amount_spec: Amount  # each subclass also defines make_op(key, amount) -> EditOp: the operation at an amount
     kind = ""  # which remembered default the amount updates (smooth, exaggerate, calm, offset)
 
     def __init__(self, doc: Project, keys, start: int, stop: int, amount: float) -> None:
@@ -102,9 +102,6 @@ class AdjustableCommand(RangeOpCommand):
         keys = list(keys)
         super().__init__(doc, keys, lambda k: self.make_op(k, self.amount))
         self.setText(self.describe())
-
-    def make_op(self, key: edits.ChannelKey, amount: float) -> edits.EditOp:
-        raise NotImplementedError
 
     def title(self) -> str:
         return self.verb

@@ -9,6 +9,7 @@ from engine.render.framing import Framing, apply_framing, parse
 from engine.render.instant import InstantRenderer
 from engine.tokens import retarget
 from engine.tokens.reference import Reference
+from tests.test_studio import window  # noqa: F401 - the real studio window (checks no thread is left behind)
 
 MAN = "photo_fullbody_man_studio.png"
 FRAMES = 12
@@ -89,23 +90,8 @@ def test_framing_is_saved_in_the_project_and_reaches_the_export(man, travelling,
         ExportRequest(man, travelling, tmp_path / "x.mp4", 25.0, 0, 3, 0.0, framing="zoom")
 
 
-@pytest.fixture
-def studio(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from studio.main_window import MainWindow
-    from studio.settings import StudioSettings
-
-    settings = StudioSettings(recovery_dir=tmp_path / "recovery", ask_before_discard=False, offer_recovery=False)
-    w = MainWindow(settings, QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-    w.deleteLater()
-
-
-def test_studio_framing_choice_beside_the_view_modes(studio, qtbot, media):
+def test_studio_framing_choice_beside_the_view_modes(window, qtbot, media):
+    studio = window
     """The View menu's framing items set the project's framing (saved with it), and the preview renders
     with it: what it shows is the instant render of the framed tokens, which differs from following."""
     from engine.render.base import output_size
