@@ -4,7 +4,10 @@ The face layer is piecewise-affine over the canonical mesh's triangles (rebuilt 
 edges), so lids, brows, jaw and lips follow their landmarks exactly. The mesh has holes at the eyes and the
 mouth: the eyes are filled by a fan around the iris centre (so the iris follows the gaze), and a mouth opened
 wider than in the photo gets a strip of synthetic interior (upper teeth under the upper lip, a dark cavity,
-shaded lower teeth) drawn beneath the lips, instead of stretched lips. A photo whose mouth is already open lends
+shaded lower teeth) drawn beneath the lips, instead of stretched lips. A head turned towards the camera
+uncovers the far cheek, which the photo shows foreshortened or not at all: those triangles take their
+texture from their mirror image on the near side (the mesh is left-right symmetric), not a smear of the few
+pixels the photo has there. A photo whose mouth is already open lends
 its own mouth interior to the strip. Around the face, the face's non-rigid motion (a jaw drop) spreads onto
 the hair and neck vertices of the body mesh with a smooth falloff, so the chin does not tear from the neck.
 """
@@ -16,6 +19,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+import scipy.sparse as sp
 
 from engine import vocabulary as vocab
 
@@ -33,6 +37,10 @@ PIN_REACH_FH = 0.08  # the head's mesh is held to the face's motion this far out
 TEETH_RGB = np.array([236, 230, 216], np.float32)
 CAVITY_RGB = np.array([46, 18, 22], np.float32)
 LOWER_TEETH_SHADE = 0.62  # the lower teeth sit in shadow
+MIRROR_SEED = (1, 4)  # two landmarks on the face's midline joined by a mesh edge (nose tip, below it)
+MIRROR_STRETCH = 2.0  # face drawn this many times larger than the photo shows it (around a triangle) ...
+MIRROR_GAIN = 1.5  # ... samples its mirror image instead, when that shows this many times more pixels
+MIRROR_SMOOTH = 3  # the stretch is averaged over this many rings of neighbours (no single-triangle shards)
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +58,82 @@ def face_triangles() -> np.ndarray:
     count = collections.Counter(e for t in tris for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])))
     keep = [t for t in sorted(tris) if not all(count[e] >= 3 for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])))]
     return np.array(keep, np.int32)
+
+
+@lru_cache(maxsize=1)
+def mirror_index() -> np.ndarray:
+    """(478,) the landmark mirrored across the face's midline (the midline's own map to themselves).
+    The canonical mesh is symmetric, so its mirror is the one orientation-reversing map of the triangle
+    mesh that fixes a midline edge: walked out from that edge, triangle by triangle."""
+    tris = face_triangles()
+    by_edge = collections.defaultdict(list)
+    for i, t in enumerate(tris):
+        for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            by_edge[frozenset((int(a), int(b)))].append(i)
+    a, b = MIRROR_SEED
+    t1, t2 = by_edge[frozenset((a, b))]
+    m = {a: a, b: b}
+
+    def third(t, e):
+        return next(int(v) for v in tris[t] if v not in e)
+
+    m[third(t1, (a, b))], m[third(t2, (a, b))] = third(t2, (a, b)), third(t1, (a, b))
+    queue, seen = collections.deque([(t1, t2), (t2, t1)]), {t1, t2}
+    while queue:
+        ti, tj = queue.popleft()
+        t = tris[ti]
+        for e in ((int(t[0]), int(t[1])), (int(t[1]), int(t[2])), (int(t[2]), int(t[0]))):
+            me = (m[e[0]], m[e[1]])
+            k = [x for x in by_edge[frozenset(e)] if x != ti]
+            k2 = [x for x in by_edge.get(frozenset(me), []) if x != tj]
+            if len(k) != 1 or len(k2) != 1:
+                continue
+            d, d2 = third(k[0], e), third(k2[0], me)
+            if m.get(d, d2) != d2:  # (the mesh is symmetric up to a few edges: the first match stands)
+                continue
+            m[d], m[d2] = d2, d
+            if k[0] not in seen:
+                seen.add(k[0])
+                queue.append((k[0], k2[0]))
+    out = np.arange(vocab.N_FACE)
+    for k, v in m.items():
+        out[k] = v
+    for r, l in zip(vocab.IRIS_R, vocab.IRIS_L):  # the irises are not in the mesh
+        out[r], out[l] = l, r
+    return out
+
+
+@lru_cache(maxsize=1)
+def layer_triangles() -> np.ndarray:
+    """(T, 3) the face layer's triangles (the mesh and the eye fans), wound consistently: two triangles
+    sharing an edge run along it in opposite directions, so the sign of a triangle's area tells whether
+    it faces the camera (face_triangles' are sorted vertex ids, wound at random)."""
+    tris = np.concatenate([face_triangles(), _fan(EYE_RING_R, IRIS_CENTRE_R), _fan(EYE_RING_L, IRIS_CENTRE_L)])
+    by_edge = collections.defaultdict(list)
+    for i, t in enumerate(tris):
+        for k in range(3):
+            by_edge[frozenset((int(t[k]), int(t[(k + 1) % 3])))].append(i)
+    done = np.zeros(len(tris), bool)
+    out = tris.copy()
+    for start in range(len(tris)):
+        if done[start]:
+            continue
+        done[start] = True
+        queue = collections.deque([start])
+        while queue:
+            i = queue.popleft()
+            t = out[i]
+            for k in range(3):
+                a, b = int(t[k]), int(t[(k + 1) % 3])
+                for j in by_edge[frozenset((a, b))]:
+                    if done[j]:
+                        continue
+                    u = out[j]
+                    if any(int(u[m]) == a and int(u[(m + 1) % 3]) == b for m in range(3)):
+                        out[j] = u[::-1]  # runs the shared edge the same way: flip it
+                    done[j] = True
+                    queue.append(j)
+    return out
 
 
 def _fan(ring: tuple[int, ...], centre: int) -> np.ndarray:
@@ -115,6 +199,11 @@ class FaceLayer:
     src_gap: float
     teeth_px: float
     mouth_tex: np.ndarray  # (h, w, 3) uint8
+    orient: float = 1.0  # sign of a triangle's area that faces the camera in the photo
+    mirror_tris: np.ndarray | None = None  # (T, 3) each triangle's mirror image across the midline
+    mirror_area: np.ndarray | None = None  # (T,) how large the photo shows that mirror image (px², facing)
+    tri_to_vert: object = None  # (478, T) sparse: a vertex's share of its triangles' areas
+    vert_to_tri: object = None  # (T, 478) sparse: a triangle's mean over its vertices, smoothed
     oval_w: np.ndarray | None = None  # (V_body, 36) spread of the oval's residual onto body vertices
     oval_tri: np.ndarray | None = None  # (36, 3) body vertices of the triangle each oval point lies in ...
     oval_bary: np.ndarray | None = None  # (36, 3) ... and its barycentric coordinates there
@@ -122,7 +211,7 @@ class FaceLayer:
     @classmethod
     def build(cls, face_px: np.ndarray, rgb: np.ndarray, teeth_height: float) -> "FaceLayer":
         src = face_px[:, :2].astype(np.float64)
-        tris = np.concatenate([face_triangles(), _fan(EYE_RING_R, IRIS_CENTRE_R), _fan(EYE_RING_L, IRIS_CENTRE_L)])
+        tris = layer_triangles()
         fh = float(np.linalg.norm(src[vocab.FACE_CHIN] - src[vocab.FACE_FOREHEAD]))
         teeth_px = teeth_height * fh
         gap = mouth_gap(src)
@@ -134,7 +223,15 @@ class FaceLayer:
             cv2.fillConvexPoly(m, hull, 1)
             skin = np.median(rgb[m > 0], axis=0) if m.any() else np.array([170, 140, 120])
             tex = synthetic_mouth(np.asarray(skin, np.float32))
-        return cls(src, tris, fh, gap, teeth_px, tex)
+        orient = 1.0 if _signed_area(src[tris]).sum() >= 0 else -1.0
+        mirror_tris = mirror_index()[tris]
+        # (a reflection reverses the winding: the mirror image faces the camera with the opposite sign)
+        mirror_area = -orient * _signed_area(src[mirror_tris])
+        # triangles on the midline keep their own pixels: their mirror image is themselves, or the seam
+        # between the two halves would run down the nose and through the lips
+        mirror_area[(mirror_tris == tris).any(1)] = 0.0
+        t2v, v2t = _smoothing(tris, len(src))
+        return cls(src, tris, fh, gap, teeth_px, tex, orient, mirror_tris, mirror_area, t2v, v2t)
 
     def spread_weights(self, verts: np.ndarray, tris: np.ndarray, head_weight: np.ndarray,
                        sigma_fh: float) -> np.ndarray:
@@ -170,16 +267,31 @@ class FaceLayer:
         wider than in the photo) comes first so the lips are drawn over it. mouth_offset: the mouth
         texture's origin in the source atlas (work px); depth: (478,) target z (larger = further).
 
-        A turned head folds the far cheek's triangles over (they would paint the hair at the face's edge
-        onto the cheek): folded triangles are dropped (the head mesh beneath, held to the face, shows),
-        and the rest are drawn far to near."""
-        d, sr = tgt[self.tris], self.src[self.tris]
-        keep = _signed_area(d) * _signed_area(sr) > 0
-        tris = self.tris[keep]
+        A head turned away from the camera folds the far cheek's triangles over (they would paint the hair
+        at the face's edge onto the cheek): folded triangles are dropped (the head mesh beneath, held to the
+        face, shows). A head turned towards it opens the far cheek up: a triangle drawn much larger than
+        the photo shows it (or that the photo shows from behind) samples its mirror image instead, where
+        the photo shows that better; without it, its few pixels smear, or it is dropped and the head mesh
+        beneath shows the photo's eye or mouth on the cheek. The rest are drawn far to near."""
+        d = tgt[self.tris]
+        a_dst = self.orient * _signed_area(d)
+        a_src = self.orient * _signed_area(self.src[self.tris])
+        seen = np.maximum(a_src, 0.0)
+        keep = a_dst * a_src > 0
+        src_tris = self.tris
+        if self.mirror_tris is not None:
+            # how much larger the face is drawn than the photo shows it, around each triangle
+            stretch = self.vert_to_tri @ ((self.tri_to_vert @ np.maximum(a_dst, 0.0))
+                                          / np.maximum(self.tri_to_vert @ seen, 1e-6))
+            mirror = (stretch > MIRROR_STRETCH) & (a_dst > 0) & (self.mirror_area > MIRROR_GAIN * seen)
+            keep |= mirror
+            src_tris = np.where(mirror[:, None], self.mirror_tris, self.tris)
+        tris, src_tris = self.tris[keep], src_tris[keep]
         if depth is not None:
-            tris = tris[np.argsort(-depth[tris].mean(1), kind="stable")]
+            by_depth = np.argsort(-depth[tris].mean(1), kind="stable")
+            tris, src_tris = tris[by_depth], src_tris[by_depth]
         dst = [tgt[tris]]
-        src = [self.src[tris]]
+        src = [self.src[src_tris]]
         mouth = [np.zeros(len(tris), bool)]
         if mouth_gap(tgt) > self.src_gap + OPEN_MARGIN_PX:
             grid = mouth_grid(tgt, self.teeth_px * self._scale(tgt)).reshape(-1, 2)
@@ -196,6 +308,19 @@ class FaceLayer:
     def _scale(self, tgt: np.ndarray) -> float:
         fh = float(np.linalg.norm(tgt[vocab.FACE_CHIN] - tgt[vocab.FACE_FOREHEAD]))
         return fh / max(self.face_height, 1e-6)
+
+
+def _smoothing(tris: np.ndarray, n: int):
+    """Sparse maps for the per-frame stretch: triangle areas summed onto their vertices, and vertex values
+    averaged back onto triangles over MIRROR_SMOOTH rings of neighbours."""
+    t = len(tris)
+    inc = sp.csr_matrix((np.ones(3 * t), (tris.ravel(), np.repeat(np.arange(t), 3))), (n, t))
+    to_tri = inc.T.tocsr() / 3.0  # (T, n) mean of a triangle's vertices
+    adj = (inc @ inc.T).tocsr()
+    adj = sp.diags(1.0 / np.maximum(np.asarray(adj.sum(1)).ravel(), 1.0)) @ adj  # neighbour mean
+    for _ in range(MIRROR_SMOOTH):
+        to_tri = to_tri @ adj
+    return inc, to_tri.tocsr()
 
 
 def _signed_area(t: np.ndarray) -> np.ndarray:
