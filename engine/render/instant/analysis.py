@@ -33,10 +33,10 @@ from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver
 from engine.render.instant.face import FaceLayer
 from engine.render.instant.hand_layer import HandSkin
-from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, person_matte,
-                                         refine_edge)
+from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, explain_fringe,
+                                         person_matte, refine_edge)
 from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
-                                        region_contains, skin_weights)
+                                        region_contains, segment_distance, skin_weights)
 from engine.render.instant.skeleton import SKIN_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton
 from engine.track.types import FrameLandmarks
 
@@ -47,6 +47,8 @@ COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
 COVERAGE_GROW = 0.4  # ... and get a patch this many spacings wider than the hole
 PATCH = "patch:"  # patch piece names: this prefix and the piece they mend
 HAND_NEAR_PALM = 0.8  # arm triangles this close (palm widths) to a tracked hand may show its moved colours
+FRINGE_MIN_ALPHA = 0.02  # hair pixels at least this opaque take the colour that explains them over the plate
+ZONE_MAX_SIDE = 256  # the head's zone is decided at this resolution
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,27 @@ def stage2_plate(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Plate:
     for p, m in matte.hand_masks.items():
         fringe |= (m > 0) & (instant_hands.without_fringe(m, wp.hands[p]) == 0)
     alpha = refine_edge(wp.rgb, matte.alpha, plate, fringe)
-    return Plate(plate, bleed(decontaminate(wp.rgb, alpha, plate), alpha), alpha)
+    fg = bleed(decontaminate(wp.rgb, alpha, plate), alpha)
+    zone = _head_zone(wp.skeleton, alpha.shape)
+    if zone is not None:  # soft hair past the segmentation: carried by the person layer, exact at rest
+        alpha, f = explain_fringe(wp.rgb, alpha, plate, zone)
+        hair = zone & (alpha >= FRINGE_MIN_ALPHA)
+        fg[hair] = np.round(f[hair]).astype(np.uint8)
+    return Plate(plate, fg, alpha)
+
+
+def _head_zone(sk: Skeleton, shape: tuple[int, int]) -> np.ndarray | None:
+    """bool (h, w): pixels nearer the head bone than any other (in bone radii): the hair's reach."""
+    if not sk.has("head"):
+        return None
+    h, w = shape
+    s = min(1.0, ZONE_MAX_SIDE / max(h, w))
+    zw, zh = max(4, int(round(w * s))), max(4, int(round(h * s)))
+    ys, xs = np.mgrid[0:zh, 0:zw]
+    pix = (np.stack([xs.ravel(), ys.ravel()], 1) + 0.5) / s
+    nd = segment_distance(pix, sk.src_a, sk.src_b) / sk.radius[None]
+    small = (np.argmin(nd, 1) == sk.index["head"]).reshape(zh, zw).astype(np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def stage3_labels(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Labels:
@@ -347,8 +369,10 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     wp = stage0_work_photo(rgb, fl, config)
     matte = stage1_matte(wp, config)
     plate = stage2_plate(wp, matte, config)
-    labels = stage3_labels(wp, matte, config)
-    pieces = stage4_pieces(wp, matte, labels, config)
+    # the mesh covers what the person layer draws: the hair past the segmentation too (stage 2)
+    meshed = Matte(np.maximum(matte.alpha, plate.alpha), matte.hand_masks)
+    labels = stage3_labels(wp, meshed, config)
+    pieces = stage4_pieces(wp, meshed, labels, config)
     grown = {p: cv2.dilate(m, np.ones((5, 5), np.uint8)) for p, m in matte.hand_masks.items()}
     skin = stage5_skin(wp, pieces, grown, config)
     atlas = stage6_atlas(wp, matte, plate, labels, skin, config)

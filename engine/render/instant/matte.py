@@ -355,6 +355,31 @@ def refine_edge(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray, also: np.
     return out
 
 
+FRINGE_TOLERANCE = 6.0  # levels: a pixel within this of the plate is background, not a strand of hair
+
+
+def explain_fringe(rgb: np.ndarray, alpha: np.ndarray, plate: np.ndarray, zone: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha and colour that composite back to the photo over the plate inside `zone` (bool: around the
+    head). Segmentation stops short of soft, out-of-focus hair, and the plate's hole reaches past it
+    (its guard ring): left there, those strands are painted over with the inpainted wall and the hair's
+    outline comes out cut, even standing still. Each such pixel gets the least alpha that explains its
+    difference from the plate (I = a F + (1 - a) B with F within 0..255), never less than the matte's,
+    and F from that; the person layer then carries the strands and they composite exactly at rest.
+    Returns (alpha, F) over the whole image; outside `zone` they are `alpha` and NaN."""
+    img = rgb.astype(np.float32)
+    b = plate.astype(np.float32)
+    diff = img - b
+    mag = np.maximum(np.abs(diff) - FRINGE_TOLERANCE, 0.0) * np.sign(diff)
+    # per channel, the alpha below which F would leave 0..255
+    need = np.where(mag > 0, mag / np.maximum(255.0 - b, 1.0), -mag / np.maximum(b, 1.0)).max(-1)
+    a = np.where(zone, np.maximum(alpha, np.clip(need, 0.0, 1.0)), alpha).astype(np.float32)
+    f = np.full(img.shape, np.nan, np.float32)
+    on = zone & (a > 0)
+    f[on] = np.clip(b[on] + diff[on] / a[on, None], 0, 255)
+    return a, f
+
+
 def bleed(fg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Person colours carried past the matte into its transparent surroundings (alpha < BLEED_ALPHA),
     by normalised blurs from fine to coarse. The renderer samples colour and alpha bilinearly, so an edge

@@ -1,0 +1,102 @@
+"""The instant renderer on a photo whose head is turned three-quarters (issue 9: "non-frontal faces").
+
+The corpus's half-body photo of a woman with curly hair, head turned about 30 degrees. Targets are the
+photo's own landmarks, as is (the photo must come back: its soft, out-of-focus hair included) and with the
+face mesh turned towards the camera in 3D (the far cheek the photo barely shows opens up: it must read as
+a face, not a copy of the photo's eye and mouth smeared onto the cheek). Real MediaPipe tracks the photo
+and re-tracks the output.
+
+Thresholds from measurements at the photo's size (682 x 1024), before the fix (commit 1a225b0) / after:
+- at rest, |output - photo| (max over channels): 99th percentile 52 / 8 levels, mean 2.48 / 0.66;
+- turned 30 degrees: the face re-tracked on the output against the target, mean error 2.4% / 1.3% of
+  the face's width (at 512 px); the far half's patches against the near half's, mirrored: 34.6 / 16.0
+  levels.
+"""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.render.instant import InstantRenderer
+from engine.render.instant.face import mirror_index
+from engine.tokens.reference import Reference
+from engine.tokens.retarget import _head_points_from_face
+from engine.track.types import FrameLandmarks
+from tests.conftest import MEDIA, _in_ci
+
+CORPUS = os.environ.get("UNIMOTION_TEST_CORPUS") or MEDIA.parent / "corpus"
+PHOTO = "photo_halfbody_woman_curlyhair_redjacket.jpg"
+TURN_DEG = 30.0  # towards the camera: the photo's head is turned about this far
+PATCH_R = 4  # px: half size of the patches compared across the face's midline
+
+
+@pytest.fixture(scope="module")
+def turned():
+    """The three-quarter photo as a Reference (tracked once). Missing, it fails under CI=true, skips here."""
+    from engine.io.image import load_image
+    from engine.track.tracker import track_image
+
+    path = os.path.join(CORPUS, PHOTO)
+    if not os.path.isfile(path):
+        message = f"corpus photo {PHOTO} not found in {CORPUS} (set UNIMOTION_TEST_CORPUS)"
+        if _in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    rgb = load_image(path, max_side=1024)
+    rgb = np.ascontiguousarray(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
+    return Reference(rgb, track_image(rgb), name=PHOTO)
+
+
+def turn_face(fl: FrameLandmarks, deg: float) -> FrameLandmarks:
+    """The face mesh turned about the vertical axis through its centre (in 3D, by its own depths); the
+    body's head points follow, as the retargeting puts them."""
+    t = fl.copy()
+    f = t.face.astype(np.float64)
+    c = f.mean(0)
+    a = np.deg2rad(deg)
+    x, z = f[:, 0] - c[0], f[:, 2] - c[2]
+    f[:, 0] = c[0] + x * np.cos(a) + z * np.sin(a)
+    f[:, 2] = c[2] - x * np.sin(a) + z * np.cos(a)
+    t.face = f.astype(np.float32)
+    _head_points_from_face(t.body, t.face)
+    return t
+
+
+def test_the_photo_at_rest_keeps_its_soft_hair(turned):
+    """Segmentation stops short of out-of-focus curls: they were painted over with the inpainted wall
+    (the hair's outline cut jagged, even standing still). Now the photo comes back."""
+    out = InstantRenderer().warp(turned, turned.landmarks, None)
+    d = np.abs(out.astype(np.int16) - turned.rgb.astype(np.int16)).max(-1)
+    assert np.percentile(d, 99) < 20, np.percentile(d, 99)
+    assert d.mean() < 1.5, d.mean()
+
+
+def test_a_head_turned_to_the_camera_shows_a_face_not_pieces(turned):
+    """The far cheek opens up: it used to show the photo's eye and mouth a second time (the head mesh under
+    dropped face triangles). The output's face is found where the target puts it, and its far half looks
+    like its near half mirrored (eye, brow, lips), as a face turned to the camera does."""
+    from engine.track.tracker import track_image
+
+    target = turn_face(turned.landmarks, TURN_DEG)
+    out = InstantRenderer().warp(turned, target, 512)
+    k = out.shape[1] / turned.rgb.shape[1]
+    want = target.face[:, :2] * k
+    got = track_image(out, require_person=False)
+    assert got.has("face"), "no face found in the output"
+    width = float(np.ptp(want[:468, 0]))
+    err = np.linalg.norm(got.face[:468, :2] - want[:468], axis=1) / width
+    assert err.mean() < 0.018, err.mean()
+
+    mirror = mirror_index()
+    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+    def patch(p):
+        x, y = int(round(p[0])), int(round(p[1]))
+        return grey[y - PATCH_R:y + PATCH_R + 1, x - PATCH_R:x + PATCH_R + 1]
+
+    far = [i for i in range(468) if want[i, 0] > want[mirror[i], 0] + 2]  # the far half: image right
+    diff = [np.abs(patch(want[i]) - patch(want[mirror[i]])[:, ::-1]).mean() for i in far]
+    assert np.mean(diff) < 24.0, np.mean(diff)
