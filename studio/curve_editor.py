@@ -5,6 +5,8 @@ releasing it pushes one MoveKeysCommand. Click selects a key (Shift/Ctrl adds), 
 box-selects, double-click adds a key for the current channel. The blue band is the document's In/Out range
 (the same one the timeline shows and export uses); dragging its edges sets In/Out as one undo step.
 The range tools act on the selected keys' frames if any are selected, else on In/Out, else on the clip.
+Frames that generated motion (extend, fill, loop) writes on any shown channel are shaded teal, the colour the
+timeline marks them with, so what was made up is told apart from what was tracked.
 """
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
 from engine.project import edits
 from engine.project.document import Project
 from engine.project.angles import channel_curve, spec
+from engine.project.generated import generated_op_frames
 from studio.commands import AddKeyCommand, MoveKeysCommand, SetRangeCommand
 
 PALETTE = [(88, 166, 255), (255, 123, 114), (126, 231, 135), (255, 196, 0), (210, 168, 255), (121, 192, 255),
            (255, 166, 87), (86, 212, 221)]
 SELECTED_BRUSH = pg.mkBrush(255, 255, 255)
 EDIT_RANGE_BRUSH = pg.mkBrush(90, 140, 255, 28)
+GENERATED_RGB = (60, 200, 190)  # the timeline's generated-motion teal (studio/timeline.py)
+GENERATED_BAND_BRUSH = pg.mkBrush(*GENERATED_RGB, 45)  # faint: the curves over it stay readable
 BOX_MODIFIERS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier
 
 
@@ -132,6 +137,7 @@ class CurveEditor(pg.PlotWidget):
         self.edit_range = EdgeRegion(values=(0, 1), brush=EDIT_RANGE_BRUSH, movable=True, swapMode="sort")
         self.edit_range.setZValue(-10)
         self.addItem(self.edit_range, ignoreBounds=True)
+        self._generated_bands: list[EdgeRegion] = []
         self.cursor_line = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(255, 255, 255, 120, width=1))
         self.addItem(self.cursor_line, ignoreBounds=True)
         # a widget over the plot, centred whatever the view's range (a plot item at (0, 0) can be off screen)
@@ -193,12 +199,36 @@ class CurveEditor(pg.PlotWidget):
         if clip is None:
             for item in list(self._tracked.values()) + list(self._edited.values()):
                 item.setData([], [])
+            self._shade_generated()
             return
         tokens = self.doc.edited_tokens()
         x = np.arange(len(clip))
         for k in self.channels:
             self._tracked[k].setData(x, channel_curve(clip.tokens, k))
             self._edited[k].setData(x, channel_curve(tokens, k))
+        self._shade_generated()
+
+    # -- generated spans ------------------------------------------------------------------------------------------
+
+    def generated_spans(self) -> list[tuple[int, int]]:
+        """(first, last) frames of each run that generated motion writes on any shown channel."""
+        n = self.doc.frame_count if self.doc.clip is not None else 0
+        mask = np.zeros(n, bool)
+        for k in self.channels:
+            mask |= generated_op_frames(self.doc.channel_ops(k), n)
+        d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+        return list(zip(np.flatnonzero(d == 1).tolist(), (np.flatnonzero(d == -1) - 1).tolist()))
+
+    def _shade_generated(self) -> None:
+        for band in self._generated_bands:
+            self.removeItem(band)
+        self._generated_bands = []
+        for a, b in self.generated_spans():
+            band = EdgeRegion(values=(a - 0.5, b + 0.5), brush=GENERATED_BAND_BRUSH, pen=pg.mkPen(None),
+                              movable=False)
+            band.setZValue(-20)  # under the In/Out band and the curves
+            self.addItem(band, ignoreBounds=True)
+            self._generated_bands.append(band)
 
     # -- keys -----------------------------------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 make the range loop. In the Edit menu (a "Generate Motion" submenu) and the timeline's right-click menu.
 
 The work runs as a job on the window's job runner (snapshot in: the edited tokens at the moment of asking;
-result out: applied only if the edits and range are still what they were), with a busy bar and a Cancel
-button in the status bar. The result lands as one undo step: the generated operations and, for an
+result out: applied only if the edits and range are still what they were), with a progress bar (the fraction
+of the motion matching searches done) and a Cancel button in the status bar. The result lands as one undo step: the generated operations and, for an
 extension, the in or out point moved to the end of the new motion (engine.project.generated.GeneratedEdit).
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ class ExtendMenu(QObject):
         self.menu = QMenu("&Generate Motion", parent)
         self._fill_menu(self.menu)
         self.busy = QProgressBar()
-        self.busy.setRange(0, 0)  # the generators report no fraction: a busy bar
+        self.busy.setRange(0, 0)  # busy until the job reports its first fraction
         self.busy.setMaximumWidth(160)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
@@ -173,6 +173,7 @@ class ExtendMenu(QObject):
         h.failed.connect(lambda msg: (self.message.emit(msg, True), self.finished.emit("failed")))
         h.cancelled.connect(lambda: (self.message.emit("Motion generation cancelled", False),
                                      self.finished.emit("cancelled")))
+        h.progress.connect(self._on_progress)
         h.finished.connect(self._hide_busy)
         self._show_busy()
         return h
@@ -220,7 +221,13 @@ class ExtendMenu(QObject):
         if self.job is not None and not self.job.is_done:
             self.runner.cancel(self.job)
 
+    def _on_progress(self, p) -> None:
+        if p.total:  # a real fraction: a determinate bar
+            self.busy.setRange(0, p.total)
+            self.busy.setValue(p.done)
+
     def _show_busy(self) -> None:
+        self.busy.setRange(0, 0)
         status = getattr(self, "status", None)
         if status is not None:
             status.addPermanentWidget(self.busy)

@@ -90,19 +90,72 @@ def test_calm_moves_less_than_lively(seq):
     assert travel(0.6) < travel(1.5)
 
 
-def test_the_hybrid_leads_with_the_model_then_plays_the_matched_take(seq, bound):
-    """The default starts from the model's near future (not the take) and, after the handover, plays the very
-    take motion matching plays from the real context: it moves on as briskly as real motion."""
+def test_the_hybrid_leads_with_the_forecast_then_plays_the_matched_take(seq, bound):
+    """The default starts from the forecast (not the take); after the handover it moves as the very take motion
+    matching plays from the real context: the same slow motion, the take's detail raised (never lowered) to the
+    performer's own level; and the detail is there from the start, so the start is not a smooth glide."""
+    from scipy.ndimage import gaussian_filter1d
+
     from engine.motion import generate
 
     cut, n = 150, 50
     hybrid = continue_motion(seq.slice(0, cut), n, GenerateOptions(seed=3))
     take = continue_motion(seq.slice(0, cut), n, GenerateOptions(method="matching", seed=3))
     m = int(round((generate.MODEL_SPAN_S + generate.HANDOVER_S) * seq.fps))
-    assert np.allclose(hybrid[m:], take[m:], atol=1e-9)
-    assert not np.allclose(hybrid[:m], take[:m], atol=1e-3)
+    sigma = generate.DETAIL_SIGMA_S * seq.fps
+    slow = gaussian_filter1d(take, sigma, axis=0, mode="nearest")
+    face = slice(0, 16)  # the demo is a talking head: face channels (unit-free angles and ratios, no renormalising)
+    detail_h, detail_t = hybrid[m:, face] - slow[m:, face], take[m:, face] - slow[m:, face]
+    gain = float((detail_h * detail_t).sum() / (detail_t ** 2).sum())
+    assert np.allclose(detail_h, gain * detail_t, atol=1e-9), "then it plays the take, its detail scaled"
+    assert 1.0 - 1e-9 <= gain <= generate.DETAIL_GAIN_MAX + 1e-9
+    assert not np.allclose(hybrid[:m], take[:m], atol=1e-3), "the near future is the forecast, not the take"
+    lead = int(round(generate.MODEL_SPAN_S * seq.fps))
+    wiggle = np.abs(np.diff(hybrid[:lead, face], n=3, axis=0)).mean()
+    forecast = generate._forecast().predict(seq.slice(0, cut), lead)
+    assert wiggle > 2 * np.abs(np.diff(forecast[:, face], n=3, axis=0)).mean(), "real detail from the start"
     steps = [_step(hybrid[t], hybrid[t + 1], seq.tracked[cut - 1]) for t in range(n - 1)]
     assert max(steps) <= bound, "the handover does not pop"
+
+
+def test_the_forecast_carries_motion_on_and_settles(seq, tmp_path):
+    """The shipped linear forecast continues a steady head turn the way it was going, then settles (within what
+    the last half second covered: no drift into poses the motion was not near); still channels stay still; it
+    saves and loads exactly, and a broken file is a one-line error."""
+    from engine.errors import MediaError
+    from engine.motion.forecast import FORECAST_PATH, LinearForecast
+
+    fc = LinearForecast.load(FORECAST_PATH)
+    ctx = seq.slice(0, 120)
+    values = np.repeat(ctx.values[-1:], len(ctx), axis=0)
+    values[:, 0] += np.linspace(-6.0, 0.0, len(ctx))  # head yaw turning steadily (6 degrees over the context)
+    turning = Sequence(values, ctx.tracked, ctx.fps)
+    out = fc.predict(turning, 50)
+    ahead = out[:, 0] - values[-1, 0]
+    assert ahead[0] > 0, "it goes on turning the way it was"
+    recent = 6.0 * (0.5 * ctx.fps) / (len(ctx) - 1)  # degrees turned over the last 0.5 s
+    assert np.abs(ahead).max() < recent, "no drift beyond where the motion has just been"
+    assert abs(ahead[-1] - ahead[-10]) < 0.1 * recent, "it settles"
+    assert np.allclose(out[:, 1:16], values[-1, 1:16], atol=1e-9), "still channels stay still"
+    fc.save(tmp_path / "f.npz")
+    assert np.array_equal(LinearForecast.load(tmp_path / "f.npz").weights, fc.weights)
+    (tmp_path / "bad.npz").write_bytes(b"not a forecast")
+    with pytest.raises(MediaError, match="not a motion forecast"):
+        LinearForecast.load(tmp_path / "bad.npz")
+
+
+def test_generation_reports_its_progress_as_a_fraction(seq):
+    """The job counts up through the motion matching searches (a real fraction, not just start and end)."""
+    from engine.jobs import drain
+    from engine.motion.generate import PROGRESS_STEPS, generate_job
+
+    seen = []
+    span = drain(generate_job(seq, "fill", 80, 119, GenerateOptions(seed=1)), seen.append)
+    assert span.start == 80 and span.stop == 119
+    assert all(p.total == PROGRESS_STEPS for p in seen)
+    done = [p.done for p in seen]
+    assert done == sorted(done) and done[0] == 0 and done[-1] == PROGRESS_STEPS
+    assert len({d for d in done if 0 < d < PROGRESS_STEPS}) >= 4, "intermediate steps, both sides of the gap"
 
 
 def test_a_motion_scaled_model_cannot_set_a_still_group_moving():
@@ -226,8 +279,12 @@ def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_pa
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from engine.motion.generate import PROGRESS_STEPS
+    from engine.tokens.schema import CHANNELS
     from studio.main_window import MainWindow
     from studio.settings import StudioSettings
+
+    YAW = ("face", CHANNELS["face"][0].name)
 
     settings = StudioSettings(recovery_dir=tmp_path / "recovery", ask_before_discard=False, offer_recovery=False)
     w = MainWindow(settings, QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
@@ -242,12 +299,32 @@ def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_pa
     edit_menu = next(a.menu() for a in w.menuBar().actions() if a.text().replace("&", "") == "Edit")
     assert menu.menu in [a.menu() for a in edit_menu.actions() if a.menu()]
 
+    bar = []  # (maximum, value) of the status bar's progress bar as the job reports
+    menu.busy.valueChanged.connect(lambda v: bar.append((menu.busy.maximum(), v)))
     with qtbot.waitSignal(menu.finished, timeout=30_000) as done:
         menu.request("after", seconds=1.0)
     assert done.args == ["succeeded"]
     assert doc.in_out == (0, 145) and doc.edits
     assert w.timeline.generated.opts["width"], "the timeline shows the generated frames"
     assert w.undo.count() == 1
+    assert bar and bar[-1] == (PROGRESS_STEPS, PROGRESS_STEPS), "a determinate bar that ends full, not a busy bar"
+
+    # the curve editor shades the generated frames of the shown channels in the timeline's teal
+    curves = w.inspector.curves
+    w.inspector.select_channels([YAW])
+    assert curves.generated_spans() == [(121, 145)]
+    curves.getPlotItem().getViewBox().setXRange(0, 150, padding=0)
+    qtbot.wait(50)
+
+    def column(frame: int) -> np.ndarray:  # the median colour of the plot's column at a frame
+        img = curves.grab().toImage()
+        x = int(curves.view_to_widget(frame, 0).x())
+        rows = range(int(curves.height() * 0.2), int(curves.height() * 0.8))
+        return np.median([[img.pixelColor(x, y).red(), img.pixelColor(x, y).green(), img.pixelColor(x, y).blue()]
+                          for y in rows], axis=0)
+
+    inside, outside = column(135), column(60)  # both under the In/Out band; only one generated
+    assert inside[1] - outside[1] > 10 and inside[1] - inside[0] > outside[1] - outside[0] + 10, (inside, outside)
 
     with qtbot.waitSignal(menu.finished, timeout=10_000) as done:
         menu.request("after", seconds=3.0)  # past the clip's end: a one-line error, nothing changes
@@ -255,6 +332,10 @@ def test_studio_extends_after_the_out_point_and_undoes_in_one_step(qtbot, tmp_pa
 
     w.actions["edit.undo"].trigger()
     assert not doc.edits and doc.in_out == (0, 120)
+    assert curves.generated_spans() == []
+    qtbot.wait(50)
+    after = column(135)
+    assert after[1] - after[0] < inside[1] - inside[0] - 10, ("undo takes the teal away", after, inside)
 
     # the timeline's right-click menu offers the same actions; a loop of the range from it
     x, y = w.timeline.frame_to_widget_x(60), w.timeline.height() // 2

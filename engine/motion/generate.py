@@ -6,10 +6,13 @@ edit layer in the studio (engine.project.generated), a longer token file in the 
 
 Methods (`METHODS`): "hold" and "velocity" are the baselines; "matching" is motion matching on the corpus
 library plus the performer's own visible motion; "model" is the trained GRU alone; "hybrid" (the default)
-runs the model for the near future, where it is most accurate, with a matched real take's fine detail laid
-over it, and cross-fades into that take, which keeps real motion going for as long as asked (the model alone
-settles towards stillness; measured in bench/extend_eval.py). Backward generation runs the same methods on
-the time-reversed motion.
+forecasts the near future (the mean of a linear forecast, engine.motion.forecast, and the GRU's), where a
+forecast is closer to what happens than any real take, then cross-fades into one matched real take, which
+keeps real motion going for as long as asked. The take's detail (what a short low-pass removes) is laid
+over the whole span, raised to the performer's own detail level where the take is calmer, and phased in
+per group over the first half second: a forecast alone moves too smoothly to look real, full detail at once
+costs near-future accuracy (measured in bench/extend_eval.py; the settings were chosen on corpus clips).
+Backward generation runs the same methods on the time-reversed motion.
 """
 from __future__ import annotations
 
@@ -34,16 +37,33 @@ ENERGY = {"calm": 0.6, "normal": 1.0, "lively": 1.5}
 ENERGY_RANGE = (0.2, 2.5)
 MAX_SECONDS = 60.0  # longer than any sensible extension; beyond it the request is a typo
 MIN_CONTEXT_S = 0.4  # motion needs this much before a join to know how it was moving
-MODEL_SPAN_S = 0.5  # hybrid: the model leads for this long (the near future, where it is most accurate)
+MODEL_SPAN_S = 0.5  # hybrid: the forecast leads for this long (the near future, where it is most accurate)
 HANDOVER_S = 0.3  # hybrid: then the motion cross-fades into the matched take over this long
+FORECAST_MODEL_WEIGHT = 0.5  # hybrid: the forecast is this much the GRU's (its full change), the rest linear:
+# on the held-out corpus clips the linear one is better on body and fingers, the GRU on head and face, the mean
+# on all four beats holding the last pose (MODEL_CARD.md)
+# hybrid detail, per group (GROUP_NAMES order): the take's detail comes in fully from DETAIL_START_S over
+# DETAIL_RAMP_S; before that only its finest part (JITTER_SIGMA_S), at JITTER_GAIN. Hands wait longest: their
+# near-future error is the least predictable and the quickest to grow with detail. Chosen on the corpus clips
+# (leave-clip-out matching, 444 cut points): the earliest detail that keeps every group's first-0.5 s error
+# under holding the last pose (MODEL_CARD.md)
+DETAIL_START_S = (0.3, 0.4, 0.45, 0.45)
+DETAIL_RAMP_S = (0.2, 0.2, 0.15, 0.15)
+JITTER_GAIN = (0.7, 0.5, 0.4, 0.4)
+JITTER_SIGMA_S = 0.04
+# the take's detail is raised (never lowered) to the performer's own over the last CALIBRATE_S, at most
+# DETAIL_GAIN_MAX times: takes from other performers measured calmer than real motion, most in the hands
+CALIBRATE_S = 1.5
+DETAIL_GAIN_MAX = 3.0
 JOIN_BLEND_S = 0.24  # the first frames ease from "as it was moving" into what a method proposes
 JOIN_VELOCITY_FRAMES = 3  # the velocity a join continues is the mean of this many last steps
 JOIN_VELOCITY_GAIN = 0.5  # ... times this: a tracked step is partly jitter, which continued only adds error
 MODEL_GAIN = 0.5  # the model's predicted change is halved: on the held-out corpus clips the full change overshoots
 # (halving it lowers the first-0.5 s body and finger error, costing head and face a little; MODEL_CARD.md)
-DETAIL_SIGMA_S = 0.08  # hybrid: detail finer than this (Gaussian sigma) comes from the matched take
+DETAIL_SIGMA_S = 0.08  # hybrid: the take's detail is what a Gaussian low-pass of this sigma removes
 LOOP_SPAN_S = 1.0  # a loop rewrites at most this much of its end (at most a third of the range)
 MODEL_PATH = ASSETS / "motion_model.safetensors"
+PROGRESS_STEPS = 100  # generate_job reports the fraction done in hundredths
 
 
 class ExtendError(UserFacingError):
@@ -84,6 +104,13 @@ class GeneratedSpan:
 
 
 @lru_cache(maxsize=1)
+def _forecast():
+    from engine.motion.forecast import LinearForecast
+
+    return LinearForecast.load()
+
+
+@lru_cache(maxsize=1)
 def _model():
     from engine.motion.model import MotionModel
 
@@ -120,16 +147,13 @@ def _ease_join(context: Sequence, out: np.ndarray) -> np.ndarray:
     return out + (expected - out[0]) * (1.0 - _smoothstep(k / blend))
 
 
-def _fine(values: np.ndarray, fps: float) -> np.ndarray:
-    """The detail of a motion: what a Gaussian low-pass of DETAIL_SIGMA_S removes."""
-    return values - gaussian_filter1d(values, DETAIL_SIGMA_S * fps, axis=0, mode="nearest")
-
-
 def _model_rollout(context: Sequence, n: int, direction: float) -> np.ndarray:
     from engine.motion.model import MODEL_FPS
 
     model = _model()
-    ctx = resample(context, MODEL_FPS)
+    # resampled from the end, so the last real frame is a sample (from the start it can fall between two, and
+    # the rollout would continue from a frame up to 1/MODEL_FPS old)
+    ctx = reverse(resample(reverse(context), MODEL_FPS))
     n_model = int(math.ceil(n * MODEL_FPS / context.fps)) + 2
     roll = model.rollout(ctx.values, ctx.tracked, n_model, direction)
     joined = Sequence(np.concatenate([ctx.values[-1:], roll]), np.ones((n_model + 1, N_GROUPS)), MODEL_FPS)
@@ -139,10 +163,37 @@ def _model_rollout(context: Sequence, n: int, direction: float) -> np.ndarray:
     return back
 
 
+def _drain(steps):
+    """Run a step generator (yielding progress fractions) to its end; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _part(steps, lo: float, hi: float):
+    """A step generator's fractions mapped into [lo, hi] (one part of a bigger operation); its return value."""
+    while True:
+        try:
+            f = next(steps)
+        except StopIteration as done:
+            return done.value
+        yield lo + (hi - lo) * f
+
+
 def continue_motion(context: Sequence, n: int, options: GenerateOptions, backward: bool = False,
                     own: list[Sequence] | None = None, library: MotionLibrary | None = None,
                     cancel: CancelToken | None = None) -> np.ndarray:
     """(n, DIM) frames following `context` (already in the direction of generation)."""
+    return _drain(_continue_steps(context, n, options, backward, own, library, cancel))
+
+
+def _continue_steps(context: Sequence, n: int, options: GenerateOptions, backward: bool = False,
+                    own: list[Sequence] | None = None, library: MotionLibrary | None = None,
+                    cancel: CancelToken | None = None):
+    """continue_motion as a generator: yields the fraction done (motion matching's searches are the slow
+    part), returns the frames."""
     method, energy = options.method, options.energy
     if n <= 0:
         return np.zeros((0, DIM))
@@ -158,23 +209,64 @@ def continue_motion(context: Sequence, n: int, options: GenerateOptions, backwar
     lib = library if library is not None else default_library()
     matcher = _matcher(lib, context.fps, backward)
     if method == "matching":
-        return matcher.continue_motion(context, n, rng, energy, own, cancel, first_rank=options.seed)
-    # hybrid: one matched real take for the whole span, its first MODEL_SPAN_S replaced by the model's near
-    # future plus the take's own fine detail (the model predicts the expected motion, smoother than any real
-    # take), then a cross-fade into the take. The take is searched from the real context, never from the
-    # model's smoother frames, so what follows moves as briskly as real motion (measured: bench/extend_eval.py)
-    take = matcher.continue_motion(context, n, rng, energy, own, cancel, first_rank=options.seed)
-    m = min(n, int(round((MODEL_SPAN_S + HANDOVER_S) * context.fps)))
-    head = _model_rollout(context, m, -1.0 if backward else 1.0)
-    head = _ease_join(context, last + MODEL_GAIN * energy * (head - last))
-    k = np.arange(m, dtype=np.float64)[:, None]
-    fade_in = _smoothstep((k + 1) / max(2.0, JOIN_BLEND_S * context.fps))  # no detail at the join itself
-    handover = 1.0 - _smoothstep((k - MODEL_SPAN_S * context.fps) / max(1.0, HANDOVER_S * context.fps))
-    # the take's detail at its own amplitude: capping it at the performer's recent detail made the start
-    # visibly smoother than real motion (held-out corpus clips, MODEL_CARD.md)
-    out = take.copy()
-    out[:m] = handover * (head + fade_in * _fine(take, context.fps)[:m]) + (1.0 - handover) * take[:m]
+        return (yield from _frames_done(matcher.continue_steps(context, n, rng, energy, own, cancel,
+                                                               first_rank=options.seed), n))
+    # hybrid: one matched real take for the whole span, searched from the real context (never from the
+    # forecast's smoother frames, so what follows moves as briskly as real motion)
+    take = yield from _frames_done(matcher.continue_steps(context, n, rng, energy, own, cancel,
+                                                          first_rank=options.seed), n)
+    return _hybrid(context, take, backward, energy)
+
+
+def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float) -> np.ndarray:
+    """The forecast for the near future, cross-faded into the take's slow motion, with the take's detail over
+    it all (see the module doc and the constants)."""
+    n, fps = len(take), context.fps
+    last = context.values[-1]
+    lead = min(n, int(round((MODEL_SPAN_S + HANDOVER_S) * fps)))
+    near = (1.0 - FORECAST_MODEL_WEIGHT) * _forecast().predict(context, lead) + \
+        FORECAST_MODEL_WEIGHT * _model_rollout(context, lead, -1.0 if backward else 1.0)
+    near = last + energy * (near - last)
+    t = (np.arange(n, dtype=np.float64) + 1) / fps
+    slow = gaussian_filter1d(take, DETAIL_SIGMA_S * fps, axis=0, mode="nearest")
+    fine = (take - slow) * _detail_gain(context, take)
+    jitter = take - gaussian_filter1d(take, JITTER_SIGMA_S * fps, axis=0, mode="nearest")
+    start, ramp, jit = (np.array(x, np.float64)[GROUP_OF_CHANNEL] for x in
+                        (DETAIL_START_S, DETAIL_RAMP_S, JITTER_GAIN))
+    r = _smoothstep((t[:, None] - start) / np.maximum(ramp, 1.0 / fps))  # (n, DIM): 0 before, 1 after
+    out = slow + r * fine + (1.0 - r) * jit * jitter
+    w = (1.0 - _smoothstep((t[:lead] - MODEL_SPAN_S) / HANDOVER_S))[:, None]
+    out[:lead] += w * (near - slow[:lead])
     return renormalise(out)
+
+
+def _detail_gain(context: Sequence, take: np.ndarray) -> np.ndarray:
+    """(DIM,) per group: the performer's detail over the take's (RMS, library scales), in [1, DETAIL_GAIN_MAX]."""
+    from engine.motion.library import default_library
+
+    scales = default_library().scales
+    m = min(len(context), max(8, int(round(CALIBRATE_S * context.fps))))
+    ctx = context.values[-m:]
+    sigma = DETAIL_SIGMA_S * context.fps
+    own = ((ctx - gaussian_filter1d(ctx, sigma, axis=0, mode="nearest")) / scales)[2:-2]  # ends: filter edges
+    theirs = (take - gaussian_filter1d(take, sigma, axis=0, mode="nearest")) / scales
+    gain = np.ones(N_GROUPS)
+    for g in range(N_GROUPS):
+        cols = GROUP_OF_CHANNEL == g
+        if context.tracked[-1, g] > 0 and len(own):
+            ratio = np.sqrt((own[:, cols] ** 2).mean()) / max(np.sqrt((theirs[:, cols] ** 2).mean()), 1e-9)
+            gain[g] = float(np.clip(ratio, 1.0, DETAIL_GAIN_MAX))
+    return gain[GROUP_OF_CHANNEL]
+
+
+def _frames_done(steps, n: int):
+    """Motion matching's frame counts as fractions of `n`; its return value."""
+    while True:
+        try:
+            k = next(steps)
+        except StopIteration as done:
+            return done.value
+        yield min(1.0, k / max(n, 1))
 
 
 # -- the four operations ----------------------------------------------------------------------------------
@@ -212,22 +304,30 @@ def _span(seq: Sequence, start: int, values: np.ndarray, groups: np.ndarray, mod
 def extend_after(seq: Sequence, start: int, n: int, options: GenerateOptions = GenerateOptions(),
                  cancel: CancelToken | None = None) -> GeneratedSpan:
     """Frames [start, start + n) generated from the frames before `start` (which must exist)."""
+    return _drain(_extend_after(seq, start, n, options, cancel))
+
+
+def _extend_after(seq, start, n, options, cancel):
     if n <= 0:
         raise ExtendError("extend: the length must be greater than 0")
     _need_context(start, seq.fps, f"extend after frame {start - 1}")
     ctx = seq.slice(0, start)
-    out = continue_motion(ctx, n, options, cancel=cancel)
+    out = yield from _continue_steps(ctx, n, options, cancel=cancel)
     return _span(seq, start, out, ctx.tracked[-1] > 0, "after", options)
 
 
 def extend_before(seq: Sequence, stop: int, n: int, options: GenerateOptions = GenerateOptions(),
                   cancel: CancelToken | None = None) -> GeneratedSpan:
     """Frames (stop - n, stop] generated backwards from the frames after `stop`."""
+    return _drain(_extend_before(seq, stop, n, options, cancel))
+
+
+def _extend_before(seq, stop, n, options, cancel):
     if n <= 0:
         raise ExtendError("extend: the length must be greater than 0")
     _need_context(len(seq) - stop - 1, seq.fps, f"extend before frame {stop + 1}")
     ctx = reverse(seq.slice(stop + 1, len(seq)))
-    out = continue_motion(ctx, n, options, backward=True, cancel=cancel)[::-1]
+    out = (yield from _continue_steps(ctx, n, options, backward=True, cancel=cancel))[::-1]
     return _span(seq, stop - n + 1, out, ctx.tracked[-1] > 0, "before", options)
 
 
@@ -235,6 +335,10 @@ def fill(seq: Sequence, start: int, stop: int, options: GenerateOptions = Genera
          cancel: CancelToken | None = None, mode: str = "fill") -> GeneratedSpan:
     """Frames [start, stop] rebuilt so they join the motion before and after: a forward continuation from the
     left and a backward one from the right, cross-faded with a smoothstep across the gap."""
+    return _drain(_fill(seq, start, stop, options, cancel, mode))
+
+
+def _fill(seq, start, stop, options, cancel, mode="fill"):
     if stop < start:
         raise ExtendError(f"fill {start}-{stop}: the end is before the start")
     if start < 0 or stop > len(seq) - 1:
@@ -243,8 +347,9 @@ def fill(seq: Sequence, start: int, stop: int, options: GenerateOptions = Genera
     _need_context(len(seq) - stop - 1, seq.fps, f"fill up to frame {stop}")
     n = stop - start + 1
     left, right = seq.slice(0, start), seq.slice(stop + 1, len(seq))
-    fwd = continue_motion(left, n, options, own=[right], cancel=cancel)
-    bwd = continue_motion(reverse(right), n, options, backward=True, own=[reverse(left)], cancel=cancel)[::-1]
+    fwd = yield from _part(_continue_steps(left, n, options, own=[right], cancel=cancel), 0.0, 0.5)
+    bwd = (yield from _part(_continue_steps(reverse(right), n, options, backward=True, own=[reverse(left)],
+                                            cancel=cancel), 0.5, 1.0))[::-1]
     k = np.arange(n, dtype=np.float64)[:, None]
     w = _smoothstep((k + 1) / (n + 1))
     out = (1 - w) * fwd + w * bwd
@@ -267,6 +372,10 @@ def make_loop(seq: Sequence, first: int, last: int, options: GenerateOptions = G
               cancel: CancelToken | None = None) -> GeneratedSpan:
     """Rewrite the end of [first, last] so that frame `last` flows into frame `first`: the last frames become an
     in-between from the range's own motion to its own start, as if the range were played twice."""
+    return _drain(_make_loop(seq, first, last, options, cancel))
+
+
+def _make_loop(seq, first, last, options, cancel):
     if last <= first:
         raise ExtendError(f"loop {first}-{last}: the range is empty")
     if first < 0 or last > len(seq) - 1:
@@ -280,7 +389,7 @@ def make_loop(seq: Sequence, first: int, last: int, options: GenerateOptions = G
     again = seq.slice(first, last + 1)  # the next pass of the loop starts with the range's start
     joined = Sequence(np.concatenate([body.values, np.zeros((n, DIM)), again.values]),
                       np.concatenate([body.tracked, np.ones((n, N_GROUPS)), again.tracked]), seq.fps, seq.name)
-    span = fill(joined, len(body), len(body) + n - 1, options, cancel, mode="loop")
+    span = yield from _fill(joined, len(body), len(body) + n - 1, options, cancel, mode="loop")
     groups = np.array(span.groups) & (seq.tracked[first] > 0)
     return _span(seq, last - n + 1, span.values, groups, "loop", options)
 
@@ -288,19 +397,28 @@ def make_loop(seq: Sequence, first: int, last: int, options: GenerateOptions = G
 def generate_job(seq: Sequence, mode: str, start: int, stop: int, options: GenerateOptions,
                  cancel: CancelToken | None = None) -> Job[GeneratedSpan]:
     """The operation as a job (the studio runs it on a worker thread). For "after", [start, stop] are the new
-    frames; for "before" likewise; for "fill" the gap; for "loop" the whole range."""
-    yield Progress(0, 1, "Generating motion")
+    frames; for "before" likewise; for "fill" the gap; for "loop" the whole range. Progress counts
+    PROGRESS_STEPS over the work (motion matching's searches, segment by segment: the slow part)."""
     if mode == "after":
-        span = extend_after(seq, start, stop - start + 1, options, cancel)
+        steps = _extend_after(seq, start, stop - start + 1, options, cancel)
     elif mode == "before":
-        span = extend_before(seq, stop, stop - start + 1, options, cancel)
+        steps = _extend_before(seq, stop, stop - start + 1, options, cancel)
     elif mode == "fill":
-        span = fill(seq, start, stop, options, cancel)
+        steps = _fill(seq, start, stop, options, cancel)
     elif mode == "loop":
-        span = make_loop(seq, start, stop, options, cancel)
+        steps = _make_loop(seq, start, stop, options, cancel)
     else:
         raise ValueError(f"generate_job.mode: one of {MODES}, got {mode!r}")
-    yield Progress(1, 1, "Generated motion")
+    yield Progress(0, PROGRESS_STEPS, "Generating motion")
+    while True:
+        try:
+            f = next(steps)
+        except StopIteration as done:
+            span = done.value
+            break
+        # never the total before the end: the studio takes done == total as finished
+        yield Progress(min(int(f * PROGRESS_STEPS), PROGRESS_STEPS - 1), PROGRESS_STEPS, "Generating motion")
+    yield Progress(PROGRESS_STEPS, PROGRESS_STEPS, "Generated motion")
     return span
 
 

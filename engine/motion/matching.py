@@ -175,7 +175,18 @@ class MotionMatcher:
 
     def continue_motion(self, context: Sequence, n: int, rng: np.random.Generator, energy: float = 1.0,
                         own: list[Sequence] | None = None, cancel=None, first_rank: int | None = None) -> np.ndarray:
-        """(n, DIM) frames that follow `context`. `own`: the performer's other visible motion (searched too,
+        """(n, DIM) frames that follow `context` (continue_steps, run to the end)."""
+        steps = self.continue_steps(context, n, rng, energy, own, cancel, first_rank)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    def continue_steps(self, context: Sequence, n: int, rng: np.random.Generator, energy: float = 1.0,
+                       own: list[Sequence] | None = None, cancel=None, first_rank: int | None = None):
+        """A generator: yields the number of frames made after each searched segment (for a progress bar) and
+        returns the (n, DIM) frames that follow `context`. `own`: the performer's other visible motion (searched too,
         at a discount); the context itself is always searched, up to where its continuation would still be
         visible. `first_rank`: play first from the candidate of this rank (0: the best fit; counted modulo
         `top_k`), so consecutive seeds start from different takes even where one fits far better; None: the
@@ -223,4 +234,5 @@ class MotionMatcher:
                 k += 1
             hist = hist[-(max(self.offsets) + 2):]
             current = (nxt[0], nxt[1], start_frame + steps)
+            yield k
         return renormalise(out)

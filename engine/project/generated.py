@@ -72,12 +72,18 @@ def generated_frames(layer: EditLayer, group: str, n: int) -> np.ndarray:
     """(n,) bool: frames of `group` that a Generated op writes (the timeline shows them apart from edits)."""
     mask = np.zeros(n, bool)
     for (g, _), ops in layer.items():
-        if g != group:
-            continue
-        for op in ops:
-            if isinstance(op, Generated):
-                a, b = op.span()
-                mask[max(a, 0):max(min(b, n - 1) + 1, 0)] = True
+        if g == group:
+            mask |= generated_op_frames(ops, n)
+    return mask
+
+
+def generated_op_frames(ops, n: int) -> np.ndarray:
+    """(n,) bool: frames that a Generated op among one channel's `ops` writes (the curve editor shades them)."""
+    mask = np.zeros(n, bool)
+    for op in ops:
+        if isinstance(op, Generated):
+            a, b = op.span()
+            mask[max(a, 0):max(min(b, n - 1) + 1, 0)] = True
     return mask
 
 
