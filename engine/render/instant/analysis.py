@@ -235,7 +235,8 @@ def stage2_plate(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Plate:
 
 
 def _head_zone(sk: Skeleton, shape: tuple[int, int]) -> np.ndarray | None:
-    """bool (h, w): pixels nearer the head bone than any other (in bone radii): the hair's reach."""
+    """bool (h, w): pixels nearer the head bone than any other (in bone radii), and nearer it than the
+    arms' bones (in px): the hair's reach."""
     if not sk.has("head"):
         return None
     h, w = shape
@@ -243,14 +244,19 @@ def _head_zone(sk: Skeleton, shape: tuple[int, int]) -> np.ndarray | None:
     zw, zh = max(4, int(round(w * s))), max(4, int(round(h * s)))
     ys, xs = np.mgrid[0:zh, 0:zw]
     pix = (np.stack([xs.ravel(), ys.ravel()], 1) + 0.5) / s
-    nd = segment_distance(pix, sk.src_a, sk.src_b) / sk.radius[None]
-    small = (np.argmin(nd, 1) == sk.index["head"]).reshape(zh, zw).astype(np.uint8)
+    d = segment_distance(pix, sk.src_a, sk.src_b)
+    head = sk.index["head"]
+    near = np.argmin(d / sk.radius[None], 1) == head
+    arms = np.isin(sk.pieces, (PIECE_L_ARM, PIECE_R_ARM))
+    if arms.any():  # (the head's radius takes in the hair: not a sleeve's edge nearer the arm itself)
+        near &= d[:, head] < d[:, arms].min(1)
+    small = near.reshape(zh, zw).astype(np.uint8)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def stage3_labels(wp: WorkPhoto, matte: Matte, config: WarpConfig) -> Labels:
     sk = wp.skeleton
-    lab = piece_labels(sk, matte.alpha, matte.hand_masks, config)
+    lab = piece_labels(sk, matte.alpha, matte.hand_masks, config, wp.rgb)
     spacing = mesh_spacing(sk, float((matte.alpha > 0.02).sum()), config)
     regions = piece_regions(sk, lab, matte.alpha, spacing)
     arm_own = regions.pop(ARM_OWN)

@@ -41,6 +41,8 @@ MIRROR_SEED = (1, 4)  # two landmarks on the face's midline joined by a mesh edg
 MIRROR_STRETCH = 2.0  # face drawn this many times larger than the photo shows it (around a triangle) ...
 MIRROR_GAIN = 1.5  # ... samples its mirror image instead, when that shows this many times more pixels
 MIRROR_SMOOTH = 3  # the stretch is averaged over this many rings of neighbours (no single-triangle shards)
+MIRROR_SIDE_RATIO = 2.0  # only a face whose near half the photo shows this many times larger mirrors its far half
+FAR_AXIS = (33, 263)  # the outer eye corners: the face's left-right axis in the photo
 
 
 @lru_cache(maxsize=1)
@@ -230,6 +232,7 @@ class FaceLayer:
         # triangles on the midline keep their own pixels: their mirror image is themselves, or the seam
         # between the two halves would run down the nose and through the lips
         mirror_area[(mirror_tris == tris).any(1)] = 0.0
+        mirror_area[~_far_half(src, tris, orient)] = 0.0
         t2v, v2t = _smoothing(tris, len(src))
         return cls(src, tris, fh, gap, teeth_px, tex, orient, mirror_tris, mirror_area, t2v, v2t)
 
@@ -308,6 +311,21 @@ class FaceLayer:
     def _scale(self, tgt: np.ndarray) -> float:
         fh = float(np.linalg.norm(tgt[vocab.FACE_CHIN] - tgt[vocab.FACE_FOREHEAD]))
         return fh / max(self.face_height, 1e-6)
+
+
+def _far_half(src: np.ndarray, tris: np.ndarray, orient: float) -> np.ndarray:
+    """(T,) bool: the triangles of the half of the face the photo shows smaller, when it shows it at most
+    1 / MIRROR_SIDE_RATIO as large as the other (a head turned well away); else none. A face nearly
+    frontal keeps its own pixels everywhere: hair over a cheek must not turn into a mirrored cheek."""
+    mirror = mirror_index()
+    axis = src[FAR_AXIS[1]] - src[FAR_AXIS[0]]
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-9)
+    side = np.sign(((src - src[mirror]) @ axis)[tris].sum(1))
+    seen = np.maximum(orient * _signed_area(src[tris]), 0.0)
+    a, b = seen[side > 0].sum(), seen[side < 0].sum()
+    if max(a, b) < MIRROR_SIDE_RATIO * min(a, b):
+        return np.zeros(len(tris), bool)
+    return side == (1.0 if a < b else -1.0)
 
 
 def _smoothing(tris: np.ndarray, n: int):

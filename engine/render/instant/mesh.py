@@ -27,6 +27,9 @@ TORSO_EDGE_U = 0.3  # ... growing by 1 per this many body units outside it
 SHOULDER_OVERLAP_U = 0.2  # body and arm pieces both keep a disc this size around the shoulder joint
 FILL_GROW_U = 0.05  # the under-arm fill reaches this far beyond the arm, so the seam has no crack
 BETWEEN_REACH_U = 0.6  # ... and only where body lies on both sides of it within this (u)
+ARM_WIDTH_REACH = 1.1  # ... or within this many times the arm's own width (its widest inscribed disc)
+OUTER_REACH = 2.5  # body pixels beyond an arm, this many times its widest inscribed radius from a bone, join it
+HAIR_MIN_PX = 3  # ... unless coloured like the head in a patch at least this thick (radius, work px)
 SLIVER_U = 0.03  # body strips thinner than twice this (u) along an arm belong to the arm
 ARM_OWN = "arm_own"  # key of the arms' own pixels in piece_regions' result (not a piece)
 SEAM_OVERLAP = 0.2  # arm pieces reach this many mesh spacings over the body
@@ -83,7 +86,7 @@ def torso_quad(sk: Skeleton) -> np.ndarray | None:
 
 
 def piece_labels(sk: Skeleton, alpha: np.ndarray, hand_masks: dict[str, np.ndarray],
-                 config: WarpConfig) -> np.ndarray:
+                 config: WarpConfig, rgb: np.ndarray | None = None) -> np.ndarray:
     """uint8 label map (work size): background, body, left arm, right arm."""
     h, w = alpha.shape
     s = min(1.0, LABEL_MAX_SIDE / max(h, w))
@@ -114,10 +117,71 @@ def piece_labels(sk: Skeleton, alpha: np.ndarray, hand_masks: dict[str, np.ndarr
     lab[alpha <= 0.02] = LABEL_BG
     for prefix, m in hand_masks.items():
         lab[(m > 0) & (alpha > 0.02)] = LABEL_L_ARM if prefix == "lh" else LABEL_R_ARM
+    if rgb is not None:
+        _outer_side_to_arms(lab, sk, rgb)
     _slivers_to_arms(lab, max(1, int(round(SLIVER_U * sk.u))))
     for label, piece in ((LABEL_L_ARM, PIECE_L_ARM), (LABEL_R_ARM, PIECE_R_ARM)):
         _keep_anchored(lab, label, sk, piece)
     return lab
+
+
+def _outer_side_to_arms(lab: np.ndarray, sk: Skeleton, rgb: np.ndarray) -> None:
+    """Body pixels beyond an arm, on the side away from the torso and within the arm's own width of its
+    bones, coloured like the arm rather than like the head (hair lying on the shoulder stays with it), go
+    to the arm. A wide sleeve (or a torso turned away, whose narrow shoulders make the arm's bone radius
+    small) is otherwise split lengthwise: its outer strip scores nearer the clavicle, stays with the
+    body, and a moved arm tears a wedge of wall out of the jacket between the two."""
+    quad = torso_quad(sk)
+    if quad is None:
+        return
+    centre = quad.mean(0)
+    lab_img = head_c = None
+    for label, side in ((LABEL_L_ARM, "l"), (LABEL_R_ARM, "r")):
+        bones = [sk.index[n] for n in (f"{side}_upper_arm", f"{side}_forearm") if n in sk.index]
+        arm = (lab == label).astype(np.uint8)
+        if not bones or arm.sum() < 16:
+            continue
+        reach = OUTER_REACH * float(cv2.distanceTransform(arm, cv2.DIST_L2, 5).max())
+        ys, xs = np.nonzero(lab == LABEL_BODY)
+        p = np.stack([xs, ys], 1).astype(np.float64) + 0.5
+        take = np.zeros(len(p), bool)
+        for i in bones:
+            a, b = sk.src_a[i], sk.src_b[i]
+            d = b - a
+            dd = max(float(d @ d), 1e-9)
+            t = ((p - a) @ d) / dd
+            cross = lambda q: d[0] * (q[..., 1] - a[1]) - d[1] * (q[..., 0] - a[0])  # noqa: E731
+            away = np.sign(cross(p)) == -np.sign(cross(centre))
+            dist = np.abs(cross(p)) / np.sqrt(dd)
+            take |= away & (t > 0.0) & (t < 1.0) & (dist < reach)
+        if take.any() and "head" in sk.index:  # hair on the shoulder stays with the head
+            if lab_img is None:
+                lab_img = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), 2.0)
+                nd = segment_distance(p, sk.src_a, sk.src_b) / sk.radius[None]
+                # the head's colours: its zone above the shoulders (hair, face), not the clothes below
+                ls, rs = quad[0], quad[1]
+                line = lambda q: (rs[0] - ls[0]) * (q[..., 1] - ls[1]) - (rs[1] - ls[1]) * (q[..., 0] - ls[0])  # noqa: E731
+                up = np.sign(line(p)) == np.sign(line(sk.src_b[sk.index["head"]]))
+                head_px = (np.argmin(nd, 1) == sk.index["head"]) & up
+                head_c = np.median(lab_img[ys[head_px], xs[head_px]], axis=0) if head_px.any() else None
+            ay, ax = np.nonzero(arm)
+            arm_c = np.median(lab_img[ay, ax], axis=0)
+            if head_c is not None:
+                c = lab_img[ys[take], xs[take]]
+                hairy = np.linalg.norm(c - head_c, axis=1) < np.linalg.norm(c - arm_c, axis=1)
+                idx = np.nonzero(take)[0][hairy]
+                m = np.zeros(lab.shape, np.uint8)
+                m[ys[idx], xs[idx]] = 1
+                # (a thin line of hair-coloured pixels is the sleeve's edge against a dark wall, not hair)
+                m = cv2.morphologyEx(m, cv2.MORPH_OPEN, _disc(HAIR_MIN_PX))
+                take[idx[m[ys[idx], xs[idx]] > 0]] = False
+        if take.any():
+            grab = np.zeros(lab.shape, np.uint8)
+            grab[ys[take], xs[take]] = 1
+            # only the strips that touch the arm (not a hand, the hair or a bag beside it)
+            n, cc = cv2.connectedComponents(grab, connectivity=8)
+            near = np.unique(cc[(cv2.dilate(arm, np.ones((3, 3), np.uint8)) > 0) & (grab > 0)])
+            lab[np.isin(cc, near[near > 0])] = label
 
 
 def _slivers_to_arms(lab: np.ndarray, r: int) -> None:
@@ -190,10 +254,16 @@ def piece_regions(sk: Skeleton, lab: np.ndarray, alpha: np.ndarray, spacing: flo
     regions[PIECE_BODY] = body
     if arms.any():
         inside = _between(body, BETWEEN_REACH_U * sk.u)
+        # an arm wider than that reach (a sleeve, a torso turned away that makes the shoulders look narrow)
+        # lying on the body: the body carries on behind it wherever there is body on both sides within
+        # the arm's own width, and a moved arm uncovers clothes, not the plate (a wedge of wall)
+        width = 2.0 * float(cv2.distanceTransform(arms, cv2.DIST_L2, 5).max())
+        wide = _between(body, ARM_WIDTH_REACH * width) if ARM_WIDTH_REACH * width > BETWEEN_REACH_U * sk.u \
+            else np.zeros_like(body)
         # Within the torso the body carries on behind an arm even with no body beyond it (an arm down the side
         # of a torso the photo cuts off): lifted, it uncovers suit, not a smear of the background beside it.
         torso = _flesh(sk, legs=False, grow=TORSO_SIDE_U)
-        fill = arms & (alpha > 0.5).astype(np.uint8) & ((_flesh(sk) & inside) | torso)
+        fill = arms & (alpha > 0.5).astype(np.uint8) & ((_flesh(sk) & inside) | torso | wide)
         if fill.sum() >= 16:
             grown = cv2.dilate(fill, _disc(max(1, int(FILL_GROW_U * sk.u))))
             regions["fill"] = grown & person & (body | inside | torso)
