@@ -114,7 +114,7 @@ def cross_identity(rnds: dict, args) -> dict:
     from engine.track.tracker import track_image
     from reenact import retrack, token_agreement
 
-    keys = ("body_deg", "face", "left_hand_deg", "right_hand_deg")
+    keys = ("body_deg", "face", "hand_deg", "found")  # as bench/reenact.token_agreement names them
     totals: dict[str, list] = {name: [] for name in ["still", *rnds]}
     photos = sorted(p for p in MEDIA.iterdir() if p.name.startswith("photo_"))
     clips = sorted(MEDIA.glob("drive_*.mp4"))
@@ -161,11 +161,11 @@ def table(selfr: dict, cross: dict | None, names: list[str]) -> str:
 
 def table_cross(cross: dict, names: list[str]) -> str:
     lines = ["Cross-identity, 5 photos x 5 clips: driving vs re-tracked tokens (lower is better):",
-             "| renderer | body deg | face | left fingers deg | right fingers deg |", "|---|---|---|---|---|"]
+             "| renderer | body deg | face | finger flexion deg | hands found |", "|---|---|---|---|---|"]
     for name in (n for n in names if n in cross):
         r = cross[name]
         lines.append(f"| {name} | " + " | ".join("-" if r[k] is None else f"{r[k]:.3f}" for k in
-                                               ("body_deg", "face", "left_hand_deg", "right_hand_deg")) + " |")
+                                               ("body_deg", "face", "hand_deg", "found")) + " |")
     return "\n".join(lines)
 
 

@@ -283,7 +283,7 @@ def test_joint_dropout_trains_the_unconditional_branch():
     b = 4000
     batch = {"warp": torch.zeros(b, 3, 8, 8), "target": torch.zeros(b, 3, 8, 8), "aligned": torch.zeros(b, 3, 8, 8),
              "reference": torch.zeros(b, 3, 8, 8),
-             "motion": torch.zeros(b, 5), "motion_ok": torch.ones(b, dtype=torch.bool)}
+             "motion": torch.zeros(b, 5)}
     make_loss_fn(GeneratorTrainConfig(preset="tiny", p_drop_both=0.1, p_drop_reference=0.1, p_drop_motion=0.1))(Spy(), batch)
     keep_ref, keep_motion = calls[0]
     both = float((~keep_ref & ~keep_motion).float().mean())

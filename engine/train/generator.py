@@ -7,8 +7,9 @@ crop (same box), motion vector. Augmented here, on the fly, with torch's global 
   - geometry: a random zoom and shift shared by the warp, the real frame and the aligned photo crop, another
     for the reference
     (the reference is never pixel-aligned with the frame: it is read through attention);
-  - horizontal flip of all three; a flipped sample's motion condition is dropped (the tokens are not
-    mirrored: that needs a face-mesh mirror table that does not exist here).
+  - horizontal flip of all crops, with the motion vector mirrored to match (engine.motion.features.mirror's
+    tables: hands swap groups, left/right channels swap, yaw, roll and sideways components change sign, and
+    the placement's sideways shift too).
 
 Objective: flow matching in residual space. x0 = target - warp, z = (1 - s) x0 + s * noise, the model
 predicts x0, and the loss is the velocity loss |v_hat - v|^2 with v = (z - x0) / s, i.e. |x0_hat - x0|^2 / s^2
@@ -123,12 +124,11 @@ class PairDataset(torch.utils.data.Dataset):
         ref = _tensor(a["refs"][int(a["ref_index"][i])])
         warp, target, aligned = _tensor(a["warp"][i]), _tensor(a["target"][i]), _tensor(a["aligned"][i])
         motion = torch.from_numpy(np.array(a["motion"][i], np.float32))
-        motion_ok = torch.tensor(True)
         if self.augment:
             ref, warp, target, aligned, flipped = self._augment(ref, warp, target, aligned)
-            motion_ok = torch.tensor(not flipped)
-        return {"reference": ref, "warp": warp, "target": target, "aligned": aligned, "motion": motion,
-                "motion_ok": motion_ok}
+            if flipped:
+                motion = mirror_motion(motion)
+        return {"reference": ref, "warp": warp, "target": target, "aligned": aligned, "motion": motion}
 
     def _augment(self, ref, warp, target, aligned):
         c = self.cfg
@@ -148,6 +148,16 @@ class PairDataset(torch.utils.data.Dataset):
         if flipped:
             frame, ref = frame.flip(-1), ref.flip(-1)
         return ref, frame[0], frame[1], frame[2], flipped
+
+
+def mirror_motion(motion: torch.Tensor) -> torch.Tensor:
+    """The motion vector (tokens + placement dx, dy, zoom) of the horizontally flipped frame."""
+    from engine.motion.features import DIM, MIRROR_PERM, MIRROR_SIGN
+
+    sign = torch.from_numpy(MIRROR_SIGN).to(motion.dtype)
+    tokens = motion[..., :DIM][..., torch.from_numpy(MIRROR_PERM)] * sign
+    placement = motion[..., DIM:] * torch.tensor([-1.0, 1.0, 1.0], dtype=motion.dtype)
+    return torch.cat([tokens, placement], dim=-1)
 
 
 def _tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -193,7 +203,7 @@ def make_loss_fn(cfg: GeneratorTrainConfig):
         z = (1 - s4) * x0 + s4 * noise
         both = torch.rand(b) < cfg.p_drop_both
         keep_ref = (~both & (torch.rand(b) >= cfg.p_drop_reference)).to(dev)
-        keep_motion = (~both & (torch.rand(b) >= cfg.p_drop_motion)).to(dev) & batch["motion_ok"]
+        keep_motion = (~both & (torch.rand(b) >= cfg.p_drop_motion)).to(dev)
         x0_hat = model(z, sigma, warp, batch["aligned"], batch["reference"], batch["motion"], keep_ref, keep_motion)
         weight = 1 / s4.clamp(min=SIGMA_WEIGHT_FLOOR) ** 2
         flow = ((x0_hat.float() - x0) ** 2 * weight).mean()
