@@ -194,6 +194,23 @@ def _continue_steps(context: Sequence, n: int, options: GenerateOptions, backwar
                     cancel: CancelToken | None = None):
     """continue_motion as a generator: yields the fraction done (motion matching's searches are the slow
     part), returns the frames."""
+    base, detail = yield from _continue_parts(context, n, options, backward, own, library, cancel)
+    return renormalise(base + detail) if options.method == "hybrid" else base
+
+
+def _continue_parts(context: Sequence, n: int, options: GenerateOptions, backward: bool = False,
+                    own: list[Sequence] | None = None, library: MotionLibrary | None = None,
+                    cancel: CancelToken | None = None):
+    """(base, detail) frames: the hybrid's slow motion and its take's detail apart (a fill mixes two
+    continuations and keeps their detail at full strength); other methods: (frames, zeros)."""
+    zeros = np.zeros((max(n, 0), DIM))
+    base = yield from _method_steps(context, n, options, backward, own, library, cancel)
+    return base if isinstance(base, tuple) else (base, zeros)
+
+
+def _method_steps(context: Sequence, n: int, options: GenerateOptions, backward: bool = False,
+                  own: list[Sequence] | None = None, library: MotionLibrary | None = None,
+                  cancel: CancelToken | None = None):
     method, energy = options.method, options.energy
     if n <= 0:
         return np.zeros((0, DIM))
@@ -218,9 +235,9 @@ def _continue_steps(context: Sequence, n: int, options: GenerateOptions, backwar
     return _hybrid(context, take, backward, energy)
 
 
-def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float) -> np.ndarray:
-    """The forecast for the near future, cross-faded into the take's slow motion, with the take's detail over
-    it all (see the module doc and the constants)."""
+def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float) -> tuple[np.ndarray, np.ndarray]:
+    """(base, detail): the forecast for the near future cross-faded into the take's slow motion, and the take's
+    detail to lay over it (see the module doc and the constants); the frames are renormalise(base + detail)."""
     n, fps = len(take), context.fps
     last = context.values[-1]
     lead = min(n, int(round((MODEL_SPAN_S + HANDOVER_S) * fps)))
@@ -234,10 +251,11 @@ def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float) 
     start, ramp, jit = (np.array(x, np.float64)[GROUP_OF_CHANNEL] for x in
                         (DETAIL_START_S, DETAIL_RAMP_S, JITTER_GAIN))
     r = _smoothstep((t[:, None] - start) / np.maximum(ramp, 1.0 / fps))  # (n, DIM): 0 before, 1 after
-    out = slow + r * fine + (1.0 - r) * jit * jitter
+    detail = r * fine + (1.0 - r) * jit * jitter
+    base = slow.copy()
     w = (1.0 - _smoothstep((t[:lead] - MODEL_SPAN_S) / HANDOVER_S))[:, None]
-    out[:lead] += w * (near - slow[:lead])
-    return renormalise(out)
+    base[:lead] += w * (near - slow[:lead])
+    return base, detail
 
 
 def _detail_gain(context: Sequence, take: np.ndarray) -> np.ndarray:
@@ -347,12 +365,18 @@ def _fill(seq, start, stop, options, cancel, mode="fill"):
     _need_context(len(seq) - stop - 1, seq.fps, f"fill up to frame {stop}")
     n = stop - start + 1
     left, right = seq.slice(0, start), seq.slice(stop + 1, len(seq))
-    fwd = yield from _part(_continue_steps(left, n, options, own=[right], cancel=cancel), 0.0, 0.5)
-    bwd = (yield from _part(_continue_steps(reverse(right), n, options, backward=True, own=[reverse(left)],
-                                            cancel=cancel), 0.5, 1.0))[::-1]
+    fwd_base, fwd_detail = yield from _part(_continue_parts(left, n, options, own=[right], cancel=cancel), 0.0, 0.5)
+    bwd_base, bwd_detail = yield from _part(_continue_parts(reverse(right), n, options, backward=True,
+                                                            own=[reverse(left)], cancel=cancel), 0.5, 1.0)
+    fwd, bwd = fwd_base + fwd_detail, (bwd_base + bwd_detail)[::-1]
     k = np.arange(n, dtype=np.float64)[:, None]
     w = _smoothstep((k + 1) / (n + 1))
     out = (1 - w) * fwd + w * bwd
+    if options.method == "hybrid":
+        # two takes' detail mixed half and half is 1/sqrt(2) as strong as either (they are unrelated): bring it
+        # back to full strength, as real motion has it (at the ends one side has all the weight: no change)
+        mix = (1 - w) * fwd_detail + w * bwd_detail[::-1]
+        out = out + mix * (1.0 / np.sqrt((1 - w) ** 2 + w ** 2) - 1.0)
     # the cross-fade leaves a little of the other side at each end: fade that out too, so each end is exactly
     # the continuation that was made to join it
     blend = max(1, min(int(round(JOIN_BLEND_S * seq.fps)), n // 2))
