@@ -244,10 +244,11 @@ def _head_zone(sk: Skeleton, shape: tuple[int, int]) -> np.ndarray | None:
     zw, zh = max(4, int(round(w * s))), max(4, int(round(h * s)))
     ys, xs = np.mgrid[0:zh, 0:zw]
     pix = (np.stack([xs.ravel(), ys.ravel()], 1) + 0.5) / s
-    d = segment_distance(pix, sk.src_a, sk.src_b)
-    head = sk.index["head"]
-    near = np.argmin(d / sk.radius[None], 1) == head
-    arms = np.isin(sk.pieces, (PIECE_L_ARM, PIECE_R_ARM))
+    big = np.array([s.kind != "finger" for s in sk.specs])  # (fingers reach no hair, and cost most)
+    d = segment_distance(pix, sk.src_a[big], sk.src_b[big])
+    head = int(np.nonzero(big)[0].tolist().index(sk.index["head"]))
+    near = np.argmin(d / sk.radius[big][None], 1) == head
+    arms = np.isin(sk.pieces[big], (PIECE_L_ARM, PIECE_R_ARM))
     if arms.any():  # (the head's radius takes in the hair: not a sleeve's edge nearer the arm itself)
         near &= d[:, head] < d[:, arms].min(1)
     small = near.reshape(zh, zw).astype(np.uint8)

@@ -30,6 +30,7 @@ BETWEEN_REACH_U = 0.6  # ... and only where body lies on both sides of it within
 ARM_WIDTH_REACH = 1.1  # ... or within this many times the arm's own width (its widest inscribed disc)
 OUTER_REACH = 2.5  # body pixels beyond an arm, this many times its widest inscribed radius from a bone, join it
 HAIR_MIN_PX = 3  # ... unless coloured like the head in a patch at least this thick (radius, work px)
+COLOUR_SAMPLE = 17  # the head's colour is the median of every this-many body pixels in its zone
 SLIVER_U = 0.03  # body strips thinner than twice this (u) along an arm belong to the arm
 ARM_OWN = "arm_own"  # key of the arms' own pixels in piece_regions' result (not a piece)
 SEAM_OVERLAP = 0.2  # arm pieces reach this many mesh spacings over the body
@@ -157,13 +158,15 @@ def _outer_side_to_arms(lab: np.ndarray, sk: Skeleton, rgb: np.ndarray) -> None:
         if take.any() and "head" in sk.index:  # hair on the shoulder stays with the head
             if lab_img is None:
                 lab_img = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), 2.0)
-                nd = segment_distance(p, sk.src_a, sk.src_b) / sk.radius[None]
-                # the head's colours: its zone above the shoulders (hair, face), not the clothes below
+                # the head's colours: its zone above the shoulders (hair, face), not the clothes below (a
+                # sample of the body's pixels: every bone's distance to every pixel would take gigabytes)
+                q = p[::COLOUR_SAMPLE]
+                nd = segment_distance(q, sk.src_a, sk.src_b) / sk.radius[None]
                 ls, rs = quad[0], quad[1]
-                line = lambda q: (rs[0] - ls[0]) * (q[..., 1] - ls[1]) - (rs[1] - ls[1]) * (q[..., 0] - ls[0])  # noqa: E731
-                up = np.sign(line(p)) == np.sign(line(sk.src_b[sk.index["head"]]))
-                head_px = (np.argmin(nd, 1) == sk.index["head"]) & up
-                head_c = np.median(lab_img[ys[head_px], xs[head_px]], axis=0) if head_px.any() else None
+                line = lambda r: (rs[0] - ls[0]) * (r[..., 1] - ls[1]) - (rs[1] - ls[1]) * (r[..., 0] - ls[0])  # noqa: E731
+                up = np.sign(line(q)) == np.sign(line(sk.src_b[sk.index["head"]]))
+                hq = q[(np.argmin(nd, 1) == sk.index["head"]) & up].astype(int)
+                head_c = np.median(lab_img[hq[:, 1], hq[:, 0]], axis=0) if len(hq) else None
             ay, ax = np.nonzero(arm)
             arm_c = np.median(lab_img[ay, ax], axis=0)
             if head_c is not None:
