@@ -13,6 +13,9 @@ photo's own outline (a limb moved there), how much brighter the bands 0-4 px out
 outline are than the same side 7-12 px away (luma levels, summed): a light halo is the photo's wall
 carried along a moving limb. Beside
 it the same measure along the photo's own outline (what the photo's edges already have).
+Rest (instant renderer only): each photo rendered at its own landmarks against the photo itself, at the
+bench size: the mean and 99th percentile of the largest channel difference (levels): what standing
+still costs (soft hair painted over with the plate, a seam).
 
 Usage: python bench/reenact.py [--frames N] [--size PX] [--renderer instant] [--media DIR]
        (`--frames 30` is what the README table uses: about ten minutes on two busy cores)
@@ -230,6 +233,16 @@ def main() -> None:
                          .mean(1) / torso)
         print(f"{clip_path.name:<40} {psnr:7.2f} {psnr0:7.2f} {ssim:6.3f} {ssim0:6.3f} {kp:7.3f} {kp0:7.3f}",
               flush=True)
+
+    if args.renderer == "instant":
+        print(f"\nRest: each photo at its own landmarks vs the photo ({args.size} px), largest channel difference")
+        for photo in photos:
+            rgb = load_image(photo, max_side=args.size * 2)
+            ref = Reference(rgb=rgb, landmarks=track_image(rgb), name=photo.stem)
+            out = renderer.warp(ref, ref.landmarks, args.size)
+            d = np.abs(out.astype(np.int16) - cv2.resize(rgb, (out.shape[1], out.shape[0]),
+                                                         interpolation=cv2.INTER_AREA).astype(np.int16)).max(-1)
+            print(f"{photo.stem:<40} mean {d.mean():6.2f}  p99 {np.percentile(d, 99):6.1f}", flush=True)
 
     keys = ("body_deg", "face", "hand_deg", "found")
     do_halo = args.renderer == "instant"
