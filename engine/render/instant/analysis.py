@@ -27,11 +27,11 @@ import numpy as np
 
 from engine.errors import NoPersonError
 from engine.render.instant import hands as instant_hands
-from engine.render.instant.atlas import (HAND_CUT_PALM, arm_alpha_mask, build_atlas, clean_seam, fill_texture, hand_rim_px,
-                                         moved_hand_colours)
+from engine.render.instant.atlas import (ATLAS_PAD, HAND_CUT_PALM, arm_alpha_mask, build_atlas, clean_seam, fill_texture,
+                                         hand_rim_px, moved_hand_colours)
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver
-from engine.render.instant.face import FaceLayer
+from engine.render.instant.face import FaceLayer, face_underlay
 from engine.render.instant.hand_layer import HandSkin
 from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, explain_fringe,
                                          person_matte, refine_edge)
@@ -86,6 +86,7 @@ class PhotoAnalysis:
     hidden_tris: dict = field(default_factory=dict)  # {group: (T,) bool}: the photo's pixels of a drawn hand
     hand_palms: dict = field(default_factory=dict)  # {group: palm width, work px} of the photo's tracked hands
     rim_tris: dict = field(default_factory=dict)  # {group: (T,) bool}: around a drawn hand, dropped once moved
+    face_shift: np.ndarray | None = None  # (2,) atlas offset of the face layer's own copy of the photo's face
 
     def deform(self, target: FrameLandmarks):
         """This photo posed at `target` (engine.render.instant.frame.FrameDeformer does the work)."""
@@ -169,6 +170,7 @@ class Atlas:
     moved_shift: np.ndarray | None = None
     moved_px: float = 0.0
     moved_cut: np.ndarray | None = None  # pixels around a hand repainted in the moved layer (not hand)
+    face_shift: np.ndarray | None = None  # (2,) from the photo layer to the face layer's own copy
 
 
 # ---- the stages -------------------------------------------------------------------------------------
@@ -349,13 +351,25 @@ def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin
     moved_rgb, moved_cut = moved_hand_colours(fg, labels.arm_own, hand_masks, hands) if hand_masks else (None, None)
     arm_own = arm_alpha_mask(labels.arm_own, hand_masks, hands)
     body_rgb = clean_seam(fg, fill_tex, regions, arm_own, wp.skeleton.u)
+    face_crop = None
+    if face is not None:  # the face layer samples its own copy; the head mesh's has no face to show twice
+        rgba = np.dstack([body_rgb, np.round(plate.alpha * 255).astype(np.uint8)])
+        body_rgb, face_crop, crop_origin = face_underlay(rgba, face)
     atlas, offsets, mouth_off = build_atlas(fg, body_rgb, plate.alpha, fill_tex, regions.get("fill"), face, arm_own,
                                             moved_rgb)
+    face_shift = None
+    if face_crop is not None:
+        x = atlas.shape[1] + ATLAS_PAD
+        grown = np.zeros((max(atlas.shape[0], face_crop.shape[0]), x + face_crop.shape[1], 4), np.uint8)
+        grown[:atlas.shape[0], :atlas.shape[1]] = atlas
+        grown[:face_crop.shape[0], x:] = face_crop
+        atlas, face_shift = grown, np.array([float(x), 0.0]) - crop_origin
     # (one triangle per pixel: a transparent atlas pixel shows the plate, not the piece beneath, so drawn
     # hands take triangles out (stage 8) rather than making pixels transparent)
     if moved_rgb is None:
-        return Atlas(atlas, offsets, mouth_off, face, moved_cut=moved_cut)
-    return Atlas(atlas, offsets, mouth_off, face, *_moved_switch(skin, offsets, hand_masks, hands), moved_cut)
+        return Atlas(atlas, offsets, mouth_off, face, moved_cut=moved_cut, face_shift=face_shift)
+    return Atlas(atlas, offsets, mouth_off, face, *_moved_switch(skin, offsets, hand_masks, hands), moved_cut,
+                 face_shift)
 
 
 def stage7_solver(wp: WorkPhoto, skin: Skin, face: FaceLayer | None, config: WarpConfig) -> ArapSolver | None:
@@ -399,7 +413,8 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
                          atlas=atlas.atlas, plate=plate.plate, canvas_colour=border_colour(plate.plate),
                          palms=dict(wp.bending), moved_tris=atlas.moved_tris, moved_anchor=atlas.moved_anchor,
                          moved_shift=atlas.moved_shift, moved_px=atlas.moved_px, hand_skins=drawn.skins,
-                         hidden_tris=drawn.hidden, hand_palms=drawn.palms, rim_tris=drawn.rim)
+                         hidden_tris=drawn.hidden, hand_palms=drawn.palms, rim_tris=drawn.rim,
+                         face_shift=atlas.face_shift)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ MIRROR_GAIN = 1.5  # ... samples its mirror image instead, when that shows this 
 MIRROR_SMOOTH = 3  # the stretch is averaged over this many rings of neighbours (no single-triangle shards)
 MIRROR_SIDE_RATIO = 2.0  # only a face whose near half the photo shows this many times larger mirrors its far half
 FAR_AXIS = (33, 263)  # the outer eye corners: the face's left-right axis in the photo
+UNDER_INSET_FH = 0.03  # the head mesh's copy of the face is repainted this far (face heights) inside the oval
+UNDER_MARGIN_PX = 4  # the face layer's own copy of the photo reaches this far past the oval's box
 
 
 @lru_cache(maxsize=1)
@@ -326,6 +328,34 @@ def _far_half(src: np.ndarray, tris: np.ndarray, orient: float) -> np.ndarray:
     if max(a, b) < MIRROR_SIDE_RATIO * min(a, b):
         return np.zeros(len(tris), bool)
     return side == (1.0 if a < b else -1.0)
+
+
+def face_underlay(rgba: np.ndarray, face: "FaceLayer") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The face's own copy for the face layer, and the head mesh's copy without it.
+
+    The head mesh beneath the face layer carries the photo's face too, and shows it wherever the posed
+    face does not cover the photo's oval (a head turned to the camera, a face lowered onto the neck): a
+    second chin, an eye on the cheek. Returns (rgb with the oval's interior repainted from its rim,
+    the RGBA crop of the face's box the face layer samples instead, its (x, y) origin in the photo)."""
+    h, w = rgba.shape[:2]
+    x0, y0 = np.maximum(face.src.min(0).astype(int) - UNDER_MARGIN_PX, 0)
+    x1, y1 = np.minimum(face.src.max(0).astype(int) + UNDER_MARGIN_PX + 1, (w, h))
+    crop = np.ascontiguousarray(rgba[y0:y1, x0:x1]).copy()
+    # what the face layer itself covers at rest (a turned face's mesh folds: not the whole oval)
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    tris = np.round(face.src[face.tris] - np.array([x0, y0])).astype(np.int32)
+    for t in tris:
+        cv2.fillConvexPoly(inside, t, 1)
+    k = max(1, int(round(UNDER_INSET_FH * face.face_height)))
+    inside = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+    rgb = np.ascontiguousarray(rgba[..., :3]).copy()
+    if inside.any() and not inside.all():
+        from engine.render.instant.matte import push_pull_fill
+
+        region = rgb[y0:y1, x0:x1]
+        filled = push_pull_fill(region, (inside == 0).astype(np.uint8))
+        region[inside > 0] = filled[inside > 0]
+    return rgb, crop, np.array([x0, y0], np.float64)
 
 
 def _smoothing(tris: np.ndarray, n: int):

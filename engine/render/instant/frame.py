@@ -74,10 +74,15 @@ class FrameDeformer:
         keys = [key]
         if tgt_face is not None:
             depth = target.face[:, 2].astype(np.float64) * an.scale if target.has("face") else None
-            fd, fs, _ = an.face.frame(tgt_face, an.mouth_offset, depth)
+            fd, fs, is_mouth = an.face.frame(tgt_face, an.mouth_offset, depth)
+            if an.face_shift is not None:
+                fs[~is_mouth] += an.face_shift
             dst.append(fd)
             src.append(fs)
-            zf = (z[sk.index["head"]] if sk.has("head") else float(np.nanmin(z, initial=0.0))) - FACE_Z_LIFT
+            # in front of the head and of the neck below it: a chin lowered (or turned) over the throat's
+            # triangles would otherwise be cut by them (shards of the neck on the chin)
+            near = [z[sk.index[b]] for b in ("head", "throat") if sk.has(b)]
+            zf = (min(near) if near else float(np.nanmin(z, initial=0.0))) - FACE_Z_LIFT
             keys.append(np.full(len(fd), zf))
         key = np.concatenate(keys)
         order = np.argsort(-key, kind="stable")
