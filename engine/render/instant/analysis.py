@@ -27,16 +27,17 @@ import numpy as np
 
 from engine.errors import NoPersonError
 from engine.render.instant import hands as instant_hands
-from engine.render.instant.atlas import (ATLAS_PAD, HAND_CUT_PALM, arm_alpha_mask, build_atlas, clean_seam, fill_texture,
-                                         hand_rim_px, moved_hand_colours)
+from engine.render.instant.atlas import (ATLAS_PAD, HAND_CUT_PALM, arm_alpha_mask, build_atlas, clean_seam,
+                                         fill_texture, hand_rim_px, moved_hand_colours)
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver
 from engine.render.instant.face import FaceLayer, face_underlay
 from engine.render.instant.hand_layer import HandSkin
 from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, explain_fringe,
                                          person_matte, refine_edge)
-from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, mesh_spacing, piece_labels, piece_regions,
-                                        region_contains, segment_distance, skin_weights)
+from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, forearm_skin_only,
+                                        mesh_spacing, piece_labels, piece_regions, region_contains, segment_distance,
+                                        skin_colour, skin_weights)
 from engine.render.instant.skeleton import SKIN_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton
 from engine.track.types import FrameLandmarks
 
@@ -295,11 +296,11 @@ def stage5_skin(wp: WorkPhoto, pieces: tuple[Piece, ...], hand_masks: dict, conf
     wts = []
     n = 0
     finger = np.array([s.kind == "finger" for s in sk.specs])
-    skin_lab = _skin_colour(wp, fg) if fg is not None else None
+    skin_lab = skin_colour(wp.landmarks, wp.scale, fg) if fg is not None else None
     for p in pieces:
         allowed = np.tile(_allowed(sk, p.name), (len(p.verts), 1))
         if skin_lab is not None and p.name.removeprefix(PATCH) in (PIECE_L_ARM, PIECE_R_ARM):
-            _forearm_skin_only(sk, p, fg, skin_lab, allowed)
+            forearm_skin_only(sk, p, fg, skin_lab, allowed)
         if finger.any():  # only a hand's own pixels bend with its fingers
             on_hand = np.zeros(len(p.verts), bool)
             for prefix, m in hand_masks.items():
@@ -470,55 +471,6 @@ def stage8_drawn_hands(wp: WorkPhoto, matte: Matte, plate: Plate, skin_: Skin, a
         if skin is not None:
             out[group] = skin
     return DrawnHands(out, hidden, palms, rim)
-
-
-SKIN_APART = 25.0  # CIELAB: a sleeve this far from the skin's colour can be told from it ...
-SKIN_NEAR = 22.0  # ... and a pixel this close to the skin (and nearer it than the sleeve) is bare skin
-SLEEVE_SPAN = (0.1, 0.4)  # the sleeve's colour: the upper arm between these shares of its length
-
-
-def _skin_colour(wp: WorkPhoto, fg: np.ndarray) -> np.ndarray | None:
-    """The person's skin colour (CIELAB): the face's, eroded from its outline; None without a face."""
-    if not wp.landmarks.has("face"):
-        return None
-    f = np.round(wp.landmarks.face[:, :2] * wp.scale).astype(np.int32)
-    m = np.zeros(fg.shape[:2], np.uint8)
-    cv2.fillConvexPoly(m, cv2.convexHull(f), 1)
-    m = cv2.erode(m, np.ones((7, 7), np.uint8))
-    if m.sum() < 16:
-        return None
-    return np.median(cv2.cvtColor(fg, cv2.COLOR_RGB2LAB)[m > 0].astype(np.float32), axis=0)
-
-
-def _forearm_skin_only(sk, piece: Piece, fg: np.ndarray, skin_lab: np.ndarray, allowed: np.ndarray) -> None:
-    """A forearm pointing at the camera lies over the lower upper arm in the photo: weighted by distance,
-    its skin and the sleeve beneath blend between the two bones, and a bent elbow drags slivers of each
-    with the other (shards of sleeve and skin). Bare skin beyond the upper arm's middle, told from the
-    sleeve by colour, follows the forearm and hand alone (in place)."""
-    side = piece.name.removeprefix(PATCH)[0]
-    up, fore = sk.index.get(f"{side}_upper_arm"), sk.index.get(f"{side}_forearm")
-    if up is None or fore is None:
-        return
-    lab = cv2.cvtColor(fg, cv2.COLOR_RGB2LAB).astype(np.float32)
-    h, w = lab.shape[:2]
-    v = piece.verts
-    c = lab[np.clip(v[:, 1].astype(int), 0, h - 1), np.clip(v[:, 0].astype(int), 0, w - 1)]
-    a, b = sk.src_a[up], sk.src_b[up]
-    d = b - a
-    t = ((v - a) @ d) / max(float(d @ d), 1e-9)
-    near_top = (t > SLEEVE_SPAN[0]) & (t < SLEEVE_SPAN[1])
-    if near_top.sum() < 3:
-        return
-    sleeve = np.median(c[near_top], axis=0)
-    if np.linalg.norm(sleeve - skin_lab) < SKIN_APART:  # a bare arm (or a skin-coloured sleeve)
-        return
-    to_skin = np.linalg.norm(c - skin_lab, axis=1)
-    bare = (to_skin < SKIN_NEAR) & (to_skin < np.linalg.norm(c - sleeve, axis=1)) & (t > 0.5)
-    chain = np.array([s.name.startswith(f"{side}_") and s.name != f"{side}_upper_arm" for s in sk.specs])
-    keep = allowed[bare] & chain[None]
-    ok = keep.any(1)
-    rows = np.nonzero(bare)[0][ok]
-    allowed[rows] = keep[ok]
 
 
 def _tri_offsets(skin: Skin, offsets: dict) -> np.ndarray:

@@ -163,7 +163,8 @@ def _outer_side_to_arms(lab: np.ndarray, sk: Skeleton, rgb: np.ndarray) -> None:
                 q = p[::COLOUR_SAMPLE]
                 nd = segment_distance(q, sk.src_a, sk.src_b) / sk.radius[None]
                 ls, rs = quad[0], quad[1]
-                line = lambda r: (rs[0] - ls[0]) * (r[..., 1] - ls[1]) - (rs[1] - ls[1]) * (r[..., 0] - ls[0])  # noqa: E731
+                edge = rs - ls
+                line = lambda r: edge[0] * (r[..., 1] - ls[1]) - edge[1] * (r[..., 0] - ls[0])  # noqa: E731
                 up = np.sign(line(q)) == np.sign(line(sk.src_b[sk.index["head"]]))
                 hq = q[(np.argmin(nd, 1) == sk.index["head"]) & up].astype(int)
                 head_c = np.median(lab_img[hq[:, 1], hq[:, 0]], axis=0) if len(hq) else None
@@ -444,6 +445,55 @@ def skin_weights(verts: np.ndarray, sk: Skeleton, allowed: np.ndarray, config: W
         w[bad, np.argmin(nd[bad], 1)] = 1.0
         s = w.sum(1, keepdims=True)
     return w / s
+
+
+SKIN_APART = 25.0  # CIELAB: a sleeve this far from the skin's colour can be told from it ...
+SKIN_NEAR = 22.0  # ... and a pixel this close to the skin (and nearer it than the sleeve) is bare skin
+SLEEVE_SPAN = (0.1, 0.4)  # the sleeve's colour: the upper arm between these shares of its length
+
+
+def skin_colour(fl, scale: float, fg: np.ndarray) -> np.ndarray | None:
+    """The person's skin colour (CIELAB): the face's, eroded from its outline; None without a face."""
+    if not fl.has("face"):
+        return None
+    f = np.round(fl.face[:, :2] * scale).astype(np.int32)
+    m = np.zeros(fg.shape[:2], np.uint8)
+    cv2.fillConvexPoly(m, cv2.convexHull(f), 1)
+    m = cv2.erode(m, np.ones((7, 7), np.uint8))
+    if m.sum() < 16:
+        return None
+    return np.median(cv2.cvtColor(fg, cv2.COLOR_RGB2LAB)[m > 0].astype(np.float32), axis=0)
+
+
+def forearm_skin_only(sk: Skeleton, piece: Piece, fg: np.ndarray, skin_lab: np.ndarray, allowed: np.ndarray) -> None:
+    """A forearm pointing at the camera lies over the lower upper arm in the photo: weighted by distance,
+    its skin and the sleeve beneath blend between the two bones, and a bent elbow drags slivers of each
+    with the other (shards of sleeve and skin). Bare skin beyond the upper arm's middle, told from the
+    sleeve by colour, follows the forearm and hand alone (in place)."""
+    side = piece.name.split(":")[-1][0]  # (a patch piece is named "patch:<piece>")
+    up, fore = sk.index.get(f"{side}_upper_arm"), sk.index.get(f"{side}_forearm")
+    if up is None or fore is None:
+        return
+    lab = cv2.cvtColor(fg, cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = lab.shape[:2]
+    v = piece.verts
+    c = lab[np.clip(v[:, 1].astype(int), 0, h - 1), np.clip(v[:, 0].astype(int), 0, w - 1)]
+    a, b = sk.src_a[up], sk.src_b[up]
+    d = b - a
+    t = ((v - a) @ d) / max(float(d @ d), 1e-9)
+    near_top = (t > SLEEVE_SPAN[0]) & (t < SLEEVE_SPAN[1])
+    if near_top.sum() < 3:
+        return
+    sleeve = np.median(c[near_top], axis=0)
+    if np.linalg.norm(sleeve - skin_lab) < SKIN_APART:  # a bare arm (or a skin-coloured sleeve)
+        return
+    to_skin = np.linalg.norm(c - skin_lab, axis=1)
+    bare = (to_skin < SKIN_NEAR) & (to_skin < np.linalg.norm(c - sleeve, axis=1)) & (t > 0.5)
+    chain = np.array([s.name.startswith(f"{side}_") and s.name != f"{side}_upper_arm" for s in sk.specs])
+    keep = allowed[bare] & chain[None]
+    ok = keep.any(1)
+    rows = np.nonzero(bare)[0][ok]
+    allowed[rows] = keep[ok]
 
 
 def mesh_spacing(sk: Skeleton, person_area: float, config: WarpConfig) -> float:
