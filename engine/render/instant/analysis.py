@@ -50,6 +50,7 @@ PATCH = "patch:"  # patch piece names: this prefix and the piece they mend
 HAND_NEAR_PALM = 0.8  # arm triangles this close (palm widths) to a tracked hand may show its moved colours
 FRINGE_MIN_ALPHA = 0.02  # hair pixels at least this opaque take the colour that explains them over the plate
 ZONE_MAX_SIDE = 256  # the head's zone is decided at this resolution
+ATLAS_ALIGN = 64  # the atlas's width is padded to a multiple of this
 
 
 @dataclass(frozen=True)
@@ -361,9 +362,11 @@ def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin
     face_shift = None
     if face_crop is not None:
         x = atlas.shape[1] + ATLAS_PAD
-        grown = np.zeros((max(atlas.shape[0], face_crop.shape[0]), x + face_crop.shape[1], 4), np.uint8)
+        # (a width a multiple of ATLAS_ALIGN: the atlas minified for small outputs keeps an exact ratio)
+        width = -(-(x + face_crop.shape[1]) // ATLAS_ALIGN) * ATLAS_ALIGN
+        grown = np.zeros((max(atlas.shape[0], face_crop.shape[0]), width, 4), np.uint8)
         grown[:atlas.shape[0], :atlas.shape[1]] = atlas
-        grown[:face_crop.shape[0], x:] = face_crop
+        grown[:face_crop.shape[0], x:x + face_crop.shape[1]] = face_crop
         atlas, face_shift = grown, np.array([float(x), 0.0]) - crop_origin
     # (one triangle per pixel: a transparent atlas pixel shows the plate, not the piece beneath, so drawn
     # hands take triangles out (stage 8) rather than making pixels transparent)

@@ -44,7 +44,7 @@ class _Sized:
     scale: np.ndarray  # (2,) output px per work px
     offset: np.ndarray  # (2,)
     atlas: np.ndarray
-    atlas_scale: float
+    atlas_scale: np.ndarray  # (2,) minified atlas px per atlas px
     inside: np.ndarray  # (h, w) bool: where the photo shows the person (cracks there are closed)
 
 
@@ -109,13 +109,13 @@ class InstantRenderer(Renderer):
         canvas[:] = an.canvas_colour
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         canvas[oy:oy + ph, ox:ox + pw] = cv2.resize(an.plate, (pw, ph), interpolation=interp)
-        f = 1.0
+        f = np.ones(2)
         atlas = an.atlas
         if s < MINIFY_BELOW:
-            f = s
             ah, aw = an.atlas.shape[:2]
-            atlas = cv2.resize(an.atlas, (max(1, int(round(aw * f))), max(1, int(round(ah * f)))),
-                               interpolation=cv2.INTER_AREA)
+            mw, mh = max(1, int(round(aw * s))), max(1, int(round(ah * s)))
+            atlas = cv2.resize(an.atlas, (mw, mh), interpolation=cv2.INTER_AREA)
+            f = np.array([mw / aw, mh / ah])  # per axis, as rounded (a layer far right would drift otherwise)
         inside = np.zeros((h, w), bool)
         person = cv2.resize(an.atlas[:wh, :ww, 3], (pw, ph), interpolation=cv2.INTER_AREA) > 127
         inside[oy:oy + ph, ox:ox + pw] = person
