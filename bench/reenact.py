@@ -240,8 +240,14 @@ def main() -> None:
             rgb = load_image(photo, max_side=args.size * 2)
             ref = Reference(rgb=rgb, landmarks=track_image(rgb), name=photo.stem)
             out = renderer.warp(ref, ref.landmarks, args.size)
-            d = np.abs(out.astype(np.int16) - cv2.resize(rgb, (out.shape[1], out.shape[0]),
-                                                         interpolation=cv2.INTER_AREA).astype(np.int16)).max(-1)
+            # the photo placed as the renderer letterboxes it (an output rounded to even sizes is not the
+            # photo's aspect: stretched to it, the photo would be a pixel off at one edge)
+            (h, w), (oh, ow) = rgb.shape[:2], out.shape[:2]
+            k = min(ow / w, oh / h)
+            pw, ph = max(1, int(round(w * k))), max(1, int(round(h * k)))
+            ox, oy = (ow - pw) // 2, (oh - ph) // 2
+            d = np.abs(out[oy:oy + ph, ox:ox + pw].astype(np.int16)
+                       - cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA).astype(np.int16)).max(-1)
             print(f"{photo.stem:<40} mean {d.mean():6.2f}  p99 {np.percentile(d, 99):6.1f}", flush=True)
 
     keys = ("body_deg", "face", "hand_deg", "found")
