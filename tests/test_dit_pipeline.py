@@ -308,7 +308,9 @@ def test_crop_and_paste_touch_only_the_box():
 
 SHIPPED_PAIR = ("drive_fullbody_woman_dance.mp4", 0, 60)  # clip, reference frame, target frame (fixed in advance)
 SHIPPED_SIDE = 512  # px, long side, as bench/generator_eval.py compares
-SHIPPED_MARGIN_DB = 0.55  # measured 1.11 dB (preview PSNR minus instant PSNR on this pair; 0.76 with the first model), halved for slack
+# Preview PSNR minus instant PSNR on this pair, measured 0.68 dB with the shipped (plate-aligned) model, halved for
+# slack. The photo-aligned models before it measured 1.11 and 0.76 dB, most of it copied from the reference frame.
+SHIPPED_MARGIN_DB = 0.34
 
 
 def test_the_shipped_generator_is_found_and_beats_the_instant_render_on_a_validation_pair(media):
@@ -339,3 +341,44 @@ def test_the_shipped_generator_is_found_and_beats_the_instant_render_on_a_valida
     preview = registry.make("dit_preview").render_frame(ref, clip.tokens, t, size=size)
     gain = peak_signal_noise_ratio(truth, preview) - peak_signal_noise_ratio(truth, instant)
     assert gain > SHIPPED_MARGIN_DB, f"preview - instant = {gain:.2f} dB"
+
+
+CROSS_PHOTO, CROSS_CLIP = "photo_halfbody_woman_openhands.png", "drive_fullbody_woman_dance.mp4"
+ARM_JOINTS = [13, 14, 15, 16]  # elbows and wrists (MediaPipe pose)
+
+
+def test_the_shipped_generator_shows_the_driven_pose_not_the_photos(media):
+    """Cross-identity (someone else's clip drives the photo): the full render, the generator's most free one,
+    must show the arms where the tokens put them, as the instant render does, not drift back to the photo's
+    pose. Before its "aligned" input became the background plate it copied the photo's person from there.
+    Measured (arm error / shoulder width): still 1.39, instant 0.28, full 0.37; the model and renderer this
+    replaced: full 1.33 (the photo's pose)."""
+    from engine.analyze import track_clip
+    from engine.io.image import load_image
+    from engine.render import registry
+    from engine.render.instant.renderer import InstantRenderer
+    from engine.tokens import retarget
+    from engine.track.tracker import track_image
+
+    rgb = load_image(media / CROSS_PHOTO, max_side=SHIPPED_SIDE)
+    ref = Reference(rgb, track_image(rgb), name="cross")
+    tokens = drain(track_clip(media / CROSS_CLIP)).tokens
+    rig, photo = ref.rig(), ref.landmarks.body[ARM_JOINTS, :2]
+    targets = {i: retarget.apply(tokens.frame(i), rig).body[ARM_JOINTS, :2] for i in range(0, len(tokens), 5)}
+    moved = sorted(targets, key=lambda i: -np.nanmean(np.linalg.norm(targets[i] - photo, axis=1)))[:3]
+    shoulders = float(np.linalg.norm(ref.landmarks.body[11, :2] - ref.landmarks.body[12, :2]))
+
+    def arm_error(frames) -> float:
+        errs = []
+        for i, frame in zip(moved, frames):
+            got = track_image(frame, require_person=False).body[ARM_JOINTS, :2]
+            errs.append(np.nanmean(np.linalg.norm(got - targets[i], axis=1)) / shoulders)
+        return float(np.mean(errs))
+
+    size = ref.size
+    still = arm_error([rgb] * len(moved))
+    instant = arm_error([InstantRenderer().render_frame(ref, tokens, i, size=size) for i in moved])
+    full = arm_error([f.rgb for f in registry.make("full").render(ref, tokens, moved, size=size)])
+    print(f"arm error / shoulder width: still {still:.2f}, instant {instant:.2f}, full {full:.2f}")
+    assert instant < 0.5 * still  # the pairs really move the arms
+    assert full < instant + 0.25 * (still - instant), f"full {full:.2f} vs instant {instant:.2f}, still {still:.2f}"

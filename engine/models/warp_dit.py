@@ -40,7 +40,7 @@ from torch import nn
 from engine.models.layers import Attention, Mlp, TimestepEmbedder, modulate, sincos_2d
 from engine.models.motion_encoder import FLAT_DIM
 
-WARP_DIT_VERSION = 2  # 2: the aligned reference crop is a spatial input
+WARP_DIT_VERSION = 3  # 3: the aligned input is the background plate (2: the photo itself)
 PLACEMENT_DIM = 3  # dx, dy, zoom of the frame relative to the reference
 MOTION_DIM = FLAT_DIM + PLACEMENT_DIM
 MOTION_Z_LIMIT = 8.0  # standardised token channels are clipped here (an extreme edited curve stays bounded)

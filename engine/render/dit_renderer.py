@@ -184,7 +184,7 @@ class DiTRenderer(Renderer):
         batch's frames, in order."""
         from engine.jobs import Progress
         from engine.render.dit_warp import (VISIBLE, SampleRequest, crop_square, paste_residual, person_box,
-                                            sample_residual, to_tensor)
+                                            photo_plate, sample_residual, to_tensor)
         from engine.tokens import retarget
         from engine.train.data import motion_vector
 
@@ -195,6 +195,7 @@ class DiTRenderer(Renderer):
         out_w, out_h = output_size(reference, size)
         rig = reference.rig()
         ref_crop = self._reference_crop(reference)
+        plate = photo_plate(self.instant, reference)
         visible = reference.landmarks.body_conf >= VISIBLE
         to_out = _letterbox(reference.size, (out_w, out_h))
         steps = len(self.sigmas())
@@ -211,7 +212,7 @@ class DiTRenderer(Renderer):
                 warps.append(warp)
                 boxes.append(box)
                 crops.append(crop_square(warp, box, self.size))
-                aligned.append(crop_square(reference.rgb, ref_box, self.size))
+                aligned.append(crop_square(plate, ref_box, self.size))
                 motions.append(motion_vector(motion, i, motion.placement[i]))
             dtype = next(self.model.parameters()).dtype
             req = SampleRequest(to_tensor(np.stack(crops)).to(self.device, dtype),

@@ -70,6 +70,19 @@ def person_box(lm: FrameLandmarks, width: int, height: int, visible: np.ndarray 
     return Box(int(round(x)), int(round(y)), side)
 
 
+def photo_plate(instant, reference) -> np.ndarray:
+    """The photo's background with the person taken out (the instant renderer's stage-2 plate), at the photo's
+    own size. It is the generator's "aligned" input: what the scene shows behind the person at the frame's box.
+    The photo itself would show the person in the photo's own pose there, which self-reenactment pairs reward
+    copying (the target frame often is close to the reference frame) and which drags a cross-identity frame
+    back towards the photo's pose."""
+    plate = instant.analysis(reference).plate
+    w, h = reference.size
+    if plate.shape[:2] == (h, w):
+        return plate
+    return cv2.resize(plate, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def crop_square(rgb: np.ndarray, box: Box, size: int) -> np.ndarray:
     """(H, W, 3) uint8 -> (size, size, 3) uint8: the box, edge pixels repeated where it leaves the image."""
     h, w = rgb.shape[:2]

@@ -4,9 +4,10 @@ Self-reenactment: for each corpus clip, a few reference frames (spread over the 
 every `target_stride`-th other frame, the instant render of the reference posed with that frame's tokens
 (placement taken relative to the reference frame). Stored per pair, as crops of `size` px cut with the very
 functions the renderer uses (engine/render/dit_warp.py): the reference crop around the reference's person
-(once per reference), the warp crop, the real frame's crop and the reference frame cropped at that same box
-("aligned": what the photo shows where the frame is, e.g. the background a moved limb uncovers), and the
-motion vector (tokens + relative placement).
+(once per reference), the warp crop, the real frame's crop, the reference's background plate (the instant
+renderer's stage 2, person removed) cropped at that same box ("aligned": the background a moved limb uncovers;
+version 2 used the reference frame itself, whose person in the reference pose the model learnt to copy), and
+the motion vector (tokens + relative placement).
 
 A shard is a folder per clip, written under a temporary name and renamed when complete (meta.json last), so
 an interrupted preparation leaves no half shard: running again skips finished clips and redoes the rest.
@@ -29,7 +30,7 @@ import numpy as np
 from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, Progress
 
-DATA_VERSION = 2  # 2: the reference frame cropped at the target's box ("aligned") per pair
+DATA_VERSION = 3  # 3: "aligned" is the reference's background plate at the target's box (2: the frame itself)
 META = "meta.json"
 ARRAYS = ("refs", "ref_index", "warp", "target", "aligned", "motion", "frame")
 # Whole clips kept out of training, one of each framing, for early stopping on people the model never saw.
@@ -109,7 +110,7 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
     from engine.analyze import track_clip
     from engine.io.video import iter_frames
     from engine.render.base import Reference
-    from engine.render.dit_warp import VISIBLE, crop_square, person_box
+    from engine.render.dit_warp import VISIBLE, crop_square, person_box, photo_plate
     from engine.render.instant.renderer import InstantRenderer
     from engine.tokens import retarget
 
@@ -135,6 +136,7 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
             yield Progress(0, None, f"skipped reference frame {r} of {path.name}: {exc}")
             continue
         rig = ref.rig()
+        plate = photo_plate(renderer, ref)
         visible = ref.landmarks.body_conf >= VISIBLE
         k = len(out["refs"])
         out["refs"].append(crop_square(frames[r], person_box(ref.landmarks, w, h), cfg.size))
@@ -151,7 +153,7 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
             out["ref_index"].append(k)
             out["warp"].append(crop_square(warp, box, cfg.size))
             out["target"].append(crop_square(frames[j], box, cfg.size))
-            out["aligned"].append(crop_square(frames[r], box, cfg.size))
+            out["aligned"].append(crop_square(plate, box, cfg.size))
             out["motion"].append(motion_vector(clip.tokens, j, tok.placement[0]))
             out["frame"].append(j)
             if done % 50 == 0:
