@@ -351,7 +351,7 @@ def test_the_shipped_generator_shows_the_driven_pose_not_the_photos(media):
     """Cross-identity (someone else's clip drives the photo): the full render, the generator's most free one,
     must show the arms where the tokens put them, as the instant render does, not drift back to the photo's
     pose. Before its "aligned" input became the background plate it copied the photo's person from there.
-    Measured (arm error / shoulder width): still 1.39, instant 0.28, full 0.37; the model and renderer this
+    Measured (arm error / shoulder width): still 1.39, instant 0.28, full 0.24; the model and renderer this
     replaced: full 1.33 (the photo's pose)."""
     from engine.analyze import track_clip
     from engine.io.image import load_image
