@@ -32,3 +32,20 @@ def frames_of(path: Path, limit: int | None = None):
         if limit is not None and f.index >= limit:
             break
         yield f.rgb
+
+
+def posed_coverage(renderer, ref, target) -> np.ndarray:
+    """The instant renderer's posed person as a mask: its opaque pixels (the output is the photo's size, so work
+    px = output px here)."""
+    import cv2
+
+    from engine.render.instant.raster import affine_table, backward_map, rasterise_ids
+
+    an = renderer.analysis(ref)
+    assert an.work_size == ref.size
+    fr = an.deform(target)
+    ids, box = rasterise_ids(fr.dst, fr.order, ref.size)
+    mx, my = backward_map(ids, box, affine_table(fr.dst, fr.src))
+    a = np.zeros(ref.size[::-1], np.uint8)
+    a[box[1]:box[3], box[0]:box[2]] = cv2.remap(np.ascontiguousarray(an.atlas[..., 3]), mx, my, cv2.INTER_LINEAR)
+    return a > 127

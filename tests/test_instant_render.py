@@ -14,6 +14,7 @@ from engine.tokens.reference import Reference
 from engine.render.instant import InstantRenderer, WarpConfig
 from engine import vocabulary as vocab
 from engine.track.types import FrameLandmarks
+from tests.engine_helpers import posed_coverage
 
 MAN = "photo_fullbody_man_studio.png"
 PORTRAIT = "photo_portrait_woman.jpg"
@@ -439,20 +440,6 @@ def _bright_band_step(rgb: np.ndarray, mask: np.ndarray, select: np.ndarray) -> 
     return float(step[pick].mean())
 
 
-def _coverage(renderer, ref, target) -> np.ndarray:
-    """The posed person's opaque pixels (the output is the photo's size: work px = output px here)."""
-    from engine.render.instant.raster import affine_table, backward_map, rasterise_ids
-
-    an = renderer.analysis(ref)
-    assert an.work_size == ref.size
-    fr = an.deform(target)
-    ids, box = rasterise_ids(fr.dst, fr.order, ref.size)
-    mx, my = backward_map(ids, box, affine_table(fr.dst, fr.src))
-    a = np.zeros(ref.size[::-1], np.uint8)
-    a[box[1]:box[3], box[0]:box[2]] = cv2.remap(np.ascontiguousarray(an.atlas[..., 3]), mx, my, cv2.INTER_LINEAR)
-    return a > 127
-
-
 @pytest.mark.parametrize("arm, deg, limit", [("right", -30, 14.0), ("left", -35, 19.0)])
 def test_a_moved_arm_carries_no_light_halo(photos, renderer, arm, deg, limit):
     """The man's arms hang against a white wall. Swung in over the jacket, an arm must not bring a band
@@ -462,10 +449,10 @@ def test_a_moved_arm_carries_no_light_halo(photos, renderer, arm, deg, limit):
     ref = photos[MAN]
     tgt = raise_right_arm(ref.landmarks, deg) if arm == "right" else _swing_left_arm(ref.landmarks, deg)
     out = renderer.warp(ref, tgt, ref.size)
-    rest = _coverage(renderer, ref, ref.landmarks)
+    rest = posed_coverage(renderer, ref, ref.landmarks)
     rest_edge = cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     moved = cv2.distanceTransform(1 - rest_edge, cv2.DIST_L2, 3) > 3.0  # away from the photo's own outline
-    step = _bright_band_step(out, _coverage(renderer, ref, tgt), moved)
+    step = _bright_band_step(out, posed_coverage(renderer, ref, tgt), moved)
     assert step <= limit, f"a light band of {step:.1f} luma levels along the moved {arm} arm"
 
 

@@ -26,6 +26,7 @@ from engine.render.instant.face import mirror_index
 from engine.tokens.reference import Reference
 from engine.tokens.retarget import _head_points_from_face
 from engine.track.types import FrameLandmarks
+from tests.engine_helpers import posed_coverage
 from tests.conftest import MEDIA, _in_ci
 
 CORPUS = os.environ.get("UNIMOTION_TEST_CORPUS") or MEDIA.parent / "corpus"
@@ -116,20 +117,6 @@ def test_a_head_turned_to_the_camera_shows_a_face_not_pieces(turned):
     assert np.mean(diff) < 24.0, np.mean(diff)
 
 
-def _coverage(renderer, ref, target) -> np.ndarray:
-    """The posed person's opaque pixels (the output is the photo's size: work px = output px here)."""
-    from engine.render.instant.raster import affine_table, backward_map, rasterise_ids
-
-    an = renderer.analysis(ref)
-    assert an.work_size == ref.size
-    fr = an.deform(target)
-    ids, box = rasterise_ids(fr.dst, fr.order, ref.size)
-    mx, my = backward_map(ids, box, affine_table(fr.dst, fr.src))
-    a = np.zeros(ref.size[::-1], np.uint8)
-    a[box[1]:box[3], box[0]:box[2]] = cv2.remap(np.ascontiguousarray(an.atlas[..., 3]), mx, my, cv2.INTER_LINEAR)
-    return a > 127
-
-
 # How the talking-head clip's first frame retargets the photo (engine.tokens.retarget, measured): body
 # points moved by these many shoulder widths (x, y), the face and the head's points by HEAD_SHIFT. A frontal
 # driver turns the three-quarter torso to the camera: the shoulders move apart and down, the head sinks.
@@ -184,5 +171,5 @@ def test_a_torso_turned_to_the_camera_tears_no_wedge_out_of_the_sleeve(turned_wh
     renderer = InstantRenderer()
     target = frontal(ref.landmarks, amount)
     out = renderer.warp(ref, target, ref.size)
-    gap = _wedge(out, _coverage(renderer, ref, target), ref, target)
+    gap = _wedge(out, posed_coverage(renderer, ref, target), ref, target)
     assert gap < 1500, f"a wedge of {gap} px of wall in the jacket"

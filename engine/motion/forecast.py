@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import numpy as np
 
 from engine.errors import MediaError
 from engine.motion.features import GROUP_OF_CHANNEL, N_GROUPS, Sequence, mirror, resample, reverse
-from engine.motion.library import ASSETS, MotionLibrary
+from engine.motion.library import ASSETS, MotionLibrary, save_npz
 
 FORECAST_PATH = ASSETS / "forecast.npz"
 FORECAST_FPS = 25.0  # fitted and run at this rate; other clips are resampled to it and back
@@ -73,17 +71,8 @@ class LinearForecast:
     def save(self, path: str | Path = FORECAST_PATH) -> None:
         path = Path(path)
         meta = {"format_version": FORECAST_FORMAT_VERSION, "fps": FORECAST_FPS}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, weights=self.weights, scales=self.scales,
-                         meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_npz(path, {"weights": self.weights, "scales": self.scales,
+                        "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)})
 
     @classmethod
     def load(cls, path: str | Path = FORECAST_PATH) -> "LinearForecast":

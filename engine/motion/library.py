@@ -22,6 +22,20 @@ LIBRARY_PATH = ASSETS / "library.npz"
 MIN_FPS = 20.0  # below this (a 5 fps clip) velocities are too coarse to learn or match from
 
 
+def save_npz(path: Path, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
+    """Write an .npz asset whole or not at all (temp file in the same folder, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            (np.savez_compressed if compressed else np.savez)(fh, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a shipped asset is readable by all
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @dataclass
 class MotionLibrary:
     sequences: list[Sequence] = field(default_factory=list)
@@ -57,16 +71,7 @@ class MotionLibrary:
         for i, s in enumerate(self.sequences):
             arrays[f"values/{i}"] = s.values.astype(np.float32)
             arrays[f"tracked/{i}"] = s.tracked.astype(np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a shipped asset is readable by all
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_npz(path, arrays, compressed=True)
 
     @classmethod
     def load(cls, path: str | Path = LIBRARY_PATH) -> "MotionLibrary":
