@@ -1,4 +1,4 @@
-"""Shared test setup: headless Qt, a private tracking cache, the shared media folder."""
+"""Shared test setup: headless Qt, a private tracking cache, the shared media and corpus folders."""
 from __future__ import annotations
 
 import os
@@ -10,6 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # The shared test media sit beside the repository (../shared/media); UNIMOTION_TEST_MEDIA points elsewhere.
 MEDIA = Path(os.environ.get("UNIMOTION_TEST_MEDIA") or Path(__file__).resolve().parents[2] / "shared" / "media")
+CORPUS = Path(os.environ.get("UNIMOTION_TEST_CORPUS") or MEDIA.parent / "corpus")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,13 +27,27 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+def require_input(present: bool, message: str) -> None:
+    """A test input (shared media, a corpus file) that is missing fails the test under CI=true (a CI run that
+    skipped most suites would pass while testing nothing); on a developer's machine it skips it."""
+    if present:
+        return
+    if _in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def media() -> Path:
-    """The shared media folder. Missing, it fails every test that needs it under CI=true (a CI run that
-    skipped most suites would pass while testing nothing); on a developer's machine it skips them."""
-    if not MEDIA.is_dir() or not any(MEDIA.glob("*.mp4")):
-        message = f"shared test media not found at {MEDIA} (set UNIMOTION_TEST_MEDIA)"
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+    """The shared media folder (../shared/media)."""
+    require_input(MEDIA.is_dir() and any(MEDIA.glob("*.mp4")),
+                  f"shared test media not found at {MEDIA} (set UNIMOTION_TEST_MEDIA)")
     return MEDIA
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The training corpus folder (../shared/corpus)."""
+    require_input(CORPUS.is_dir() and any(CORPUS.glob("clip_*.mp4")),
+                  f"corpus not found at {CORPUS} (set UNIMOTION_TEST_CORPUS)")
+    return CORPUS

@@ -19,31 +19,24 @@ import torch
 
 from engine.errors import UserFacingError
 from engine.jobs import drain
+from tests.conftest import require_input
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
 CLIP = "clip_fullbody_woman_squats.mp4"  # the shortest corpus clip (65 frames at 5 fps)
 OVERFIT_FACTOR = 3.0  # the loss on a fixed batch must fall at least this much
 
 
-def _corpus() -> Path:
-    if not (CORPUS / CLIP).is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus clip {CLIP} missing at {CORPUS}")
-        pytest.skip(f"corpus not found at {CORPUS}")
-    return CORPUS
-
-
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> Path:
+def prepared(tmp_path_factory, corpus) -> Path:
     """One real clip prepared into a shard at 32 px (the `tiny` model's size)."""
     from engine.train.data import PrepareConfig, prepare
 
-    corpus = tmp_path_factory.mktemp("corpus")
-    (corpus / CLIP).symlink_to(_corpus() / CLIP)
+    require_input((corpus / CLIP).is_file(), f"corpus clip {CLIP} missing at {corpus}")
+    one = tmp_path_factory.mktemp("corpus")
+    (one / CLIP).symlink_to(corpus / CLIP)
     out = tmp_path_factory.mktemp("prepared")
     torch.set_num_threads(1)
-    summary = drain(prepare(PrepareConfig(corpus=str(corpus), out=str(out), size=32, frame_side=64,
+    summary = drain(prepare(PrepareConfig(corpus=str(one), out=str(out), size=32, frame_side=64,
                                           refs_per_clip=2, target_stride=2, holdout=())))
     assert summary["clips"] == 1 and summary["pairs"] >= 40
     return out

@@ -14,7 +14,6 @@ Thresholds from measurements at the photo's size (682 x 1024), before the fix (c
 """
 from __future__ import annotations
 
-import os
 
 import cv2
 import numpy as np
@@ -27,9 +26,8 @@ from engine.tokens.reference import Reference
 from engine.tokens.retarget import _head_points_from_face
 from engine.track.types import FrameLandmarks
 from tests.engine_helpers import posed_coverage
-from tests.conftest import MEDIA, _in_ci
+from tests.conftest import CORPUS, require_input
 
-CORPUS = os.environ.get("UNIMOTION_TEST_CORPUS") or MEDIA.parent / "corpus"
 PHOTO = "photo_halfbody_woman_curlyhair_redjacket.jpg"
 TURN_DEG = 30.0  # towards the camera: the photo's head is turned about this far
 PATCH_R = 4  # px: half size of the patches compared across the face's midline
@@ -40,12 +38,8 @@ def _load(even: bool) -> Reference:
     from engine.io.image import load_image
     from engine.track.tracker import track_image
 
-    path = os.path.join(CORPUS, PHOTO)
-    if not os.path.isfile(path):
-        message = f"corpus photo {PHOTO} not found in {CORPUS} (set UNIMOTION_TEST_CORPUS)"
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+    path = CORPUS / PHOTO
+    require_input(path.is_file(), f"corpus photo {PHOTO} not found in {CORPUS} (set UNIMOTION_TEST_CORPUS)")
     rgb = load_image(path, max_side=1024)
     if even:  # output sizes are rounded to even: compared pixel for pixel, the photo must be even too
         rgb = np.ascontiguousarray(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
