@@ -13,7 +13,6 @@ holding the last pose in every group, where the GRU alone is not (bench/extend_e
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from engine.errors import MediaError
 from engine.motion.features import GROUP_OF_CHANNEL, N_GROUPS, Sequence, mirror, resample, reverse
-from engine.motion.library import ASSETS, MotionLibrary, save_npz
+from engine.motion.library import ASSETS, MotionLibrary, load_npz, save_npz
 
 FORECAST_PATH = ASSETS / "forecast.npz"
 FORECAST_FPS = 25.0  # fitted and run at this rate; other clips are resampled to it and back
@@ -71,25 +70,14 @@ class LinearForecast:
     def save(self, path: str | Path = FORECAST_PATH) -> None:
         path = Path(path)
         meta = {"format_version": FORECAST_FORMAT_VERSION, "fps": FORECAST_FPS}
-        save_npz(path, {"weights": self.weights, "scales": self.scales,
-                        "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)})
+        save_npz(path, meta, {"weights": self.weights, "scales": self.scales})
 
     @classmethod
     def load(cls, path: str | Path = FORECAST_PATH) -> "LinearForecast":
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z["meta"]).decode())
-                if meta.get("format_version") != FORECAST_FORMAT_VERSION or meta.get("fps") != FORECAST_FPS:
-                    raise MediaError(f"{path.name}: forecast format does not match this version")
-                weights, scales = z["weights"].astype(np.float64), z["scales"].astype(np.float64)
-        except MediaError:
-            raise
-        except FileNotFoundError:
-            raise MediaError(f"{path.name}: motion forecast not found (build it: python -m engine.motion.forecast)") \
-                from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise MediaError(f"{path.name}: not a motion forecast ({type(exc).__name__})") from None
+        weights, scales = load_npz(path, "motion forecast", "python -m engine.motion.forecast",
+                                   {"format_version": FORECAST_FORMAT_VERSION, "fps": FORECAST_FPS},
+                                   lambda meta, z: (z["weights"].astype(np.float64), z["scales"].astype(np.float64)))
         if weights.ndim != 3 or weights.shape[0] != N_GROUPS or scales.shape != GROUP_OF_CHANNEL.shape:
             raise MediaError(f"{path.name}: forecast shapes do not match this version")
         return cls(weights, scales)

@@ -10,6 +10,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -19,11 +20,14 @@ from engine.motion.features import DIM, N_GROUPS, Sequence, channel_scales, mirr
 LIBRARY_FORMAT_VERSION = 1
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "motion"  # engine/assets: the wheel carries it
 LIBRARY_PATH = ASSETS / "library.npz"
+T = TypeVar("T")
 MIN_FPS = 20.0  # below this (a 5 fps clip) velocities are too coarse to learn or match from
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
-    """Write an .npz asset whole or not at all (temp file in the same folder, then renamed)."""
+def save_npz(path: Path, meta: dict, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
+    """Write an .npz asset (its JSON `meta` beside the arrays) whole or not at all: a temp file in the same
+    folder, then renamed."""
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
@@ -35,6 +39,23 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray], compressed: bool = False
         Path(tmp).unlink(missing_ok=True)
         raise
 
+
+
+def load_npz(path: Path, what: str, build: str, expect: dict, make: Callable[[dict, Any], T]) -> T:
+    """Read an asset written by save_npz: `make(meta, npz)` once its meta has the `expect`ed values; any
+    failure is a one-line MediaError naming `what` (and, when the file is missing, the `build` command)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if any(meta.get(k) != v for k, v in expect.items()):
+                raise MediaError(f"{path.name}: {what} format does not match this version")
+            return make(meta, z)
+    except MediaError:
+        raise
+    except FileNotFoundError:
+        raise MediaError(f"{path.name}: {what} not found (build it: {build})") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise MediaError(f"{path.name}: not a {what} ({type(exc).__name__})") from None
 
 @dataclass
 class MotionLibrary:
@@ -67,30 +88,20 @@ class MotionLibrary:
         path = Path(path)
         meta = {"format_version": LIBRARY_FORMAT_VERSION, "dim": DIM,
                 "clips": [{"name": s.name, "fps": s.fps, "frames": len(s)} for s in self.sequences]}
-        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+        arrays = {}
         for i, s in enumerate(self.sequences):
             arrays[f"values/{i}"] = s.values.astype(np.float32)
             arrays[f"tracked/{i}"] = s.tracked.astype(np.uint8)
-        save_npz(path, arrays, compressed=True)
+        save_npz(path, meta, arrays, compressed=True)
 
     @classmethod
     def load(cls, path: str | Path = LIBRARY_PATH) -> "MotionLibrary":
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z["meta"]).decode())
-                if meta.get("format_version") != LIBRARY_FORMAT_VERSION or meta.get("dim") != DIM:
-                    raise MediaError(f"{path.name}: motion library format does not match this version")
-                seqs = [Sequence(z[f"values/{i}"].astype(np.float64), z[f"tracked/{i}"].astype(np.float64),
-                                 float(c["fps"]), c["name"]) for i, c in enumerate(meta["clips"])]
-        except MediaError:
-            raise
-        except FileNotFoundError:
-            raise MediaError(f"{path.name}: motion library not found (build it: python -m engine.motion.corpus)") \
-                from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise MediaError(f"{path.name}: not a motion library ({type(exc).__name__})") from None
-        return cls(seqs)
+        def make(meta: dict, z) -> "MotionLibrary":
+            return cls([Sequence(z[f"values/{i}"].astype(np.float64), z[f"tracked/{i}"].astype(np.float64),
+                                 float(c["fps"]), c["name"]) for i, c in enumerate(meta["clips"])])
+
+        return load_npz(Path(path), "motion library", "python -m engine.motion.corpus",
+                        {"format_version": LIBRARY_FORMAT_VERSION, "dim": DIM}, make)
 
 
 _default: MotionLibrary | None = None
