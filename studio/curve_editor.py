@@ -26,10 +26,19 @@ PALETTE = [(88, 166, 255), (255, 123, 114), (126, 231, 135), (255, 196, 0), (210
            (255, 166, 87), (86, 212, 221)]
 SELECTED_BRUSH = pg.mkBrush(255, 255, 255)
 EDIT_RANGE_BRUSH = pg.mkBrush(90, 140, 255, 28)
-GENERATED_RGB = (60, 200, 190)  # the timeline's generated-motion teal (studio/timeline.py)
+GENERATED_RGB = (60, 200, 190)  # generated motion's teal, here and on the timeline (studio/timeline.py)
 GENERATED_BAND_BRUSH = pg.mkBrush(*GENERATED_RGB, 45)  # faint: the curves over it stay readable
 BOX_MODIFIERS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier
 
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of the runs of True in `mask`."""
+    if not mask.any():
+        return []
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return list(zip(starts.tolist(), (stops - starts).tolist()))
 
 class KeyItem(pg.TargetItem):
     """One key of one channel."""
@@ -216,8 +225,7 @@ class CurveEditor(pg.PlotWidget):
         mask = np.zeros(n, bool)
         for k in self.channels:
             mask |= generated_op_frames(self.doc.channel_ops(k), n)
-        d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-        return list(zip(np.flatnonzero(d == 1).tolist(), (np.flatnonzero(d == -1) - 1).tolist()))
+        return [(start, start + length - 1) for start, length in runs(mask)]
 
     def _shade_generated(self) -> None:
         for band in self._generated_bands:

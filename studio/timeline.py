@@ -2,7 +2,6 @@
 tracking was missing (red) or edits apply (orange). Its x axis is shared with the inspector's curves."""
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
@@ -12,24 +11,15 @@ from engine.project.document import Project
 from engine.project.generated import generated_frames
 from engine.tokens.schema import GROUP_NAMES
 from studio.commands import SetRangeCommand
-from studio.curve_editor import EdgeRegion
+from studio.curve_editor import GENERATED_RGB, EdgeRegion, runs
 
 ROWS = {g: len(GROUP_NAMES) - i - 0.5 for i, g in enumerate(GROUP_NAMES)}  # face on top
 ROW_LABELS = {"face": "face", "body": "body", "left_hand": "L hand", "right_hand": "R hand"}
 MISSING_BRUSH = pg.mkBrush(235, 80, 70, 200)
 EDITED_BRUSH = pg.mkBrush(255, 170, 40, 220)
-GENERATED_BRUSH = pg.mkBrush(60, 200, 190, 230)  # generated motion (extend, fill, loop)
+GENERATED_BRUSH = pg.mkBrush(*GENERATED_RGB, 230)  # generated motion (extend, fill, loop)
 RANGE_BRUSH = pg.mkBrush(90, 140, 255, 40)
 CURSOR_PEN = pg.mkPen(255, 255, 255, width=2)
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, length) of the runs of True in `mask`."""
-    if not mask.any():
-        return []
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    return list(zip(starts.tolist(), (stops - starts).tolist()))
 
 
 class TimeAxis(pg.AxisItem):
