@@ -25,7 +25,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from engine.errors import UserFacingError
-from engine.jobs import CancelToken, Job, Progress
+from engine.jobs import CancelToken, Job, Progress, drain
 from engine.motion import baselines
 from engine.motion.features import DIM, GROUP_OF_CHANNEL, N_GROUPS, Sequence, renormalise, resample, reverse
 from engine.motion.library import ASSETS, MotionLibrary, default_library
@@ -163,15 +163,6 @@ def _model_rollout(context: Sequence, n: int, direction: float) -> np.ndarray:
     return back
 
 
-def _drain(steps):
-    """Run a step generator (yielding progress fractions) to its end; its return value."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-
-
 def _part(steps, lo: float, hi: float):
     """A step generator's fractions mapped into [lo, hi] (one part of a bigger operation); its return value."""
     while True:
@@ -186,7 +177,7 @@ def continue_motion(context: Sequence, n: int, options: GenerateOptions, backwar
                     own: list[Sequence] | None = None, library: MotionLibrary | None = None,
                     cancel: CancelToken | None = None) -> np.ndarray:
     """(n, DIM) frames following `context` (already in the direction of generation)."""
-    return _drain(_continue_steps(context, n, options, backward, own, library, cancel))
+    return drain(_continue_steps(context, n, options, backward, own, library, cancel))
 
 
 def _continue_steps(context: Sequence, n: int, options: GenerateOptions, backward: bool = False,
@@ -322,7 +313,7 @@ def _span(seq: Sequence, start: int, values: np.ndarray, groups: np.ndarray, mod
 def extend_after(seq: Sequence, start: int, n: int, options: GenerateOptions = GenerateOptions(),
                  cancel: CancelToken | None = None) -> GeneratedSpan:
     """Frames [start, start + n) generated from the frames before `start` (which must exist)."""
-    return _drain(_extend_after(seq, start, n, options, cancel))
+    return drain(_extend_after(seq, start, n, options, cancel))
 
 
 def _extend_after(seq, start, n, options, cancel):
@@ -337,7 +328,7 @@ def _extend_after(seq, start, n, options, cancel):
 def extend_before(seq: Sequence, stop: int, n: int, options: GenerateOptions = GenerateOptions(),
                   cancel: CancelToken | None = None) -> GeneratedSpan:
     """Frames (stop - n, stop] generated backwards from the frames after `stop`."""
-    return _drain(_extend_before(seq, stop, n, options, cancel))
+    return drain(_extend_before(seq, stop, n, options, cancel))
 
 
 def _extend_before(seq, stop, n, options, cancel):
@@ -353,7 +344,7 @@ def fill(seq: Sequence, start: int, stop: int, options: GenerateOptions = Genera
          cancel: CancelToken | None = None, mode: str = "fill") -> GeneratedSpan:
     """Frames [start, stop] rebuilt so they join the motion before and after: a forward continuation from the
     left and a backward one from the right, cross-faded with a smoothstep across the gap."""
-    return _drain(_fill(seq, start, stop, options, cancel, mode))
+    return drain(_fill(seq, start, stop, options, cancel, mode))
 
 
 def _fill(seq, start, stop, options, cancel, mode="fill"):
@@ -396,7 +387,7 @@ def make_loop(seq: Sequence, first: int, last: int, options: GenerateOptions = G
               cancel: CancelToken | None = None) -> GeneratedSpan:
     """Rewrite the end of [first, last] so that frame `last` flows into frame `first`: the last frames become an
     in-between from the range's own motion to its own start, as if the range were played twice."""
-    return _drain(_make_loop(seq, first, last, options, cancel))
+    return drain(_make_loop(seq, first, last, options, cancel))
 
 
 def _make_loop(seq, first, last, options, cancel):
