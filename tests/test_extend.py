@@ -62,6 +62,25 @@ def test_before_and_fill_join_both_ends(seq, bound):
     assert _step(gap.values[-1], seq.values[105], seq.tracked[105]) <= bound
 
 
+def test_a_fill_keeps_moving_like_the_performer(seq, bound):
+    """A 1 s gap filled by the default moves as briskly as the performer, not as a slowed glide between its
+    ends: the mean log speed, acceleration and jerk of its 8-frame windows (the bench's naturalness features)
+    match the clip's own per group. Measured on five gaps of the demo (seed 0): within 0.13 of the clip's;
+    with the extension's late detail schedule, which fills used before, the body's speed was 0.44 and its
+    acceleration 0.43 below, the face's speed 0.25 below."""
+    scales = default_library().scales
+    feats = []
+    for a in (30, 60, 80, 110, 140):
+        gap = fill(seq, a, a + 24, GenerateOptions(seed=0))
+        assert _step(seq.values[a - 1], gap.values[0], seq.tracked[a - 1]) <= bound
+        assert _step(gap.values[-1], seq.values[a + 25], seq.tracked[a + 25]) <= bound
+        feats.append(M.window_features(gap.values, np.repeat(seq.tracked[a - 1:a], 25, axis=0), scales, seq.fps))
+    ours = np.concatenate(feats).mean(axis=0).reshape(3, -1)  # (speed / acceleration / jerk, group)
+    real = M.window_features(seq.values, seq.tracked, scales, seq.fps).mean(axis=0).reshape(3, -1)
+    shown = [0, 1]  # face and body: the demo's hands are in view too briefly to fill
+    assert np.abs(ours[:, shown] - real[:, shown]).max() <= 0.2, (ours[:, shown], real[:, shown])
+
+
 def test_a_loop_flows_from_its_last_frame_into_its_first(seq, bound):
     first, last = 10, 160
     plain = _step(seq.values[last], seq.values[first], seq.tracked[first])
