@@ -5,7 +5,7 @@ import numpy as np
 
 from engine import vocabulary as vocab
 from engine.tokens import schema
-from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, rot_yxz, to_cam, to_px
+from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, rot_yxz, slerp_rotation, to_cam, to_px
 from engine.tokens.schema import BODY_BONE_NAMES, BODY_BONES, BODY_DIRS, BODY_FOLLOW, BODY_TORSO, LIMBS
 
 VIS_LOW, VIS_HIGH = 0.2, 0.6  # a limb seen less than VIS_LOW is out of view (follow 0); fully followed from VIS_HIGH
@@ -65,6 +65,55 @@ def blend_limbs(token: np.ndarray, own: np.ndarray) -> np.ndarray:
             dirs[b] = normalize(w[limb] * normalize(dirs[b]) + (1 - w[limb]) * own_dirs[b])
     out[BODY_DIRS] = dirs.reshape(-1)
     return out
+
+
+def blend_torso(token: np.ndarray, own: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The driver's token with the pelvis, neck and shoulders taken relative to the driver's `start`, as far
+    as the driver's legs are out of view: the photo's own (`own`) turned by the driver's change since then.
+
+    Without the legs the tracker guesses the hips, and the pelvis frame built on them: the pelvis
+    orientation of a half-body or talking-head clip, and the neck and shoulder directions measured in that
+    frame, say little about the person, though their changes still show a shrug or a turn. Copied as they
+    are, they would turn a three-quarter photo square to the camera (its shoulders spread, its head dropped
+    into the collar). The arms and legs keep the driver's directions (blend_limbs decides those), and the
+    face token still turns the head."""
+    out = np.array(token, dtype=np.float64, copy=True)
+    w = float(np.clip(np.max(out[BODY_FOLLOW][_LEG_LIMBS]), 0.0, 1.0))
+    if w >= 1.0:
+        return out
+    own, start = np.asarray(own, np.float64), np.asarray(start, np.float64)
+    r = rot_yxz(*out[BODY_TORSO])
+    relative = r @ rot_yxz(*start[BODY_TORSO]).T @ rot_yxz(*own[BODY_TORSO])
+    r_out = slerp_rotation(relative, r, w)
+    out[BODY_TORSO] = euler_yxz(r_out)
+    dirs = out[BODY_DIRS].reshape(-1, 3)
+    # the limbs point where the driver's do, seen from the camera, whatever the pelvis under them did
+    dirs[_LIMB_BONES] = dirs[_LIMB_BONES] @ (r_out.T @ r).T
+    own_dirs = normalize(own[BODY_DIRS].reshape(-1, 3))
+    start_dirs = normalize(start[BODY_DIRS].reshape(-1, 3))
+    for b in _AXIAL:
+        d = normalize(dirs[b])
+        moved = turn_between(start_dirs[b], own_dirs[b]) @ d  # the photo's direction, moved as the driver's
+        dirs[b] = normalize(w * d + (1 - w) * moved)
+    out[BODY_DIRS] = dirs.reshape(-1)
+    return out
+
+
+def turn_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking unit vector a onto unit vector b (a half turn about a perpendicular axis
+    when they are opposite)."""
+    c = float(a @ b)
+    if c < -1.0 + 1e-6:
+        perp = normalize(np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0]))
+        return 2.0 * np.outer(perp, perp) - np.eye(3)
+    v = np.cross(a, b)
+    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)
+
+
+_LEG_LIMBS = [k for k, limb in enumerate(LIMBS) if limb.endswith("_leg")]
+_AXIAL = [BODY_BONE_NAMES.index(n) for n in ("neck", "l_clavicle", "r_clavicle")]
+_LIMB_BONES = [BODY_BONE_NAMES.index(b) for bones in LIMBS.values() for b in bones]
 
 
 def bone_lengths(body_world: np.ndarray) -> np.ndarray:

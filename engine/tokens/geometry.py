@@ -68,3 +68,21 @@ def mirror_x(points: np.ndarray) -> np.ndarray:
     out = np.array(points, dtype=np.float64, copy=True)
     out[..., 0] *= -1
     return out
+
+
+def slerp_rotation(r0: np.ndarray, r1: np.ndarray, w: float) -> np.ndarray:
+    """The rotation `w` of the way from r0 to r1 along the shortest arc (w = 0: r0, w = 1: r1)."""
+    rel = r0.T @ r1
+    angle = np.arccos(np.clip((np.trace(rel) - 1.0) / 2.0, -1.0, 1.0))
+    if angle < 1e-6 or w <= 0.0:
+        return r0.copy() if w < 0.5 else r1.copy()
+    if w >= 1.0:
+        return r1.copy()
+    axis = np.array([rel[2, 1] - rel[1, 2], rel[0, 2] - rel[2, 0], rel[1, 0] - rel[0, 1]])
+    if np.linalg.norm(axis) < 1e-9:  # a half turn: the axis is the eigenvector of the symmetric part
+        vals, vecs = np.linalg.eigh((rel + np.eye(3)) / 2.0)
+        axis = vecs[:, int(np.argmax(vals))]
+    k = normalize(axis)
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    th = w * angle
+    return r0 @ (np.eye(3) + np.sin(th) * kx + (1 - np.cos(th)) * kx @ kx)

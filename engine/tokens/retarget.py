@@ -31,9 +31,12 @@ def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
     out = FrameLandmarks(width=rig.width, height=rig.height)
     shift = np.array([dx * rig.scale, dy * rig.scale, 0.0])
 
-    body_tok = body.blend_limbs(tokens.body.values[t], rig.body_token) if tokens.body.confidence[t] > 0 \
-        else rig.body_token
+    body_tok = body.blend_limbs(body.blend_torso(tokens.body.values[t], rig.body_token, tokens.start_body()),
+                                rig.body_token) if tokens.body.confidence[t] > 0 else rig.body_token
     body_px, virt = body.apply_body_frame(body_tok, rig.bone_lengths, rig.root_px + shift, s)
+    if rig.anchor_px is not None:  # the driver's pose hangs from the rig's anchor, zoomed about its pivot
+        p = rig.zoom_pivot_px
+        body_px = body_px + (p + s * (rig.anchor_px - p) + shift - virt[rig.anchor])
     body_px = body_px + rig.body_residual * s * body.residual_weights(body_tok, rig.body_token)[:, None]
     if rig.has_body:
         out.body, out.body_conf = body_px.astype(np.float32), np.ones(vocab.N_BODY, np.float32)

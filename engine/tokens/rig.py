@@ -40,6 +40,13 @@ class Rig:
     body_residual: np.ndarray  # (33, 3) photo joints minus the skeleton's own forward kinematics, px
     hands: dict[str, HandShape] = field(default_factory=dict)
     source: FrameLandmarks | None = None
+    # The body point a pose pivots about: the pelvis when the photo shows the hips, else the shoulders'
+    # centre, so a half-body photo's guessed hips never swing its visible shoulders and head.
+    anchor: str = "hip_c"
+    anchor_px: np.ndarray | None = None  # where the anchor lies in the photo's own pose, px
+    # What the person grows and shrinks about: the anchor, or where the body leaves a photo cut off at the
+    # bottom (a shrinking half-body must not lift its cut edge off the border and show the wall below).
+    zoom_pivot_px: np.ndarray | None = None
 
     @classmethod
     def from_landmarks(cls, fl: FrameLandmarks, lengths_from: np.ndarray | None = None,
@@ -52,6 +59,7 @@ class Rig:
             raise NoPersonError("no person found to build a rig from")
         face_local = face_centre = face_token = None
         face_h = None
+        anchor, anchor_px, zoom_pivot = "hip_c", None, None
         if has_face:
             loc, r, c = face.local_face(fl.face)
             face_local = loc
@@ -78,9 +86,15 @@ class Rig:
             nose_to_face = (face_centre - fl.body[vocab.NOSE]) if has_face else np.zeros(3)
             # The metric skeleton projects onto the photo only approximately; keep the difference so the
             # photo's own pose lands exactly on the photo's own joints.
-            fk, _ = body.apply_body_frame(body_token, lengths, root)
+            fk, fk_virt = body.apply_body_frame(body_token, lengths, root)
             residual = np.where(np.isfinite(fk), fl.body - fk, 0.0)
             residual[:, 2] = 0.0
+            anchor = "hip_c" if _shown(fl, (vocab.L_HIP, vocab.R_HIP)) else "shoulder_c"
+            # where the skeleton puts the anchor: the residual (which fades as the pose moves) is added after
+            anchor_px = fk_virt[anchor]
+            zoom_pivot = np.array(anchor_px, np.float64)
+            if not _shown(fl, (vocab.L_ANKLE, vocab.R_ANKLE)):
+                zoom_pivot[1] = max(zoom_pivot[1], fl.height)
         else:
             scale = vocab.FACE_HEIGHT_TO_TORSO * face_h
             lengths = GENERIC_LENGTHS * scale
@@ -111,4 +125,16 @@ class Rig:
                    root_px=np.asarray(root, np.float64), scale=scale, bone_lengths=np.asarray(lengths),
                    body_token=body_token, face_local=face_local, face_centre_px=face_centre,
                    face_token=face_token, nose_to_face=np.asarray(nose_to_face), body_residual=residual,
-                   hands=hand_shapes, source=fl)
+                   hands=hand_shapes, source=fl, anchor=anchor,
+                   anchor_px=None if anchor_px is None else np.asarray(anchor_px, np.float64),
+                   zoom_pivot_px=zoom_pivot)
+
+
+SHOWN = 0.5  # the tracker's visibility from which a photo's joint counts as seen, not guessed
+
+
+def _shown(fl: FrameLandmarks, joints: tuple[int, ...]) -> bool:
+    """Whether the photo shows all these body joints inside the picture."""
+    p = fl.body[list(joints), :2]
+    inside = ((p >= 0) & (p <= [fl.width - 1, fl.height - 1])).all()
+    return bool(inside and np.min(fl.body_conf[list(joints)]) >= SHOWN)

@@ -221,6 +221,9 @@ class MotionTokens:
     left_hand: TokenGroup
     right_hand: TokenGroup
     placement: np.ndarray = field(default=None)  # (T, 3): dx, dy, scale
+    # The performer's body token at the clip's start (read from the first frames when not given): frames
+    # and slices keep their clip's, so a pose can be taken relative to where the performance began.
+    body_start: np.ndarray | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         t = len(self)
@@ -246,14 +249,21 @@ class MotionTokens:
 
     def frame(self, t: int) -> "MotionTokens":
         """A one-frame view (copies), for per-frame retargeting and rendering."""
-        return MotionTokens(**{g: TokenGroup(g, getattr(self, g).values[t:t + 1].copy(),
-                                             getattr(self, g).confidence[t:t + 1].copy()) for g in GROUP_NAMES},
-                            placement=self.placement[t:t + 1].copy())
+        return self.slice(t, t + 1)
 
     def slice(self, start: int, stop: int) -> "MotionTokens":
         return MotionTokens(**{g: TokenGroup(g, getattr(self, g).values[start:stop].copy(),
                                              getattr(self, g).confidence[start:stop].copy()) for g in GROUP_NAMES},
-                            placement=self.placement[start:stop].copy())
+                            placement=self.placement[start:stop].copy(), body_start=self.start_body())
+
+    def start_body(self) -> np.ndarray:
+        """The body token where the performance begins: the per-channel median of the first tracked frames
+        (the tracker's very first frame is often an outlier), or the neutral pose when none is tracked."""
+        if self.body_start is None:
+            ok = np.nonzero(self.body.confidence > 0)[0][:START_FRAMES]
+            self.body_start = (np.median(self.body.values[ok], axis=0).astype(np.float32) if len(ok)
+                               else layout("body").neutral.astype(np.float32))
+        return self.body_start
 
     def copy(self) -> "MotionTokens":
         return self.slice(0, len(self))
@@ -262,6 +272,8 @@ class MotionTokens:
         """(T, D) all channels concatenated in GROUP_NAMES order (for networks and distances)."""
         return np.concatenate([getattr(self, g).values for g in GROUP_NAMES], axis=1)
 
+
+START_FRAMES = 12  # a clip's start pose is read from this many first tracked frames
 
 TOKEN_DIMS = {g: len(CHANNELS[g]) for g in GROUP_NAMES}
 

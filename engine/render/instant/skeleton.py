@@ -70,6 +70,7 @@ SKIN_BONES: tuple[BoneSpec, ...] = (
 
 
 BODY_KEYS = tuple(f"b{i}" for i in range(vocab.N_BODY))
+_TRUNK = np.isin(np.arange(vocab.N_BODY), [vocab.L_SHOULDER, vocab.R_SHOULDER, vocab.L_HIP, vocab.R_HIP])
 N_POINT_SOURCES = vocab.N_BODY + 2 * vocab.N_HAND  # body, left hand, right hand, stacked
 
 
@@ -202,6 +203,10 @@ class Skeleton:
         if s.kind == "head":
             return fl.has("face") or bool((fl.body_conf[list(vocab.HEAD_POINTS)] >= MIN_CONF).sum() >= 3)
         p, c = points(fl, [s.a, s.b], 1.0)
+        if s.parent is None and c[1] >= MIN_CONF and np.isfinite(p).all():
+            # The root bone of a half-body photo runs to hips the tracker only guesses (often below the
+            # picture): without it the chest would be skinned to the nearest bone left, the head.
+            p, c = p[1:], c[1:]
         if c.min() < MIN_CONF:
             return False
         mx, my = FRAME_MARGIN * fl.width, FRAME_MARGIN * fl.height
@@ -218,10 +223,16 @@ class Skeleton:
 
     # ---- per frame ----
     def global_fit(self, target: FrameLandmarks) -> np.ndarray:
-        """A similarity from every body point found in both photo and target: the fallback transform."""
+        """A similarity from the trunk's points found in both photo and target (every body point when the
+        trunk has too few): the fallback transform, whose scale also sets every bone's width. The head's
+        and hands' points are left out: a head turning from three-quarter to frontal moves its ears far
+        and would shrink or shift the whole body."""
         s, cs = self._body_src
         t, ct = points(target, BODY_KEYS, self.scale)
         ok = (cs >= MIN_CONF) & (ct > 0)
+        trunk = ok & _TRUNK
+        if trunk.sum() >= 2:
+            return similarity_fit(s[trunk, :2], t[trunk, :2])
         if ok.sum() >= 2:
             return similarity_fit(s[ok, :2], t[ok, :2])
         kind, src = self._head_src
