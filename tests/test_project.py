@@ -427,3 +427,26 @@ def test_bone_angle_channels_edit_the_stored_unit_vectors():
     assert np.allclose(np.linalg.norm(out.body.values[:, cols], axis=1), 1.0, atol=1e-5)
     other = angles.bone_columns("r_upper_arm")
     assert np.array_equal(out.body.values[:, other], tokens.body.values[:, other]), "other bones untouched"
+
+
+def test_a_bone_swung_past_its_opposite_reads_and_edits_as_one_continuous_curve():
+    """Exaggerated, a forearm swing passes the direction opposite its rest: the same direction reads as
+    +179 or -179 degrees, and the curve editor drew a jump of 358 degrees there (smoothing across it
+    averaged the two sides to a swing of about 0, the arm hanging down). Read in time order, the curve
+    keeps climbing; a smoothed copy stays on the path."""
+    from engine.demo import demo_clip
+    from engine.project import angles
+
+    bone, key = "l_forearm", ("body", "l_forearm.forward")
+    swing = np.stack([np.linspace(100.0, 260.0, 41), np.full(41, 5.0)], axis=1)
+    d = angles.angles_to_directions(swing, bone)
+    read = angles.directions_to_angles(d, bone)
+    assert np.abs(np.diff(read[:, 0])).max() < 10.0
+    assert np.allclose(read, swing, atol=1e-6)
+
+    tokens = demo_clip().tokens.slice(0, 41)
+    tokens.body.values[:, angles.bone_columns(bone)] = d
+    tokens.body.confidence[:] = 1.0
+    out = edits.apply_edits(tokens, edits.EditLayer({key: (edits.Smooth(0, 40, sigma=2.0, blend=0),)}))
+    smoothed = angles.channel_curve(out, key)
+    assert np.abs(smoothed[5:36] - swing[5:36, 0]).max() < 5.0

@@ -44,7 +44,7 @@ def _with_span(clip: TrackedClip, seq: Sequence, span: GeneratedSpan, before: in
     times = clip.times.astype(np.float64)
     times = np.concatenate([times[0] - dt * np.arange(before, 0, -1), times, times[-1] + dt * np.arange(1, after + 1)])
     times = times - (times[0] - clip.times[0])  # the new first frame starts where the old one did
-    tokens = MotionTokens(**groups, placement=place)
+    tokens = MotionTokens(**groups, placement=place, body_start=clip.tokens.start_body())  # the same start pose
     note = f"frames {span.start}-{span.stop} generated ({span.label(clip.fps)})"
     return replace(clip, tokens=tokens, landmarks=_pad_landmarks(clip.landmarks, before, after), times=times,
                    warnings=list(clip.warnings) + [note])

@@ -97,7 +97,28 @@ def directions_to_angles(d: np.ndarray, bone: str) -> np.ndarray:
     s = axis * (theta / np.maximum(np.sin(theta), 1e-12))[:, None]  # rotation vector, length theta
     small = np.sin(theta) < 1e-9
     s[small] = axis[small]  # at rest (theta ~ 0) the rotation vector is the cross product itself
-    return np.degrees(np.stack([s @ a1, s @ a2], axis=-1))
+    return np.degrees(_unwrapped(np.stack([s @ a1, s @ a2], axis=-1)))
+
+
+def _unwrapped(s: np.ndarray) -> np.ndarray:
+    """(T, 2) swing vectors (radians) made continuous in time. A bone swung past the opposite of its rest
+    direction reads as the same direction swung the other way (+179 degrees becomes -179): each frame takes
+    whichever of the equivalent swings (its own, or 2 pi longer or shorter along the same line) lies nearest
+    the frame before, so an exaggerated curve keeps climbing past 180 instead of jumping, and a smoothing or
+    keyframe edit never averages across the jump. The directions stay the same."""
+    if len(s) < 2:
+        return s
+    out = s.copy()
+    for t in range(1, len(out)):
+        n = float(np.hypot(*out[t]))
+        if n < 1e-9:
+            continue
+        unit = out[t] / n
+        cands = [out[t] + k * 2 * np.pi * unit for k in (-1, 1)]
+        best = min(cands, key=lambda c: float(np.hypot(*(c - out[t - 1]))))
+        if np.hypot(*(best - out[t - 1])) < np.hypot(*(out[t] - out[t - 1])):
+            out[t] = best
+    return out
 
 
 def angles_to_directions(angles: np.ndarray, bone: str) -> np.ndarray:

@@ -493,7 +493,8 @@ def apply_edits(tokens: MotionTokens, layer: EditLayer) -> MotionTokens:
             values[:, c] = new
         _apply_angle_edits(values, conf, grp.values, [(n, ops) for (_, n), ops in edited if angles.is_angle((g, n))])
         groups[g] = TokenGroup(g, values, conf)
-    return MotionTokens(**groups, placement=tokens.placement)
+    # the performance's start stays the tracked one: an edit near the start must not move every other frame
+    return MotionTokens(**groups, placement=tokens.placement, body_start=tokens.start_body())
 
 
 def _apply_angle_edits(values: np.ndarray, conf: np.ndarray, tracked: np.ndarray,
