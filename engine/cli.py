@@ -254,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--export", default=None, help="write the best EMA weights here as a generator checkpoint")
     tr.add_argument("--last", action="store_true", help="with --export: the last EMA weights, not the best")
     tr.add_argument("--export-only", action="store_true", help="with --export: export without training")
+    tr.add_argument("--no-calibrate", action="store_true",
+                    help="with --export: keep residual gain 1 (default: measured on the held-out pairs)")
     tr.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="render the bundled sample (astronaut photo + bundled motion) to an MP4")

@@ -150,6 +150,29 @@ def test_resume_continues_the_same_loss_curve(prepared, tmp_path):
     assert resumed == straight  # the same numbers: weights, AdamW moments, LR schedule and RNG all restored
 
 
+def test_a_fine_tune_starts_from_the_weights_it_names(prepared, tmp_path):
+    """init_from (a run's best_ema.safetensors) is where a fine-tune starts, not a fresh random model; a path
+    that does not load is a one-line error naming the field."""
+    from safetensors.torch import load_file
+
+    from engine.train.generator import train_generator
+    from engine.train.loop import TrainingError
+
+    torch.manual_seed(0)
+    drain(train_generator(_config(prepared, tmp_path / "first", steps=10)))
+    start = tmp_path / "first" / "ema.safetensors"
+    tune = dataclasses.replace(_config(prepared, tmp_path / "tune", steps=1, lr=1e-9, warmup_steps=0),
+                               init_from=str(start))
+    drain(train_generator(tune))
+    want, got = load_file(str(start)), load_file(str(tmp_path / "tune" / "ema.safetensors"))
+    out_w = "out.weight"  # zero at initialisation: a fresh model would still have it near 0
+    assert want[out_w].abs().max() > 0
+    assert torch.allclose(got[out_w], want[out_w], atol=1e-6)
+    with pytest.raises(TrainingError, match="init_from"):
+        drain(train_generator(dataclasses.replace(tune, out=str(tmp_path / "bad"),
+                                                  init_from=str(tmp_path / "missing.safetensors"))))
+
+
 def test_wrong_checkpoint_version_is_a_clear_error(tmp_path):
     from safetensors.torch import load_file, save_file
 

@@ -47,6 +47,7 @@ MOTION_Z_LIMIT = 8.0  # standardised token channels are clipped here (an extreme
 SIGMA_SCALE = 1000.0  # sigma in [0, 1] -> the timestep embedder's 0..1000 range (as the schedulers count)
 UNSHUFFLE = 4  # the stem folds 4x4 pixels into channels (and the decoder unfolds them)
 STEM_STRIDE = 2 * UNSHUFFLE  # pixels per token side: space-to-depth, then 2x2 patches
+MAX_RESIDUAL_GAIN = 2.0  # a calibration beyond this would be a different model, not a calibrated one
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,20 @@ class WarpDiTConfig:
     heads: int = 2
     mlp_ratio: float = 2.0
     motion_dim: int = MOTION_DIM
+    # Calibration, not size: the sampled residual is scaled by this before it is pasted on the instant render.
+    # Set at export from the held-out pairs (engine/train/generator.calibrate_gain): on people and rooms it never
+    # saw, the model's correction is a hedge (it half-erases the warp's person towards the background plate
+    # where it is unsure), which the full residual over-applies: pixel error falls, structure (SSIM) is lost.
+    residual_gain: float = 1.0
 
     def __post_init__(self) -> None:
         for n in ("size", "width", "hidden", "depth", "heads", "motion_dim"):
             v = getattr(self, n)
             if not isinstance(v, int) or v <= 0:
                 raise ValueError(f"WarpDiTConfig.{n}: must be a positive integer, got {v!r}")
+        if not 0 < self.residual_gain <= MAX_RESIDUAL_GAIN:
+            raise ValueError(f"WarpDiTConfig.residual_gain: must lie in (0, {MAX_RESIDUAL_GAIN}], "
+                             f"got {self.residual_gain!r}")
         if self.size % STEM_STRIDE:
             raise ValueError(f"WarpDiTConfig.size: must be a multiple of {STEM_STRIDE}, got {self.size}")
         if self.hidden % self.heads or self.hidden % 4:

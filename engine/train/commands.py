@@ -82,6 +82,7 @@ def run_train(args) -> int:
         print(f"{cfg.out}: step {result.step}, losses "
               + ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.losses.items())))
     if args.export:
-        path = export_run(cfg.out, args.export, "last" if args.last else "best")
+        path = export_run(cfg.out, args.export, "last" if args.last else "best",
+                          calibrate=None if args.no_calibrate else cfg)
         print(f"exported {path} ({Path(path).stat().st_size / 2 ** 20:.1f} MB)")
     return 0

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from engine.jobs import CancelToken, Job, Progress
 from engine.models.warp_dit import WarpDiT, WarpDiTConfig, warp_preset
 from engine.train.data import DEFAULT_HOLDOUT, Shard, load_shards
-from engine.train.loop import LoopConfig, TrainResult, train
+from engine.train.loop import LoopConfig, TrainResult, TrainingError, latest_state, train
 
 SIGMA_WEIGHT_FLOOR = 0.25  # the velocity loss's 1/s^2 weight is capped at 1 / floor^2
 MIN_SIGMA = 0.02
@@ -64,6 +64,9 @@ class GeneratorTrainConfig:
     flip: float = 0.5
     val_pairs: int = 96
     ssim_weight: float = 0.0  # + weight * (1 - SSIM) of the predicted frame crop (structure, not only MSE)
+    # A fine-tune's starting weights (a run's best_ema.safetensors): loaded into the model (and so the EMA)
+    # when the run starts fresh; ignored once the run has a state of its own to resume (that holds them).
+    init_from: str = ""
     # Full-body motion is scarce in the corpus (4 clips of 35): its pairs are repeated this often per epoch.
     repeat_fullbody: int = 3
     repeat_halfbody: int = 2
@@ -271,6 +274,50 @@ def make_eval_fn(val: PairDataset, batch_size: int = 32):
     return eval_fn
 
 
+GAIN_GRID = tuple(round(0.1 * k, 1) for k in range(1, 11))  # residual gains tried by calibrate_gain
+
+
+@torch.no_grad()
+def calibrate_gain(model: WarpDiT, val: PairDataset, steps: int | None = None, draws: int | None = None,
+                   grid: tuple[float, ...] = GAIN_GRID) -> tuple[float, list[dict[str, float]]]:
+    """The residual gain the shipped preview should use, measured on held-out pairs with the studio's preview
+    (its steps and draws): the gain in `grid` that maximises the smaller of its two gains over the instant
+    render, in pixel error and in 1 - SSIM, each relative to the instant render's (the two terms of the
+    trainer's score). The goal is to beat the warp on both; the score alone (their sum) is happy to trade
+    structure for pixel error, which is what the uncalibrated model does on people it never saw.
+    Returns (gain, one row per gain: gain, psnr, ssim, psnr_warp, ssim_warp, score, worst). The residual is
+    sampled once (at gain 1) and scaled, so every row sees the same noise."""
+    from engine.jobs import drain
+    from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS
+    from engine.render.dit_warp import SampleRequest, preview_sigmas, sample_residual
+
+    unit = dataclasses.replace(model.config, residual_gain=1.0)
+    saved, model.config = model.config, unit
+    try:
+        dev = next(model.parameters()).device
+        items = [val[k] for k in range(len(val))]
+        st = {k: torch.stack([c[k] for c in items]).to(dev) for k in ("warp", "aligned", "reference", "motion",
+                                                                       "target")}
+        req = SampleRequest(st["warp"], st["aligned"], st["reference"], st["motion"])
+        x0 = drain(sample_residual(model, req, preview_sigmas(steps or PREVIEW_STEPS),
+                                   generator=torch.Generator().manual_seed(0), draws=draws or PREVIEW_DRAWS))
+    finally:
+        model.config = saved
+    warp, target, x0 = st["warp"].cpu(), st["target"].cpu(), x0.cpu()
+    mse_w = float(((warp - target) ** 2).mean())
+    ssim_w = float(ssim(warp, target).mean())
+    rows = []
+    for g in grid:
+        frame = (warp + g * x0).clamp(-1, 1)
+        mse, sm = float(((frame - target) ** 2).mean()), float(ssim(frame, target).mean())
+        rel_mse, rel_ssim = mse / max(mse_w, 1e-12), (1 - sm) / max(1 - ssim_w, 1e-12)
+        rows.append({"gain": g, "psnr": 10 * math.log10(4 / max(mse, 1e-12)), "ssim": sm,
+                     "psnr_warp": 10 * math.log10(4 / max(mse_w, 1e-12)), "ssim_warp": ssim_w,
+                     "score": rel_mse + rel_ssim, "worst": 1 - max(rel_mse, rel_ssim)})
+    best = max(rows, key=lambda r: r["worst"])
+    return best["gain"], rows
+
+
 def validation_subset(shards: list[Shard], cfg: GeneratorTrainConfig) -> PairDataset:
     """`val_pairs` pairs spread evenly over the held-out shards, not augmented."""
     ds = PairDataset(shards, cfg, augment=False)
@@ -298,11 +345,13 @@ def train_generator(cfg: GeneratorTrainConfig, *, resume: bool = True, cancel: C
     train_shards = load_shards(cfg.data, size, exclude=holdout)
     val_shards = [s for s in load_shards(cfg.data, size) if s.name in holdout]
     model.motion_mean, model.motion_std = motion_stats(train_shards)
+    out = Path(cfg.out)
+    if cfg.init_from and not (resume and latest_state(out) is not None):
+        _load_init(model, cfg.init_from)
     dataset = PairDataset(train_shards, cfg)
     eval_fn = make_eval_fn(validation_subset(val_shards, cfg)) if (val_shards and cfg.val_pairs) else None
     yield Progress(0, cfg.loop.steps, f"{len(dataset)} training pairs from {len(train_shards)} clips; "
                                       f"{len(val_shards)} held-out clips")
-    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "model_config.json").write_text(model.config.to_json() + "\n")
     (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list) + "\n")
@@ -310,8 +359,22 @@ def train_generator(cfg: GeneratorTrainConfig, *, resume: bool = True, cancel: C
                              cancel=cancel))
 
 
-def export_run(run_dir: str | Path, path: str | Path, which: str = "best") -> Path:
-    """Write a run's EMA weights (`best` by the held-out score, or `last`) as a generator checkpoint."""
+def _load_init(model: WarpDiT, path: str) -> None:
+    """The fine-tune's starting weights (the whole state dict, motion statistics included)."""
+    from safetensors.torch import load_file
+
+    try:
+        model.load_state_dict(load_file(path))
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise TrainingError(f"GeneratorTrainConfig.init_from: {path} does not load into a "
+                            f"{model.config.name} model ({str(exc).splitlines()[0][:200]})") from exc
+
+
+def export_run(run_dir: str | Path, path: str | Path, which: str = "best",
+               calibrate: GeneratorTrainConfig | None = None) -> Path:
+    """Write a run's EMA weights (`best` by the held-out score, or `last`) as a generator checkpoint. With
+    `calibrate` (the run's config): its residual gain is measured on the held-out pairs (calibrate_gain) and
+    saved in the checkpoint's config; the table is written beside the run as calibration.json."""
     from safetensors.torch import load_file
 
     from engine.models.checkpoint import save_generator
@@ -325,4 +388,14 @@ def export_run(run_dir: str | Path, path: str | Path, which: str = "best") -> Pa
         raise DataError(f"{run_dir}: no {src.name} or model_config.json to export (train first)")
     model = WarpDiT(WarpDiTConfig.from_dict(json.loads(cfg_path.read_text())))
     model.load_state_dict(load_file(str(src)))
-    return save_generator(path, model, extra={"trained_from": str(run_dir.name), "weights": src.name})
+    extra = {"trained_from": str(run_dir.name), "weights": src.name}
+    if calibrate is not None:
+        holdout = set(calibrate.holdout)
+        val_shards = [s for s in load_shards(calibrate.data, model.config.size) if s.name in holdout]
+        if not val_shards or not calibrate.val_pairs:
+            raise DataError(f"{calibrate.data}: no held-out pairs to calibrate the residual gain on")
+        gain, rows = calibrate_gain(model.eval(), validation_subset(val_shards, calibrate))
+        model.config = dataclasses.replace(model.config, residual_gain=gain)
+        (run_dir / "calibration.json").write_text(json.dumps({"chosen": gain, "rows": rows}, indent=1) + "\n")
+        extra["residual_gain"] = f"{gain} (measured on the held-out pairs; see calibration.json)"
+    return save_generator(path, model, extra=extra)
