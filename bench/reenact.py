@@ -6,7 +6,9 @@ widths). Baseline: the first frame held still.
 Cross-reenactment (every photo x clip): agreement between the driving tokens and the tokens re-tracked
 from the output, per group: body = mean angle between arm/leg bone directions (deg), face = mean abs
 difference of expression channels, hands = mean abs finger-flexion difference (deg, both hands pooled),
-found = the share of the frames with a driver's hand in which the output's same hand is found too. The
+found = the share of the frames with a driver's hand in which the output's same hand is found too,
+inview = the same share among the driver's hands that the retargeting puts wholly inside the photo's canvas
+(a portrait photo cannot show the hands of a dancer, whatever the hand layer draws). The
 baseline is the photo held still (what you get with no animation at all).
 Halo (instant renderer only): along the outline of the rendered person where it lies away from the
 photo's own outline (a limb moved there), how much brighter the bands 0-4 px outside and inside the
@@ -18,6 +20,7 @@ bench size: the mean and 99th percentile of the largest channel difference (leve
 still costs (soft hair painted over with the plate, a seam).
 
 Usage: python bench/reenact.py [--frames N] [--size PX] [--renderer instant] [--media DIR]
+                               [--pairs PHOTO:CLIP,...] [--cross-only]
        (`--frames 30` is what the README table uses: about ten minutes on two busy cores)
 """
 from __future__ import annotations
@@ -58,8 +61,10 @@ def retrack(frames: list[np.ndarray], fps: float):
     return lm, encode_clip(lm)[0]
 
 
-def token_agreement(drive, got) -> dict[str, float]:
-    """Per-group disagreement between two token sets over frames where both tracked the group."""
+def token_agreement(drive, got, in_view: dict | None = None) -> dict[str, float]:
+    """Per-group disagreement between two token sets over frames where both tracked the group.
+    `in_view` ({hand group: (N,) bool}): the frames whose retargeted hand lies inside the output; with it,
+    "found_in_view" is the share of those driver hands that are found."""
     out = {}
     b_ok = (drive.body.confidence > 0) & (got.body.confidence > 0)
     if b_ok.any():
@@ -82,12 +87,15 @@ def token_agreement(drive, got) -> dict[str, float]:
         a = drive.face.values[f_ok, 3:] - drive.face.values[f_ok, 3:][:1]
         b = got.face.values[f_ok, 3:] - got.face.values[f_ok, 3:][:1]
         out["face"] = float(np.abs(a - b).mean())
-    flex, want, found = [], 0, 0
+    flex, want, found, want_in, found_in = [], 0, 0, 0, 0
     for side in ("left_hand", "right_hand"):
         g1, g2 = drive.group(side), got.group(side)
         ok = (g1.confidence > 0) & (g2.confidence > 0)
         want += int((g1.confidence > 0).sum())
         found += int(ok.sum())
+        if in_view is not None:
+            want_in += int(((g1.confidence > 0) & in_view[side]).sum())
+            found_in += int((ok & in_view[side]).sum())
         if ok.sum() >= 3:
             idx = [i for i, c in enumerate(g1.channels) if "flex" in c.name]
             flex.append(np.abs(g1.values[ok][:, idx] - g2.values[ok][:, idx]).ravel())
@@ -95,6 +103,27 @@ def token_agreement(drive, got) -> dict[str, float]:
         out["hand_deg"] = float(np.concatenate(flex).mean())
     if want:
         out["found"] = found / want
+    if want_in:
+        out["found_in_view"] = found_in / want_in
+    return out
+
+
+def hands_in_view(ref, tokens) -> dict[str, np.ndarray]:
+    """{hand group: (N,) bool}: the frames whose retargeted hand lies wholly inside the photo's canvas
+    (a hand the placement puts past the edge cannot be found in the output, whatever it looks like)."""
+    from engine.tokens import retarget
+
+    rig = ref.rig()
+    w, h = ref.size
+    n = len(tokens.body.confidence)
+    out = {side: np.zeros(n, bool) for side in ("left_hand", "right_hand")}
+    for i in range(n):
+        t = retarget.apply(tokens.frame(i), rig)
+        for side in out:
+            if t.has(side):
+                p = t.points(side)[:, :2]
+                out[side][i] = bool((p[:, 0] >= 0).all() and (p[:, 0] < w).all()
+                                    and (p[:, 1] >= 0).all() and (p[:, 1] < h).all())
     return out
 
 
@@ -188,7 +217,11 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512, help="render long side, px")
     ap.add_argument("--renderer", default="instant")
     ap.add_argument("--media", type=Path, default=MEDIA, help="folder with photo_* and drive_*.mp4")
+    ap.add_argument("--pairs", default="", help="only these cross pairs, for iteration: comma-separated "
+                    "PHOTO:CLIP name parts, e.g. 'fullbody:upperbody,halfbody:dance' (the README uses all)")
+    ap.add_argument("--cross-only", action="store_true", help="skip the self-reenactment and rest sections")
     args = ap.parse_args()
+    pairs = [tuple(p.split(":", 1)) for p in args.pairs.split(",") if ":" in p]
     setup()
     import cv2
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -205,11 +238,15 @@ def main() -> None:
     clips = sorted(args.media.glob("drive_*.mp4"))
     photos = sorted(p for p in args.media.iterdir() if p.name.startswith("photo_"))
     tracked = {c: drain(track_clip(c)) for c in clips}
+    if args.cross_only:
+        clips_self, photos_rest = [], []
+    else:
+        clips_self, photos_rest = clips, photos
 
     print(f"Self-reenactment ({args.frames} frames, {args.size} px): output vs real frames; "
           f"baseline = first frame held still")
     print(f"{'clip':<40} {'PSNR':>7} {'still':>7} {'SSIM':>6} {'still':>6} {'kp err':>7} {'still':>7}")
-    for clip_path in clips:
+    for clip_path in clips_self:
         clip = tracked[clip_path]
         real = [f.rgb for f, _ in zip(iter_frames(clip_path), range(args.frames))]
         n = len(real)
@@ -236,7 +273,7 @@ def main() -> None:
 
     if args.renderer == "instant":
         print(f"\nRest: each photo at its own landmarks vs the photo ({args.size} px), largest channel difference")
-        for photo in photos:
+        for photo in photos_rest:
             rgb = load_image(photo, max_side=args.size * 2)
             ref = Reference(rgb=rgb, landmarks=track_image(rgb), name=photo.stem)
             out = renderer.warp(ref, ref.landmarks, args.size)
@@ -250,17 +287,20 @@ def main() -> None:
                        - cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA).astype(np.int16)).max(-1)
             print(f"{photo.stem:<40} mean {d.mean():6.2f}  p99 {np.percentile(d, 99):6.1f}", flush=True)
 
-    keys = ("body_deg", "face", "hand_deg", "found")
+    keys = ("body_deg", "face", "hand_deg", "found", "found_in_view")
     do_halo = args.renderer == "instant"
     print(f"\nCross-reenactment: driving tokens vs tokens re-tracked from the output (lower is better, "
           f"except found); 'still' = the photo not animated")
-    print(f"{'photo x clip':<58} {'body°':>7}  {'face':>7}  {'hand°':>7}  {'found':>7}  {'halo':>7}  {'photo':>7}")
+    print(f"{'photo x clip':<58} {'body°':>7}  {'face':>7}  {'hand°':>7}  {'found':>7}  {'inview':>7}  "
+          f"{'halo':>7}  {'photo':>7}")
     totals = {"out": [], "still": [], "full_out": [], "full_still": [], "halo": [], "halo0": []}
     for photo in photos:
         rgb = load_image(photo, max_side=args.size * 2)
         ref = Reference(rgb=rgb, landmarks=track_image(rgb), name=photo.stem)
         still = None
         for clip_path in clips:
+            if pairs and not any(a in photo.name and b in clip_path.name for a, b in pairs):
+                continue
             clip = tracked[clip_path]
             n = min(args.frames, len(clip))
             tokens = clip.tokens.slice(0, n)
@@ -268,7 +308,8 @@ def main() -> None:
             _, got = retrack(out, clip.fps)
             if still is None or len(still.body.confidence) != n:  # the still photo re-tracked once per photo
                 _, still = retrack([cv2.resize(rgb, (out[0].shape[1], out[0].shape[0]))] * n, clip.fps)
-            a, b = token_agreement(tokens, got), token_agreement(tokens, still)
+            view = hands_in_view(ref, tokens)
+            a, b = token_agreement(tokens, got, view), token_agreement(tokens, still, view)
             h, h0 = halo(renderer, ref, tokens, out) if do_halo else (float("nan"), float("nan"))
             a["halo"], b["halo"] = h, h0
             totals["out"].append(a)

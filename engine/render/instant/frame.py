@@ -16,7 +16,8 @@ from engine.render.instant.skeleton import apply
 from engine.track.types import FrameLandmarks
 
 FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
-DRAW_FROM, DRAW_FULL = 0.12, 0.25  # hand shape mismatch (palm widths): the drawn hand fades in between
+DRAW_FROM, DRAW_FULL = 0.12, 0.16  # hand shape mismatch (palm widths): the drawn hand fades in between
+# (narrow: while it fades, the photo's hand and the drawn one show one through the other, a ghost hand)
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Frame:
     order: np.ndarray
     wrists: dict | None = None  # {hand group: (2,) work px} where the posed forearm ends (the drawn hands)
     hands: dict | None = None  # {hand group: opacity 0..1} of the drawn hands
+    elbows: dict | None = None  # {hand group: (2,) work px} where the posed forearm starts
 
 
 class FrameDeformer:
@@ -93,12 +95,16 @@ class FrameDeformer:
         drop[gone] = True
         if drop.any():
             order = order[~drop[order]]
-        wrists = {}
+        wrists, elbows = {}, {}
         for group in an.hand_skins:
             bone = sk.index.get(f"{group[0]}_forearm")
             if bone is not None:
                 wrists[group] = apply(mats[bone], sk.src_b[bone][None, :2])[0]
-        return Frame(np.concatenate(dst), np.concatenate(src), order, wrists, drawn)
+                elbows[group] = apply(mats[bone], sk.src_a[bone][None, :2])[0]
+            elif sk.index.get(f"{group[0]}_upper_arm") is not None:  # a forearm the photo does not show
+                bone = sk.index[f"{group[0]}_upper_arm"]
+                elbows[group] = apply(mats[bone], sk.src_b[bone][None, :2])[0]
+        return Frame(np.concatenate(dst), np.concatenate(src), order, wrists, drawn, elbows)
 
     def _drawn(self, target: FrameLandmarks) -> dict:
         """Opacity of each drawn hand: 0 while the target hand keeps the photo's shape (moved as a whole),

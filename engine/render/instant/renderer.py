@@ -24,7 +24,7 @@ from engine.render.base import RenderedFrame, Renderer, output_size
 from engine.render.instant.analysis import PhotoAnalysis, analyse
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.frame import FrameDeformer
-from engine.render.instant.hand_layer import draw_hand
+from engine.render.instant.hand_layer import draw_forearm, draw_hand, hand_length
 from engine.render.instant.raster import affine_table, backward_map, close_cracks, composite, rasterise_ids
 from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
@@ -149,6 +149,7 @@ class InstantRenderer(Renderer):
         out, alpha = composite(sz.canvas, sz.atlas, mx, my, box, with_alpha=True)
         if self.config.arm_over_body and an.tri_arm.any():
             self._arm_edges_over_body(out, alpha, ids, box, dst, table, fr, an, sz)
+        covered = None
         for group, skin in an.hand_skins.items():  # hands the mesh cannot bend: drawn in the driver's pose
             if target.has(group) and fr.hands and fr.hands.get(group, 0.0) > 0.0:
                 p = target.points(group).astype(np.float64) * an.scale
@@ -156,6 +157,12 @@ class InstantRenderer(Renderer):
                     p[:, :2] += fr.wrists[group] - p[0, :2]
                 p[:, :2] = (p[:, :2] + 0.5) * sz.scale - 0.5 + sz.offset
                 p[:, 2] *= float(sz.scale[0])
+                if fr.elbows and group in fr.elbows:  # an arm that ends short of the hand is bridged
+                    if covered is None:
+                        covered = np.zeros(out.shape[:2], bool)
+                        covered[box[1]:box[3], box[0]:box[2]] = alpha > 127
+                    elbow = (fr.elbows[group] + 0.5) * sz.scale - 0.5 + sz.offset
+                    draw_forearm(out, covered, p[0, :2], elbow, hand_length(p), skin, fr.hands[group])
                 draw_hand(out, p, skin, fr.hands[group])
         return out
 
