@@ -121,10 +121,13 @@ def cmd_extend(args: argparse.Namespace) -> int:
     from engine.motion.clipops import extend_clip
     from engine.io.output import check_output_path
     from engine.motion.generate import ENERGY, GenerateOptions
-    from engine.tokens.clipfile import load_clip, save_clip
+    from engine.analyze import load_driving
+    from engine.tokens.clipfile import save_clip
 
     out_path = check_output_path(args.output, (".npz",), "a token file")  # refused before any work
-    clip = load_clip(args.clip)
+    bar = ProgressBar("Tracking")  # a video is tracked first (through the cache); a token file just loads
+    clip = drain(load_driving(args.clip, CancelToken()), bar)
+    bar.finish()
     energy = ENERGY["calm"] if args.calm else ENERGY["lively"] if args.lively else args.energy
     try:
         options = GenerateOptions(method=args.method, seed=args.seed, energy=energy)
@@ -218,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_render)
 
     x = sub.add_parser("extend", help="generate motion in a token file: extend it, fill a range, or loop it")
-    x.add_argument("clip", help="token file (.npz) from `track`")
+    x.add_argument("clip", help="token file (.npz) from `track`, or a video (tracked first)")
     x.add_argument("-o", "--output", required=True, help="token file to write")
     x.add_argument("--seconds", type=float, default=None, help="extend by this many seconds after the last frame")
     x.add_argument("--before", action="store_true", help="with --seconds: extend before the first frame instead")

@@ -291,3 +291,14 @@ def test_the_progress_bar_shows_a_renderers_own_steps():
     bar(Progress(1, 40, "Exporting out.mp4: frame 1/40"))
     last = out.getvalue().rsplit("\r", 1)[-1]
     assert last.rstrip().endswith("1/40") and "denoising" not in last
+
+
+def test_extend_takes_a_video_as_well_as_a_token_file(capsys, tmp_path, media):
+    """`extend` tracks a video first (users hand it the clip they have, not a token file), then extends it:
+    the written token file is the clip's 183 frames plus 2 s at its 25 fps."""
+    from engine.tokens.clipfile import load_clip
+
+    out = tmp_path / "longer.npz"
+    code, _ = run_cli(capsys, "extend", media / "drive_face_talking_headmotion.mp4", "--seconds", "2", "-o", out)
+    assert code == 0
+    assert len(load_clip(out)) == 183 + 50
