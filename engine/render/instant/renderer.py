@@ -158,9 +158,12 @@ class InstantRenderer(Renderer):
                 p[:, :2] = (p[:, :2] + 0.5) * sz.scale - 0.5 + sz.offset
                 p[:, 2] *= float(sz.scale[0])
                 if fr.elbows and group in fr.elbows:  # an arm that ends short of the hand is bridged
-                    if covered is None:
+                    if covered is None:  # the arms' own pixels: the bridge ends there, and lies over the rest
+                        is_arm = np.zeros(len(dst) + 1, bool)  # id -1 reads the last entry
+                        is_arm[:len(an.tri_arm)] = an.tri_arm
                         covered = np.zeros(out.shape[:2], bool)
-                        covered[box[1]:box[3], box[0]:box[2]] = alpha > 127
+                        covered[box[1]:box[3], box[0]:box[2]] = (alpha > 127) & is_arm[ids[box[1]:box[3],
+                                                                                             box[0]:box[2]]]
                     elbow = (fr.elbows[group] + 0.5) * sz.scale - 0.5 + sz.offset
                     draw_forearm(out, covered, p[0, :2], elbow, hand_length(p), skin, fr.hands[group])
                 draw_hand(out, p, skin, fr.hands[group])
