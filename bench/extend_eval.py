@@ -2,7 +2,8 @@
 
 Tasks, on every clip of ../shared/media:
   extend: hide the last 2 s and generate them from the rest (with --all-cuts, also at every 1 s where 2 s fit);
-  fill:   hide 1 s in the middle and generate it from both sides;
+  fill:   hide 1 s in the middle and generate it from both sides (with --all-cuts, also a 1 s gap from every 1 s
+          where 0.5 s of motion is left after it);
   loop:   loop the whole clip; the jump at the wrap, against cutting at the nearest similar pose.
 Methods: hold-last-pose, constant velocity, motion matching, the model alone, and hybrid (model, then
 matching: the default). Errors are reported for the first 0.5 s and for the whole span (engine/motion/metrics.py
@@ -63,7 +64,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="hold,velocity,matching,model,hybrid")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--all-cuts", action="store_true", help="extend also from every 1 s where 2 s fit")
+    ap.add_argument("--all-cuts", action="store_true",
+                    help="extend also from every 1 s where 2 s fit; fill also a 1 s gap from every 1 s")
     ap.add_argument("--validation", action="store_true",
                     help="measure on the corpus clips held out of training instead (for design choices)")
     args = ap.parse_args()
@@ -97,7 +99,10 @@ def main() -> None:
         if args.all_cuts:
             cuts += [c for c in range(int(seq.fps), len(seq) - n_hide, int(seq.fps))]
         out = [("extend", c, n_hide) for c in sorted(set(cuts)) if c >= int(0.4 * seq.fps)]
-        out.append(("fill", len(seq) // 2 - n_gap // 2, n_gap))
+        gaps = [len(seq) // 2 - n_gap // 2]
+        if args.all_cuts:
+            gaps += list(range(int(seq.fps), len(seq) - n_gap - int(0.5 * seq.fps) + 1, int(seq.fps)))
+        out += [("fill", g, n_gap) for g in sorted(set(gaps))]
         return out
 
     results = {}  # (task, method) -> list of dicts
@@ -134,7 +139,8 @@ def main() -> None:
 
     extend_title = (f"Extend by {HIDE_S:g} s: the last {HIDE_S:g} s of each clip"
                     + (f", and from every 1 s where {HIDE_S:g} s fit" if args.all_cuts else "") + ", hidden")
-    for task, title in (("extend", extend_title), ("fill", f"Fill: {GAP_S:g} s hidden in the middle")):
+    fill_title = f"Fill: {GAP_S:g} s hidden in the middle" + (", and from every 1 s" if args.all_cuts else "")
+    for task, title in (("extend", extend_title), ("fill", fill_title)):
         n_spans = len(results[(task, methods[0])])
         print(f"\n{title} ({n_spans} spans). Errors: first {NEAR_S:g} s | whole span. Lower is better everywhere.")
         print("| method | body° 0.5s | head° 0.5s | face 0.5s | hands° 0.5s | body° all | head° all | face all | "
