@@ -5,7 +5,7 @@ import numpy as np
 
 from engine import vocabulary as vocab
 from engine.tokens import body, face, hands
-from engine.tokens.schema import MotionTokens, TokenGroup
+from engine.tokens.schema import START_FRAMES, MotionTokens, TokenGroup
 from engine.track.types import ClipLandmarks
 
 _TORSO = (vocab.L_SHOULDER, vocab.R_SHOULDER, vocab.L_HIP, vocab.R_HIP)
@@ -124,9 +124,6 @@ def placement(lm: ClipLandmarks) -> np.ndarray:
         a = raw[t][0]
         out[t] = [(a[0] - a0[0]) / unit, (a[1] - a0[1]) / unit, zoom[t]]
     return _hold(out, ok)
-
-
-START_FRAMES = 12  # placement is measured from the median of this many first tracked frames
 
 
 ZOOM_SMOOTH_FRAMES = 9  # apparent size changes slowly (walking closer, a zoom); faster wobble is noise

@@ -273,7 +273,7 @@ class MotionTokens:
         return np.concatenate([getattr(self, g).values for g in GROUP_NAMES], axis=1)
 
 
-START_FRAMES = 12  # a clip's start pose is read from this many first tracked frames
+START_FRAMES = 12  # a clip's start (pose, placement) is read from this many first tracked frames
 
 TOKEN_DIMS = {g: len(CHANNELS[g]) for g in GROUP_NAMES}
 
