@@ -66,7 +66,7 @@ def test_without_the_hand_layer_the_hand_stays_as_the_photo_shows_it(man):
 
 OUTDOOR = "photo_fullbody_woman_outdoor.jpg"  # both hands in the pockets: no hand, no forearm to warp
 DANCE = "drive_fullbody_woman_dance.mp4"  # opens with both arms held out low, hands open
-DANCE_FRAMES = 12
+HANDS = "drive_upperbody_woman_hands.mp4"  # both hands held in front of the chest
 
 
 def _track_frames(frames: list[np.ndarray], fps: float):
@@ -85,21 +85,26 @@ def _track_frames(frames: list[np.ndarray], fps: float):
     return encode_clip(lm)[0]
 
 
-def test_hands_the_photo_hides_are_drawn_on_arms_and_found(media):
-    """A photo whose hands are in its pockets, driven by arms held out: the drawn hands must hang on the
-    arms (a forearm bridges the sleeve's end to the hand) and a hand tracker must find them and read their
-    fingers. Before, the hands floated free beside the short sleeves and the tracker, not seeing an arm
-    reach them, found 1 of the 24 hands in these frames."""
+# the clip's first frames, and the finger flexion read back from the output at most (deg): the hands before
+# the chest are found but read about 15 deg off in the first 12 frames (a known miss, issue 9: the photo held
+# still reads about 17), so only their finding is held
+@pytest.mark.parametrize("clip, frames, max_flex", [(DANCE, 12, 8.0), (HANDS, 30, None)])
+def test_hands_the_photo_hides_are_drawn_on_arms_and_found(media, clip, frames, max_flex):
+    """A photo whose hands are in its pockets, driven by arms held out (the dance) or hands held before the
+    chest: the drawn hands must hang on arms (a forearm bridges the sleeve's end to the hand, over the body
+    too) and a hand tracker must find them and read their fingers. Before, the hands floated free beside
+    the short sleeves or on the sweatshirt, and the tracker, not seeing an arm reach them, found 1 of the
+    dance's 24 hands (at fd19904) and 40 of the chest's 60 (at 66ee39e: a bridge over the background only)."""
     from engine.io.image import load_image
     from engine.io.video import iter_frames, probe
     from engine.track.tracker import track_image
 
     rgb = load_image(media / OUTDOOR, max_side=1024)
     ref = Reference(rgb, track_image(rgb), name=OUTDOOR)
-    fps = probe(media / DANCE).fps
-    driver = [f.rgb for f, _ in zip(iter_frames(media / DANCE), range(DANCE_FRAMES))]
+    fps = probe(media / clip).fps
+    driver = [f.rgb for f, _ in zip(iter_frames(media / clip), range(frames))]
     drive = _track_frames(driver, fps)
-    out = [f.rgb for f in InstantRenderer().render(ref, drive, range(DANCE_FRAMES), size=512)]
+    out = [f.rgb for f in InstantRenderer().render(ref, drive, range(frames), size=512)]
     got = _track_frames(out, fps)
     want = found = 0
     errs = []
@@ -109,7 +114,8 @@ def test_hands_the_photo_hides_are_drawn_on_arms_and_found(media):
         want += int((d.confidence > 0).sum())
         found += int(ok.sum())
         errs.append(np.abs(d.values[ok][:, FLEX] - g.values[ok][:, FLEX]).ravel())
-    assert want >= DANCE_FRAMES, "the driver's hands must be tracked in the clip's first frames"
+    assert want >= frames, "the driver's hands must be tracked in the clip's first frames"
     assert found / want >= 0.75, f"the output's hands were found in {found} of {want} frames"
     err = float(np.concatenate(errs).mean())
-    assert err <= 12.0, f"finger flexion read back {err:.1f} deg from the driver's"
+    if max_flex is not None:
+        assert err <= max_flex, f"finger flexion read back {err:.1f} deg from the driver's"
