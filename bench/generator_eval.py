@@ -37,8 +37,8 @@ HAND_MIN = 2  # a clip's hand column is shown only when the driver shows that ha
 
 
 def renderers(checkpoint: str | None, which: list[str]):
-    from engine.render.dit_renderer import (FULL_MOTION_GUIDANCE, FULL_REF_GUIDANCE, FULL_STEPS, PREVIEW_DRAWS,
-                                            DiTRenderer)
+    from engine.render.dit_renderer import (FULL_MOTION_GUIDANCE, FULL_REF_GUIDANCE, FULL_RESIDUAL_GAIN, FULL_STEPS,
+                                            PREVIEW_DRAWS, DiTRenderer)
     from engine.render.instant.renderer import InstantRenderer
 
     out = {}
@@ -49,7 +49,7 @@ def renderers(checkpoint: str | None, which: list[str]):
             out[name] = DiTRenderer(checkpoint, steps=int(name[len("preview"):]), draws=PREVIEW_DRAWS)
         elif name == "full":
             out[name] = DiTRenderer(checkpoint, steps=FULL_STEPS, ref_guidance=FULL_REF_GUIDANCE,
-                                    motion_guidance=FULL_MOTION_GUIDANCE)
+                                    motion_guidance=FULL_MOTION_GUIDANCE, residual_gain=FULL_RESIDUAL_GAIN)
     return out
 
 

@@ -62,7 +62,8 @@ class WarpDiTConfig:
     heads: int = 2
     mlp_ratio: float = 2.0
     motion_dim: int = MOTION_DIM
-    # Calibration, not size: the sampled residual is scaled by this before it is pasted on the instant render.
+    # Calibration, not size: the preview's sampled residual is scaled by this before it is pasted on the instant
+    # render (the full render pastes its guided sample whole, engine/render/dit_renderer.FULL_RESIDUAL_GAIN).
     # Set at export from the held-out pairs (engine/train/generator.calibrate_gain): on people and rooms it never
     # saw, the model's correction is a hedge (it half-erases the warp's person towards the background plate
     # where it is unsure), which the full residual over-applies: pixel error falls, structure (SSIM) is lost.

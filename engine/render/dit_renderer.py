@@ -118,6 +118,10 @@ FULL_STEPS = 8  # "Full Render"
 FULL_REF_GUIDANCE = 1.5  # compositional guidance of the full render (the preview uses none)
 FULL_MOTION_GUIDANCE = 1.5
 BATCH = 8  # crops sampled together
+# The full render pastes its residual whole: it is one guided sample that commits to where a limb is, and a
+# shrunk copy of it ghosts the limb over the warp's (measured, cross-identity arm error / shoulder width of the
+# round-4 model: 0.29 at gain 1, 0.50 at the preview's calibrated 0.4; the instant render 0.40).
+FULL_RESIDUAL_GAIN = 1.0
 PREVIEW_DRAWS = 4  # the preview averages this many samples (noise draws): measured +0.05-0.1 dB and SSIM
 
 
@@ -128,9 +132,12 @@ class DiTRenderer(Renderer):
 
     def __init__(self, checkpoint: str | Path | None = None, steps: int = PREVIEW_STEPS, *,
                  ref_guidance: float = 1.0, motion_guidance: float = 1.0, seed: int = 0,
-                 device: str | torch.device | None = None, batch: int = BATCH, draws: int = 1) -> None:
+                 device: str | torch.device | None = None, batch: int = BATCH, draws: int = 1,
+                 residual_gain: float | None = None) -> None:
         """checkpoint: a generator .safetensors (engine.models.checkpoint.save_generator), a WarpDiT in memory,
-        or None for find_checkpoint() (the shipped model). Steps 1-4 use the preview's noise levels."""
+        or None for find_checkpoint() (the shipped model). Steps 1-4 use the preview's noise levels.
+        residual_gain: what the sampled residual is scaled by before it is pasted; None: the checkpoint's
+        calibrated gain (WarpDiTConfig.residual_gain, measured for the preview's mean of samples)."""
         from engine.models.checkpoint import CheckpointError, find_checkpoint, load_generator
         from engine.models.warp_dit import WarpDiT
         from engine.render.dit_pipeline import select_device
@@ -152,6 +159,9 @@ class DiTRenderer(Renderer):
         if draws < 1:
             raise ValueError(f"DiTRenderer.draws: must be >= 1, got {draws}")
         self.steps, self.seed, self.batch, self.draws = steps, seed, batch, draws
+        self.residual_gain = model.config.residual_gain if residual_gain is None else float(residual_gain)
+        if not self.residual_gain > 0:
+            raise ValueError(f"DiTRenderer.residual_gain: must be > 0, got {residual_gain!r}")
         self.ref_guidance, self.motion_guidance = ref_guidance, motion_guidance
         self.instant = InstantRenderer()
         self._ref_crops: dict[str, torch.Tensor] = {}
@@ -222,7 +232,7 @@ class DiTRenderer(Renderer):
             gen = torch.Generator().manual_seed(self.seed * 100_003 + chunk[0])
             job = sample_residual(self.model, req, self.sigmas(), ref_guidance=self.ref_guidance,
                                   motion_guidance=self.motion_guidance, generator=gen, cancel=cancel,
-                                  draws=self.draws)
+                                  draws=self.draws, gain=self.residual_gain)
             while True:
                 try:
                     p = next(job)
@@ -266,5 +276,6 @@ def make_dit_renderer(checkpoint: str | Path | None, steps: int, full: bool) -> 
     if fmt == CHECKPOINT_FORMAT:
         return PaperDiTRenderer(checkpoint, steps=steps)
     if full:
-        return DiTRenderer(checkpoint, steps, ref_guidance=FULL_REF_GUIDANCE, motion_guidance=FULL_MOTION_GUIDANCE)
+        return DiTRenderer(checkpoint, steps, ref_guidance=FULL_REF_GUIDANCE, motion_guidance=FULL_MOTION_GUIDANCE,
+                           residual_gain=FULL_RESIDUAL_GAIN)
     return DiTRenderer(checkpoint, steps, draws=PREVIEW_DRAWS)

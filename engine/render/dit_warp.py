@@ -12,7 +12,7 @@ Sampling (flow matching in residual space, x0-prediction):
         x0 = model(z, sigma_k, ...)           (with compositional guidance when scales != 1)
         v = (z - x0) / sigma_k
         z = z + (sigma_{k+1} - sigma_k) * v   Euler (as diffusers' FlowMatchEulerDiscreteScheduler)
-    residual = z at sigma = 0, times model.config.residual_gain (a calibration measured on held-out pairs)
+    residual = z at sigma = 0, times `gain` (the preview passes the checkpoint's calibrated residual_gain)
 """
 from __future__ import annotations
 
@@ -147,9 +147,9 @@ class SampleRequest:
 @torch.no_grad()
 def sample_residual(model, req: SampleRequest, sigmas: tuple[float, ...], *, ref_guidance: float = 1.0,
                     motion_guidance: float = 1.0, generator: torch.Generator | None = None,
-                    cancel: CancelToken | None = None, draws: int = 1):
+                    cancel: CancelToken | None = None, draws: int = 1, gain: float = 1.0):
     """A Job: yields Progress per step (preview: the current x0 estimate), returns the residual x0
-    (B, 3, S, S) (float32, CPU), scaled by the model's calibrated residual_gain.
+    (B, 3, S, S) (float32, CPU), scaled by `gain`.
 
     Guidance (compositional CFG, Brooks et al. 2023 eq. 3) on the x0 prediction, which is linear in v:
     x0 = x0(-, -) + s_ref [x0(ref, -) - x0(-, -)] + s_motion [x0(ref, motion) - x0(ref, -)]; the warp is
@@ -159,11 +159,11 @@ def sample_residual(model, req: SampleRequest, sigmas: tuple[float, ...], *, ref
         rep = SampleRequest(*(t.repeat_interleave(k, dim=0) for t in (req.warp, req.aligned, req.reference,
                                                                          req.motion)))
         x0 = yield from sample_residual(model, rep, sigmas, ref_guidance=ref_guidance,
-                                        motion_guidance=motion_guidance, generator=generator, cancel=cancel)
+                                        motion_guidance=motion_guidance, generator=generator, cancel=cancel,
+                                        gain=gain)
         return x0.view(-1, k, *x0.shape[1:]).mean(dim=1)
     b = req.warp.shape[0]
     dev = req.warp.device
-    gain = getattr(model.config, "residual_gain", 1.0)
     dtype = next(model.parameters()).dtype
     noise = torch.randn(req.warp.shape, generator=generator).to(dev, torch.float32)
     z = noise * sigmas[0]

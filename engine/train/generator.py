@@ -291,18 +291,12 @@ def calibrate_gain(model: WarpDiT, val: PairDataset, steps: int | None = None, d
     from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS
     from engine.render.dit_warp import SampleRequest, preview_sigmas, sample_residual
 
-    unit = dataclasses.replace(model.config, residual_gain=1.0)
-    saved, model.config = model.config, unit
-    try:
-        dev = next(model.parameters()).device
-        items = [val[k] for k in range(len(val))]
-        st = {k: torch.stack([c[k] for c in items]).to(dev) for k in ("warp", "aligned", "reference", "motion",
-                                                                       "target")}
-        req = SampleRequest(st["warp"], st["aligned"], st["reference"], st["motion"])
-        x0 = drain(sample_residual(model, req, preview_sigmas(steps or PREVIEW_STEPS),
-                                   generator=torch.Generator().manual_seed(0), draws=draws or PREVIEW_DRAWS))
-    finally:
-        model.config = saved
+    dev = next(model.parameters()).device
+    items = [val[k] for k in range(len(val))]
+    st = {k: torch.stack([c[k] for c in items]).to(dev) for k in ("warp", "aligned", "reference", "motion", "target")}
+    req = SampleRequest(st["warp"], st["aligned"], st["reference"], st["motion"])
+    x0 = drain(sample_residual(model, req, preview_sigmas(steps or PREVIEW_STEPS),
+                               generator=torch.Generator().manual_seed(0), draws=draws or PREVIEW_DRAWS))
     warp, target, x0 = st["warp"].cpu(), st["target"].cpu(), x0.cpu()
     mse_w = float(((warp - target) ** 2).mean())
     ssim_w = float(ssim(warp, target).mean())
