@@ -13,8 +13,10 @@ end to the hand (draw_forearm).
 Measured against a hand tracker (bench/reenact.py, issue 9's third round): a solid, lit version (per-pixel
 depth and normals, rounded fingers, contact shadows, mottled skin) read worse than this flat drawing with a
 darker outline: hands found 0.77 vs 0.80 of the driver's, finger flexion 11.3 vs 9.5 deg on the nine
-photo x clip pairs that show hands (both with the forearm); with thinner fingers and an outline the lit
-version was worse still (0.68, 12.3 deg). Which part of the difference the tracker reads was not isolated.
+photo x clip pairs that show hands (both with the forearm, fingers 0.105 wide); with thinner fingers and an
+outline the lit version was worse still (0.68, 12.3 deg). Which part of the difference the tracker reads was
+not isolated; without the ridges, creases and nails this flat hand is found far less often (44 vs 57 of 80
+hands in single frames of four pairs, flexion 24 vs 12 deg).
 
 Drawn supersampled on a crop around the hand and scaled down: smooth edges at any output size.
 """
@@ -28,7 +30,9 @@ import numpy as np
 from engine import vocabulary as vocab
 
 SUPERSAMPLE = 3
-FINGER_RADIUS = 0.105  # finger half-width at the knuckle, in wrist-to-middle-knuckle lengths (3D)
+FINGER_RADIUS = 0.09  # finger half-width at the knuckle, in wrist-to-middle-knuckle lengths (3D); thinner
+# fingers read back truer flexion (bench/reenact.py, 9 pairs with hands: 0.105 -> 9.97 deg, 0.09 -> 8.64,
+# 0.08 -> 8.80 with fewer hands found), thicker ones merge into a mitten
 THUMB_RADIUS = 0.125
 TIP_TAPER = 0.78  # the fingertip's radius against the knuckle's
 PALM_ROUND = 0.09  # the palm polygon is rounded by this (hand lengths)
