@@ -47,18 +47,9 @@ HALO_EVERY = 3  # halo is measured on every this-many frames
 
 def retrack(frames: list[np.ndarray], fps: float):
     """Track rendered frames as a clip (video mode) and encode their tokens."""
-    from engine.tokens.encode import encode_clip
-    from engine.track.config import TrackerConfig
-    from engine.track.holistic import HolisticTracker
-    from engine.track.tracker import postprocess
-    from engine.track.types import ClipLandmarks
+    from engine.analyze import track_frames
 
-    cfg = TrackerConfig()
-    with HolisticTracker(cfg) as tr:
-        lms = [tr.process(f, f.shape[1], f.shape[0]) for f in frames]
-    lm = ClipLandmarks.stack(lms)
-    postprocess(lm, np.arange(len(frames)) / fps, cfg)
-    return lm, encode_clip(lm)[0]
+    return track_frames(frames, fps)
 
 
 def token_agreement(drive, got, in_view: dict | None = None) -> dict[str, float]:

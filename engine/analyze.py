@@ -14,7 +14,7 @@ from engine.tokens.clipfile import TrackedClip, load_clip, save_clip
 from engine.tokens.encode import encode_clip
 from engine.tokens.reference import Reference
 from engine.track.config import TrackerConfig
-from engine.track.tracker import people_warning, track_image, track_video
+from engine.track.tracker import people_warning, postprocess, track_image, track_video
 from engine.track.types import ClipLandmarks
 
 
@@ -95,3 +95,16 @@ def reference_warnings(reference: Reference) -> list[str]:
     """What the user should hear about a reference photo before it is animated."""
     n = reference.landmarks.people_found
     return [f"{n} people in the photo: animating the largest"] if n > 1 else []
+
+
+def track_frames(frames: list[np.ndarray], fps: float, config: TrackerConfig = TrackerConfig()):
+    """(ClipLandmarks, MotionTokens) of frames already in memory (a rendered output), tracked as a clip in video
+    mode and post-processed and encoded as a tracked video is: how a render is read back to score it."""
+    from engine.track.holistic import HolisticTracker
+
+    with HolisticTracker(config) as tr:
+        lms = [tr.process(f, f.shape[1], f.shape[0]) for f in frames]
+    lm = ClipLandmarks.stack(lms)
+    postprocess(lm, np.arange(len(frames)) / fps, config)
+    return lm, encode_clip(lm)[0]
+

@@ -71,18 +71,9 @@ HANDS = "drive_upperbody_woman_hands.mp4"  # both hands held in front of the che
 
 def _track_frames(frames: list[np.ndarray], fps: float):
     """Track frames as a clip (video mode, as the bench re-tracks an output) and encode their tokens."""
-    from engine.tokens.encode import encode_clip
-    from engine.track.config import TrackerConfig
-    from engine.track.holistic import HolisticTracker
-    from engine.track.tracker import postprocess
-    from engine.track.types import ClipLandmarks
+    from engine.analyze import track_frames
 
-    cfg = TrackerConfig()
-    with HolisticTracker(cfg) as tr:
-        lms = [tr.process(f, f.shape[1], f.shape[0]) for f in frames]
-    lm = ClipLandmarks.stack(lms)
-    postprocess(lm, np.arange(len(frames)) / fps, cfg)
-    return encode_clip(lm)[0]
+    return track_frames(frames, fps)[1]
 
 
 # the clip's first frames, and the finger flexion read back from the output at most (deg): the hands before
