@@ -260,8 +260,8 @@ def test_the_wheel_carries_the_demo_motion(tmp_path):
     assert r.stdout.startswith(str(site)) and (tmp_path / "demo.mp4").stat().st_size > 0
 
 
-def test_missing_media_fails_the_suite_under_ci(tmp_path):
-    """CI=true turns the `media` fixture's skip into a failure: a CI run without its media tests nothing."""
+def test_missing_media_fails_the_suite_in_and_out_of_ci(tmp_path):
+    """Missing media is a failure that names the folder, never a skip: a run without its media tests nothing."""
     probe = tmp_path / "test_probe.py"
     probe.write_text("def test_needs_media(media):\n    pass\n")
     env = {**os.environ, "CI": "true", "UNIMOTION_TEST_MEDIA": str(tmp_path / "nowhere"), "PYTHONPATH": str(ROOT)}
@@ -270,7 +270,8 @@ def test_missing_media_fails_the_suite_under_ci(tmp_path):
     assert r.returncode != 0 and "shared test media not found" in r.stdout, r.stdout
     env.pop("CI")
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
-    assert r.returncode == 0 and "1 skipped" in r.stdout, r.stdout
+    summary = r.stdout.strip().splitlines()[-1]
+    assert r.returncode != 0 and "shared test media not found" in r.stdout and "skipped" not in summary, r.stdout
 
 
 def test_the_progress_bar_shows_a_renderers_own_steps():

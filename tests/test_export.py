@@ -22,7 +22,7 @@ from tests.conftest import MEDIA
 
 WITH_AUDIO = MEDIA / "drive_fullbody_woman_dance.mp4"  # AAC, 44.1 kHz, 4.12 s
 NO_AUDIO = MEDIA / "drive_face_expressions_greenscreen.mp4"
-needs_media = pytest.mark.usefixtures("media")  # missing media: a failure under CI=true, else a skip
+needs_media = pytest.mark.usefixtures("media")  # missing media: a failure, never a skip
 
 
 def gradient(h: int, w: int, shift: int = 0) -> np.ndarray:
@@ -261,7 +261,6 @@ def test_bad_sizes_are_user_errors_and_leave_nothing(tmp_path):
     assert files_in(tmp_path) == []
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX file-size limit")
 def test_write_error_partway_is_a_user_error_and_keeps_the_old_file(tmp_path):
     """A file-size limit makes writes fail the way a full disk does, without filling one."""
     out = tmp_path / "out.mp4"

@@ -34,7 +34,7 @@ PATCH_R = 4  # px: half size of the patches compared across the face's midline
 
 
 def _load(even: bool) -> Reference:
-    """The three-quarter photo as a Reference. Missing, it fails under CI=true and skips elsewhere."""
+    """The three-quarter photo as a Reference. Missing, the test fails."""
     from engine.io.image import load_image
     from engine.track.tracker import track_image
 
