@@ -106,8 +106,8 @@ def _unwrapped(s: np.ndarray) -> np.ndarray:
     whichever of the equivalent swings (its own, or 2 pi longer or shorter along the same line) lies nearest
     the frame before, so an exaggerated curve keeps climbing past 180 instead of jumping, and a smoothing or
     keyframe edit never averages across the jump. The directions stay the same."""
-    if len(s) < 2:
-        return s
+    if len(s) < 2 or np.hypot(s[:, 0], s[:, 1]).max() < np.pi / 2:
+        return s  # no swing comes near the opposite of rest: nothing can wrap (the common case, no loop)
     out = s.copy()
     for t in range(1, len(out)):
         n = float(np.hypot(*out[t]))

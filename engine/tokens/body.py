@@ -5,7 +5,8 @@ import numpy as np
 
 from engine import vocabulary as vocab
 from engine.tokens import schema
-from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, rot_yxz, slerp_rotation, to_cam, to_px
+from engine.tokens.geometry import (euler_yxz, frame_from_axes, normalize, rot_yxz, slerp_rotation, to_cam, to_px,
+                                    turn_between)
 from engine.tokens.schema import BODY_BONE_NAMES, BODY_BONES, BODY_DIRS, BODY_FOLLOW, BODY_TORSO, LIMBS
 
 VIS_LOW, VIS_HIGH = 0.2, 0.6  # a limb seen less than VIS_LOW is out of view (follow 0); fully followed from VIS_HIGH
@@ -97,18 +98,6 @@ def blend_torso(token: np.ndarray, own: np.ndarray, start: np.ndarray) -> np.nda
         dirs[b] = normalize(w * d + (1 - w) * moved)
     out[BODY_DIRS] = dirs.reshape(-1)
     return out
-
-
-def turn_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotation taking unit vector a onto unit vector b (a half turn about a perpendicular axis
-    when they are opposite)."""
-    c = float(a @ b)
-    if c < -1.0 + 1e-6:
-        perp = normalize(np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0]))
-        return 2.0 * np.outer(perp, perp) - np.eye(3)
-    v = np.cross(a, b)
-    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
-    return np.eye(3) + vx + vx @ vx / (1.0 + c)
 
 
 _LEG_LIMBS = [k for k, limb in enumerate(LIMBS) if limb.endswith("_leg")]

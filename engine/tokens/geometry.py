@@ -70,19 +70,34 @@ def mirror_x(points: np.ndarray) -> np.ndarray:
     return out
 
 
+def skew(v: np.ndarray) -> np.ndarray:
+    """The cross-product matrix of a 3-vector: skew(v) @ x == cross(v, x)."""
+    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+
+
 def slerp_rotation(r0: np.ndarray, r1: np.ndarray, w: float) -> np.ndarray:
     """The rotation `w` of the way from r0 to r1 along the shortest arc (w = 0: r0, w = 1: r1)."""
+    if w <= 0.0:
+        return r0.copy()
     rel = r0.T @ r1
     angle = np.arccos(np.clip((np.trace(rel) - 1.0) / 2.0, -1.0, 1.0))
-    if angle < 1e-6 or w <= 0.0:
-        return r0.copy() if w < 0.5 else r1.copy()
-    if w >= 1.0:
+    if w >= 1.0 or angle < 1e-6:
         return r1.copy()
     axis = np.array([rel[2, 1] - rel[1, 2], rel[0, 2] - rel[2, 0], rel[1, 0] - rel[0, 1]])
     if np.linalg.norm(axis) < 1e-9:  # a half turn: the axis is the eigenvector of the symmetric part
         vals, vecs = np.linalg.eigh((rel + np.eye(3)) / 2.0)
         axis = vecs[:, int(np.argmax(vals))]
-    k = normalize(axis)
-    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    kx = skew(normalize(axis))
     th = w * angle
     return r0 @ (np.eye(3) + np.sin(th) * kx + (1 - np.cos(th)) * kx @ kx)
+
+
+def turn_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking unit vector a onto unit vector b (a half turn about a perpendicular axis
+    when they are opposite)."""
+    c = float(a @ b)
+    if c < -1.0 + 1e-6:
+        perp = normalize(np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0]))
+        return 2.0 * np.outer(perp, perp) - np.eye(3)
+    vx = skew(cross3(a, b))
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)

@@ -95,17 +95,6 @@ def draw_hand(out: np.ndarray, pts: np.ndarray, skin: HandSkin, opacity: float =
     q = (p[:, :2] - [x0, y0]) * s
     base = skin.base
 
-    def capsule(a, b, ra, rb, colour, layer_alpha=None, target=None):
-        img = canvas if target is None else target
-        n = max(2, int(np.ceil(np.linalg.norm(b - a) / max(1.0, 0.5 * min(ra, rb)))) + 1)
-        for t in np.linspace(0.0, 1.0, n):
-            c = a + t * (b - a)
-            r = ra + t * (rb - ra)
-            cv2.circle(img, (int(round(c[0])), int(round(c[1]))), max(1, int(round(r))), colour, -1, cv2.LINE_AA)
-            if layer_alpha is not None:
-                cv2.circle(layer_alpha, (int(round(c[0])), int(round(c[1]))), max(1, int(round(r))), 1.0, -1,
-                           cv2.LINE_AA)
-
     r_f = FINGER_RADIUS * length * s
     r_t = THUMB_RADIUS * length * s
     palm_idx = [vocab.WRIST, 1, 2, vocab.INDEX_MCP, vocab.MIDDLE_MCP, vocab.RING_MCP, vocab.PINKY_MCP]
@@ -132,11 +121,11 @@ def draw_hand(out: np.ndarray, pts: np.ndarray, skin: HandSkin, opacity: float =
         joints = [q[c] for c in chain]
         radii = np.linspace(r0, r0 * TIP_TAPER, len(joints))
         for (a, b), (ra, rb) in zip(zip(joints[:-1], joints[1:]), zip(radii[:-1], radii[1:])):
-            capsule(a, b, ra + edge, rb + edge, _shade(base, RIM_SHADE), alpha)
+            _capsule(canvas, a, b, ra + edge, rb + edge, _shade(base, RIM_SHADE), alpha)
         for (a, b), (ra, rb) in zip(zip(joints[:-1], joints[1:]), zip(radii[:-1], radii[1:])):
-            capsule(a, b, ra, rb, _shade(base, 1.0))
+            _capsule(canvas, a, b, ra, rb, _shade(base, 1.0))
         for (a, b), (ra, rb) in zip(zip(joints[:-1], joints[1:]), zip(radii[:-1], radii[1:])):
-            capsule(a, b, 0.35 * ra, 0.35 * rb, _shade(base, RIDGE_LIGHT))
+            _capsule(canvas, a, b, 0.35 * ra, 0.35 * rb, _shade(base, RIDGE_LIGHT))
         for j in range(1, len(joints) - 1):  # a crease across each finger joint
             d = joints[j + 1] - joints[j - 1]
             nrm = np.array([-d[1], d[0]]) / (np.linalg.norm(d) + 1e-9)
@@ -149,10 +138,7 @@ def draw_hand(out: np.ndarray, pts: np.ndarray, skin: HandSkin, opacity: float =
         ang = float(np.degrees(np.arctan2(d[1], d[0])))
         ax = (max(1, int(round(0.45 * np.linalg.norm(d)))), max(1, int(round(0.55 * radii[-1]))))
         cv2.ellipse(canvas, (int(nail[0]), int(nail[1])), ax, ang, 0, 360, _shade(base, NAIL_LIGHT), -1, cv2.LINE_AA)
-    small = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    a = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)[..., None] * float(opacity)
-    region = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(small * a + region * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+    _blend_down(out, (x0, y0, x1, y1), canvas, alpha, opacity)
 
 
 def draw_forearm(out: np.ndarray, covered: np.ndarray, wrist: np.ndarray, elbow: np.ndarray, hand_len: float,
@@ -191,16 +177,35 @@ def draw_forearm(out: np.ndarray, covered: np.ndarray, wrist: np.ndarray, elbow:
     alpha = np.zeros(canvas.shape[:2], np.float32)
     a, b = (w2 - [x0, y0]) * s, (end - [x0, y0]) * s
     edge = max(1.0, 0.9 * s)
-    n = max(2, int(np.ceil(np.linalg.norm(b - a) / max(1.0, 0.5 * r_w * s))) + 1)
-    for colour, grow in ((_shade(skin.base, RIM_SHADE), edge), (_shade(skin.base, 1.0), 0.0)):
-        for t in np.linspace(0.0, 1.0, n):
-            c = a + t * (b - a)
-            r = max(1, int(round((r_w + t * (r_end - r_w)) * s + grow)))
-            cv2.circle(canvas, (int(round(c[0])), int(round(c[1]))), r, colour, -1, cv2.LINE_AA)
-            if grow:
-                cv2.circle(alpha, (int(round(c[0])), int(round(c[1]))), r, 1.0, -1, cv2.LINE_AA)
+    _capsule(canvas, a, b, r_w * s + edge, r_end * s + edge, _shade(skin.base, RIM_SHADE), alpha, spacing=r_w * s)
+    _capsule(canvas, a, b, r_w * s, r_end * s, _shade(skin.base, 1.0), spacing=r_w * s)
+    _blend_down(out, (x0, y0, x1, y1), canvas, alpha, opacity, keep=covered[y0:y1, x0:x1])
+
+
+def _capsule(img: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float, colour, alpha=None,
+             spacing: float | None = None) -> None:
+    """A tapered stroke from a (radius ra) to b (radius rb), stamped as discs every half `spacing` (default: the
+    smaller radius) into `img`, and into `alpha` as 1 when given."""
+    step = 0.5 * (min(ra, rb) if spacing is None else spacing)
+    n = max(2, int(np.ceil(np.linalg.norm(b - a) / max(1.0, step))) + 1)
+    for t in np.linspace(0.0, 1.0, n):
+        c = a + t * (b - a)
+        centre, r = (int(round(c[0])), int(round(c[1]))), max(1, int(round(ra + t * (rb - ra))))
+        cv2.circle(img, centre, r, colour, -1, cv2.LINE_AA)
+        if alpha is not None:
+            cv2.circle(alpha, centre, r, 1.0, -1, cv2.LINE_AA)
+
+
+def _blend_down(out: np.ndarray, box: tuple[int, int, int, int], canvas: np.ndarray, alpha: np.ndarray,
+                opacity: float, keep: np.ndarray | None = None) -> None:
+    """A supersampled drawing (canvas, alpha) scaled down onto out[box] at `opacity` (in place); where `keep`
+    (bool, the box's size) is set, out stays as it is."""
+    x0, y0, x1, y1 = box
     small = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
     k = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA) * float(opacity)
-    k = (k * ~covered[y0:y1, x0:x1])[..., None]
+    if keep is not None:
+        k = k * ~keep
+    k = k[..., None]
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(small * k + region * (1.0 - k) + 0.5, 0, 255).astype(np.uint8)
+

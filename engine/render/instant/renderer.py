@@ -159,8 +159,7 @@ class InstantRenderer(Renderer):
                 p[:, 2] *= float(sz.scale[0])
                 if fr.elbows and group in fr.elbows:  # an arm that ends short of the hand is bridged
                     if covered is None:  # the arms' own pixels: the bridge ends there, and lies over the rest
-                        is_arm = np.zeros(len(dst) + 1, bool)  # id -1 reads the last entry
-                        is_arm[:len(an.tri_arm)] = an.tri_arm
+                        is_arm = _arm_lookup(an, len(dst))
                         covered = np.zeros(out.shape[:2], bool)
                         covered[box[1]:box[3], box[0]:box[2]] = (alpha > 127) & is_arm[ids[box[1]:box[3],
                                                                                              box[0]:box[2]]]
@@ -175,8 +174,7 @@ class InstantRenderer(Renderer):
         is the inpainted background (a light halo along a moved arm). Re-blend those pixels with the body
         beneath the arm, rasterised for their box alone (in place)."""
         x0, y0, x1, y1 = box
-        is_arm = np.zeros(len(dst) + 1, bool)  # id -1 reads the last entry
-        is_arm[:len(an.tri_arm)] = an.tri_arm
+        is_arm = _arm_lookup(an, len(dst))
         ey, ex = np.nonzero((alpha > 0) & (alpha < ARM_EDGE_OPAQUE))  # soft pixels: a thin set
         on_arm = is_arm[ids[ey + y0, ex + x0]]
         ey, ex = ey[on_arm], ex[on_arm]
@@ -226,3 +224,12 @@ class InstantRenderer(Renderer):
                 cancel.raise_if_cancelled()
             target = retarget.apply(motion.frame(int(i)), rig)
             yield RenderedFrame(int(i), self.warp(reference, target, out))
+
+
+def _arm_lookup(an: PhotoAnalysis, n_tris: int) -> np.ndarray:
+    """(n_tris + 1,) bool by triangle id: an arm's triangle (the face layer's and id -1, which reads the last
+    entry, are not)."""
+    is_arm = np.zeros(n_tris + 1, bool)
+    is_arm[:len(an.tri_arm)] = an.tri_arm
+    return is_arm
+
