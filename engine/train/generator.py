@@ -312,6 +312,12 @@ def calibrate_gain(model: WarpDiT, val: PairDataset, steps: int | None = None, d
     return best["gain"], rows
 
 
+def heldout_shards(cfg: GeneratorTrainConfig, size: int) -> list[Shard]:
+    """The prepared shards of the config's held-out clips (the early-stopping score and the calibration)."""
+    holdout = set(cfg.holdout)
+    return [s for s in load_shards(cfg.data, size) if s.name in holdout]
+
+
 def validation_subset(shards: list[Shard], cfg: GeneratorTrainConfig) -> PairDataset:
     """`val_pairs` pairs spread evenly over the held-out shards, not augmented."""
     ds = PairDataset(shards, cfg, augment=False)
@@ -335,9 +341,8 @@ def train_generator(cfg: GeneratorTrainConfig, *, resume: bool = True, cancel: C
     torch.manual_seed(cfg.loop.seed)  # the initial weights are part of the run (a resume then overwrites them)
     model = build_model(model_config or cfg)
     size = model.config.size
-    holdout = set(cfg.holdout)
-    train_shards = load_shards(cfg.data, size, exclude=holdout)
-    val_shards = [s for s in load_shards(cfg.data, size) if s.name in holdout]
+    train_shards = load_shards(cfg.data, size, exclude=set(cfg.holdout))
+    val_shards = heldout_shards(cfg, size)
     model.motion_mean, model.motion_std = motion_stats(train_shards)
     out = Path(cfg.out)
     if cfg.init_from and not (resume and latest_state(out) is not None):
@@ -384,8 +389,7 @@ def export_run(run_dir: str | Path, path: str | Path, which: str = "best",
     model.load_state_dict(load_file(str(src)))
     extra = {"trained_from": str(run_dir.name), "weights": src.name}
     if calibrate is not None:
-        holdout = set(calibrate.holdout)
-        val_shards = [s for s in load_shards(calibrate.data, model.config.size) if s.name in holdout]
+        val_shards = heldout_shards(calibrate, model.config.size)
         if not val_shards or not calibrate.val_pairs:
             raise DataError(f"{calibrate.data}: no held-out pairs to calibrate the residual gain on")
         gain, rows = calibrate_gain(model.eval(), validation_subset(val_shards, calibrate))
