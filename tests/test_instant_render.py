@@ -103,9 +103,10 @@ def test_moved_arm_moves_its_pixels(photos, renderer):
     old_wrist, new_wrist = src[vocab.R_WRIST, :2], tgt.body[vocab.R_WRIST, :2]
     new_elbow = tgt.body[vocab.R_ELBOW, :2]
     plate = cv2.resize(an.plate, ref.size)
-    # the raised forearm now shows arm colours where the photo had background
-    arm_colour = patch_mean(ref.rgb, (src[vocab.R_ELBOW, :2] + src[vocab.R_WRIST, :2]) / 2)
-    mid_forearm = (new_elbow + new_wrist) / 2
+    # the raised forearm now shows arm colours where the photo had background; sampled a quarter of the way
+    # down the forearm, on the red sleeve (the cuff's white stripes nearer the wrist are the wall's colour)
+    arm_colour = patch_mean(ref.rgb, 0.75 * src[vocab.R_ELBOW, :2] + 0.25 * src[vocab.R_WRIST, :2])
+    mid_forearm = 0.75 * new_elbow + 0.25 * new_wrist
     got = patch_mean(out, mid_forearm)
     assert np.linalg.norm(got - arm_colour) < np.linalg.norm(got - patch_mean(plate, mid_forearm)) - 30
     assert np.linalg.norm(patch_mean(ref.rgb, mid_forearm) - got) > 60  # it really changed there
@@ -440,7 +441,10 @@ def _bright_band_step(rgb: np.ndarray, mask: np.ndarray, select: np.ndarray) -> 
     return float(step[pick].mean())
 
 
-@pytest.mark.parametrize("arm, deg, limit", [("right", -30, 14.0), ("left", -35, 19.0)])
+# Measured: right 13.3 / left 16.0 with the photo tracked in one detection pass, 14.1 / 15.8 tracked settled
+# (engine/track/tracker._settled: the arm swings about joints a few px away); about 17 / 24 before the arms were
+# blended over the body.
+@pytest.mark.parametrize("arm, deg, limit", [("right", -30, 15.0), ("left", -35, 19.0)])
 def test_a_moved_arm_carries_no_light_halo(photos, renderer, arm, deg, limit):
     """The man's arms hang against a white wall. Swung in over the jacket, an arm must not bring a band
     of that wall along its outline (the edge blending with the plate, or wall pixels kept in the matte):
@@ -510,3 +514,27 @@ def test_forearms_crossing_the_chest_stay_whole(media):
         c, p = _arm_islands(an, fr, side_of)
         count, px = count + c, px + p
     assert count <= 25 and px <= 4500, f"{count} stray islands of arm ({px} px) over 30 frames"
+
+
+def test_a_videos_letterbox_bar_stays_in_front_of_the_moving_person(media, renderer):
+    """A frame grabbed from a video (the green-screen clip's first frame) has a black bar along its bottom,
+    which the jacket meets. The person lowered and grown must pass behind the bar, as in the video: the bar
+    keeps its black (before, the jacket was drawn over it and the plate's inpainting smeared it)."""
+    from engine.io.video import iter_frames
+    from engine.render.instant.letterbox import find_bars
+    from engine.track.tracker import track_image
+
+    rgb = next(iter(iter_frames(media / "drive_face_expressions_greenscreen.mp4"))).rgb
+    bars = find_bars(rgb)
+    assert bars.bottom >= 20 and not (bars.top or bars.left or bars.right), bars
+    ref = Reference(rgb=rgb, landmarks=track_image(rgb), name="greenscreen frame")
+    tgt = ref.landmarks.copy()
+    for group in ("body", "face", "left_hand", "right_hand"):
+        p = getattr(tgt, group)
+        c = np.array([rgb.shape[1] / 2, rgb.shape[0]])
+        p[:, :2] = c + (p[:, :2] - c) * 1.04 + [0, 12]  # 4% larger about the bottom centre, 12 px lower
+    out = renderer.warp(ref, tgt, ref.size)
+    bar = slice(rgb.shape[0] - bars.bottom, None)
+    assert np.abs(out[bar].astype(int) - rgb[bar]).max() <= 2, "the bar is drawn over"
+    above = slice(rgb.shape[0] - bars.bottom - 40, rgb.shape[0] - bars.bottom)
+    assert np.abs(out[above].astype(int) - rgb[above]).mean() > 3, "the person did move down over those rows"

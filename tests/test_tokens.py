@@ -144,9 +144,14 @@ def test_face_expression_is_relative_to_the_performers_neutral(media):
 # Round-trip errors measured on this project's machine (python bench/roundtrip.py; body in torso lengths,
 # face in face heights, hands in hand lengths). The limits are these plus 15%: room for MediaPipe's float
 # differences between machines, not for a regression.
+# The hands clip's hands and body are worse than they were (0.133 / 0.118 / 0.118) since its size and place
+# follow the face and shoulders (its hips sit on the frame's bottom edge with no thighs below them, a guess):
+# the performer steps back (face and shoulders shrink to 0.7) while her hands, held towards the camera, keep
+# their size, and one zoom per frame cannot show both. Its face (0.063 -> 0.007) and its pixels (self-
+# reenactment PSNR 18.7 -> 22.4 dB) are better: the guessed torso had it grow 9% in the first second.
 ROUND_TRIP_MEASURED = {
-    DANCE: {"body": 0.066, "face": 0.0115, "left_hand": 0.190, "right_hand": 0.167},
-    HANDS: {"body": 0.118, "face": 0.063, "left_hand": 0.133, "right_hand": 0.118},
+    DANCE: {"body": 0.056, "face": 0.012, "left_hand": 0.190, "right_hand": 0.167},
+    HANDS: {"body": 0.121, "face": 0.007, "left_hand": 0.366, "right_hand": 0.269},
 }
 ROUND_TRIP_MARGIN = 1.15
 
@@ -259,3 +264,49 @@ def test_adding_a_channel_is_one_schema_edit(media, tmp_path, monkeypatch):
     assert np.array_equal(again.tokens.face.values, after.face.values)
     with pytest.raises(MediaError, match="format 1, this version reads 2"):
         load_clip(old_file)
+
+
+def _self_reenactment_error(media, name: str, frames: int = 30) -> float:
+    """Mean body-joint distance (shoulder widths) between the clip's first frame, tracked as a photo and posed
+    by the clip's own tokens, and where the clip really has those joints, over its first `frames` frames."""
+    from engine.io.video import iter_frames
+    from engine.tokens.reference import Reference
+    from engine.track.tracker import track_image
+
+    clip = tracked(str(media / name))
+    first = next(iter(iter_frames(media / name))).rgb
+    rig = Reference(rgb=first, landmarks=track_image(first), name=name).rig()
+    lm = clip.landmarks
+    joints = [j for j in (0, 11, 12, 13, 14, 15, 16, 23, 24) if np.median(lm.body_conf[:frames, j]) > 0.5]
+    width = np.linalg.norm(lm.body[0, vocab.L_SHOULDER, :2] - lm.body[0, vocab.R_SHOULDER, :2])
+    return float(np.mean([np.linalg.norm(apply(clip.tokens, rig, t).body[joints, :2] - lm.body[t, joints, :2],
+                                         axis=1).mean() for t in range(frames)]) / width)
+
+
+def test_a_clip_posed_on_its_own_first_frame_lands_where_the_clip_has_the_body(media):
+    # Measured: hands clip 0.083 shoulder widths before the photo was tracked settled, with hips at the frame's
+    # edge trusted and bones in the skeleton's own directions; 0.018 after. The dance 0.087 -> 0.043.
+    assert _self_reenactment_error(media, HANDS) < 0.03
+    assert _self_reenactment_error(media, DANCE) < 0.06
+
+
+def test_body_tokens_point_bones_where_the_image_shows_them(media):
+    clip = tracked(str(media / DANCE))
+    lm = clip.landmarks
+    seen_bones = [(vocab.L_SHOULDER, vocab.L_ELBOW), (vocab.L_ELBOW, vocab.L_WRIST),
+                  (vocab.R_SHOULDER, vocab.R_ELBOW), (vocab.R_ELBOW, vocab.R_WRIST),
+                  (vocab.L_HIP, vocab.L_KNEE), (vocab.R_HIP, vocab.R_KNEE)]
+    rig = Rig.from_landmarks(lm.frame(0))
+    worst = []
+    for t in range(0, len(lm), 5):
+        posed = apply(clip.tokens, rig, t).body
+        for a, b in seen_bones:
+            if min(lm.body_conf[t, a], lm.body_conf[t, b]) < 0.5:
+                continue
+            u, v = posed[b, :2] - posed[a, :2], lm.body[t, b, :2] - lm.body[t, a, :2]
+            if np.linalg.norm(v) < 0.3 * rig.scale:  # pointing at the camera: no direction across the image
+                continue
+            cos = np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v))
+            worst.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    # The metric skeleton alone strays 4.5 degrees on average from the image (p90 10) on this clip.
+    assert np.mean(worst) < 2.0 and np.percentile(worst, 90) < 5.0, (np.mean(worst), np.percentile(worst, 90))

@@ -80,7 +80,7 @@ class Rig:
                 lengths = np.median(np.stack([body.bone_lengths(p) for p in lengths_from[ok]]), axis=0) * k
             else:
                 lengths = body.bone_lengths(fl.body_world) * k
-            body_token = body.encode_body_frame(fl.body_world, fl.body_conf)
+            body_token = body.encode_body_frame(fl.body_world, fl.body_conf, fl.body)
             root = body.virtual_points(fl.body)["hip_c"]
             scale = float(lengths[0])
             nose_to_face = (face_centre - fl.body[vocab.NOSE]) if has_face else np.zeros(3)

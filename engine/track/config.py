@@ -18,6 +18,9 @@ class TrackerConfig:
     one_euro_min_cutoff: float = 1.5  # Hz: lower removes more jitter at rest
     one_euro_beta: float = 10.0  # speed coefficient (speed in frame sizes per second): higher = less lag
     one_euro_d_cutoff: float = 1.0
+    # A video tracker settles over its first few frames (each starts from the last one's landmarks): the
+    # first frame, and a still photo, are tracked this many times so they are measured settled as well.
+    settle_frames: int = 6
     people_check_every_s: float = 2.0  # how often to count faces to notice a second person
     # Whom to follow when several people are in frame: None = the largest face; k = the k-th person counted
     # from the left of the frame at the first moment several are seen (1 = leftmost).
@@ -30,6 +33,8 @@ class TrackerConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"TrackerConfig.{name}: must be in [0, 1], got {v}")
+        if self.settle_frames < 1:
+            raise ValueError(f"TrackerConfig.settle_frames: must be >= 1, got {self.settle_frames}")
         if self.max_gap_frames < 0:
             raise ValueError("TrackerConfig.max_gap_frames: must be >= 0")
         if self.one_euro_min_cutoff <= 0 or self.one_euro_d_cutoff <= 0 or self.one_euro_beta < 0:

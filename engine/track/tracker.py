@@ -108,6 +108,8 @@ def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(),
                 if len(faces) > 1 and crop is None:  # the choice is made once, when several are first seen
                     face = pick_face(faces, config.person, Path(path).name)
                     crop = _crop_around(face, small.shape[1], small.shape[0], faces)
+            for _ in range(config.settle_frames - 1 if not frames else 0):  # settle on the first frame
+                tracker.process(small, vf.rgb.shape[1], vf.rgb.shape[0], crop=crop)
             fl = tracker.process(small, vf.rgb.shape[1], vf.rgb.shape[0], crop=crop)
             frames.append(fl)
             times.append(vf.time_s)
@@ -137,6 +139,31 @@ def postprocess(lm: ClipLandmarks, times: np.ndarray, config: TrackerConfig) -> 
     lm.body_world = bw.astype(np.float32)
 
 
+# A driving clip is tracked in video mode: from its second frame on, each frame's landmarks start from the
+# last frame's, and they settle a few percent away from the first, detection-only pass (the shoulders of the
+# shared hands clip spread 7% between frames 0 and 6 while the woman stood still). A photo tracked in that
+# first pass alone therefore disagrees with the clip's tracked start by that settling, and the retargeting
+# turns the disagreement into a pose and placement error (self-reenactment at frame 0: 20 dB where the same
+# frame held still scores 54). The photo, and a clip's first frame, are tracked as a still clip of
+# TrackerConfig.settle_frames frames, so they are measured as a clip's later frames are.
+def _settled(first: FrameLandmarks, small: np.ndarray, width: int, height: int,
+             crop: tuple[int, int, int, int] | None, config: TrackerConfig) -> FrameLandmarks:
+    """`first` (the static pass over `small`) re-measured as a video tracker settles on the same frame; a
+    group the settled tracker lost keeps the first pass's points, the static pass's mask is kept."""
+    with HolisticTracker(config, video_mode=True) as tracker:
+        for _ in range(config.settle_frames):
+            fl = tracker.process(small, width, height, crop=crop)
+    for g in GROUPS:
+        if first.has(g) and not fl.has(g):
+            setattr(fl, g, getattr(first, g).copy())
+            setattr(fl, f"{g}_conf", first.conf(g).copy())
+            if g == "body":
+                fl.body_world = first.body_world.copy()
+    fl.segmentation = first.segmentation
+    fl.people_found = first.people_found
+    return fl
+
+
 def track_image(rgb: np.ndarray, config: TrackerConfig = TrackerConfig(), require_person: bool = True,
                 name: str = "photo", segmentation: bool = False) -> FrameLandmarks:
     """Landmarks of a still photo (static mode: no temporal tracking). Raises NoPersonError if empty.
@@ -150,6 +177,7 @@ def track_image(rgb: np.ndarray, config: TrackerConfig = TrackerConfig(), requir
         if len(faces) > 1:
             crop = _crop_around(pick_face(faces, config.person, name), small.shape[1], small.shape[0], faces)
         fl = tracker.process(small, rgb.shape[1], rgb.shape[0], crop=crop)
+    fl = _settled(fl, small, rgb.shape[1], rgb.shape[0], crop, config)
     fl.people_found = max(len(faces), fl.people_found)
     if require_person and not (fl.has("body") or fl.has("face")):
         raise NoPersonError(f"{name}: no person found in the photo")

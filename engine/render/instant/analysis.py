@@ -33,6 +33,7 @@ from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver
 from engine.render.instant.face import FaceLayer, face_underlay
 from engine.render.instant.hand_layer import HandSkin
+from engine.render.instant.letterbox import Bars, find_bars
 from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, explain_fringe,
                                          person_matte, refine_edge)
 from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, forearm_skin_only,
@@ -89,6 +90,7 @@ class PhotoAnalysis:
     hand_palms: dict = field(default_factory=dict)  # {group: palm width, work px} of the photo's tracked hands
     rim_tris: dict = field(default_factory=dict)  # {group: (T,) bool}: around a drawn hand, dropped once moved
     face_shift: np.ndarray | None = None  # (2,) atlas offset of the face layer's own copy of the photo's face
+    bars: Bars = Bars()  # the photo's letterbox bars, work px: kept over the posed person (instant/letterbox.py)
 
     def deform(self, target: FrameLandmarks):
         """This photo posed at `target` (engine.render.instant.frame.FrameDeformer does the work)."""
@@ -399,6 +401,10 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
     wp = stage0_work_photo(rgb, fl, config)
     matte = stage1_matte(wp, config)
     plate = stage2_plate(wp, matte, config)
+    bars = find_bars(wp.rgb)
+    if bars.any():  # the plate's inpainting must not smear the bars into the scene
+        keep = bars.mask(*wp.size)
+        plate.plate[keep] = wp.rgb[keep]
     # the mesh covers what the person layer draws: the hair past the segmentation too (stage 2)
     meshed = Matte(np.maximum(matte.alpha, plate.alpha), matte.hand_masks)
     labels = stage3_labels(wp, meshed, config)
@@ -418,7 +424,7 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
                          palms=dict(wp.bending), moved_tris=atlas.moved_tris, moved_anchor=atlas.moved_anchor,
                          moved_shift=atlas.moved_shift, moved_px=atlas.moved_px, hand_skins=drawn.skins,
                          hidden_tris=drawn.hidden, hand_palms=drawn.palms, rim_tris=drawn.rim,
-                         face_shift=atlas.face_shift)
+                         face_shift=atlas.face_shift, bars=bars)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class _Sized:
     atlas: np.ndarray
     atlas_scale: np.ndarray  # (2,) minified atlas px per atlas px
     inside: np.ndarray  # (h, w) bool: where the photo shows the person (cracks there are closed)
+    bars: np.ndarray | None = None  # (h, w) bool: the photo's letterbox bars, pasted over the posed person
 
 
 @dataclass
@@ -119,7 +120,12 @@ class InstantRenderer(Renderer):
         inside = np.zeros((h, w), bool)
         person = cv2.resize(an.atlas[:wh, :ww, 3], (pw, ph), interpolation=cv2.INTER_AREA) > 127
         inside[oy:oy + ph, ox:ox + pw] = person
-        sized = _Sized(canvas, np.array([pw / ww, ph / wh]), np.array([ox, oy], np.float64), atlas, f, inside)
+        bars = None
+        if an.bars.any():
+            bars = np.zeros((h, w), bool)
+            bars[oy:oy + ph, ox:ox + pw] = an.bars.scaled(pw / ww, ph / wh).mask(pw, ph)
+        sized = _Sized(canvas, np.array([pw / ww, ph / wh]), np.array([ox, oy], np.float64), atlas, f, inside,
+                       bars)
         if len(photo.sized) >= SIZES_KEPT:
             photo.sized.pop(next(iter(photo.sized)))
         photo.sized[size] = sized
@@ -166,6 +172,8 @@ class InstantRenderer(Renderer):
                     elbow = (fr.elbows[group] + 0.5) * sz.scale - 0.5 + sz.offset
                     draw_forearm(out, covered, p[0, :2], elbow, hand_length(p), skin, fr.hands[group])
                 draw_hand(out, p, skin, fr.hands[group])
+        if sz.bars is not None:  # the video's bars stay in front, as they were in the video
+            out[sz.bars] = sz.canvas[sz.bars]
         return out
 
     @staticmethod
