@@ -54,23 +54,37 @@ class ArapSolver:
         self.rest_edges = self.rest_edges.reshape(3, t, 2).transpose(1, 0, 2).reshape(-1, 2)
         self.rest_centred = r - r.mean(1, keepdims=True)
         self.rest_norm = np.maximum((self.rest_centred ** 2).sum((1, 2)), 1e-12)
+        # per-frame operands, split once into contiguous columns
+        self._t0, self._t1, self._t2 = (np.ascontiguousarray(self.tris[:, k]) for k in range(3))
+        self._p = tuple(np.ascontiguousarray(self.rest_centred[:, k]) for k in range(3))
+        self._rest_ex = np.ascontiguousarray(self.rest_edges[:, 0])
+        self._rest_ey = np.ascontiguousarray(self.rest_edges[:, 1])
 
-    def _fit(self, x: np.ndarray) -> np.ndarray:
-        """(T, 2, 2) closed-form best similarity taking each rest triangle onto its shape in x."""
-        q = x[self.tris]
-        q = q - q.mean(1, keepdims=True)
-        p = self.rest_centred
-        a = (p * q).sum((1, 2)) / self.rest_norm
-        b = (p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0]).sum(1) / self.rest_norm
-        return np.stack([np.stack([a, -b], 1), np.stack([b, a], 1)], 1)
+    def _fit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b) (T,) each: the closed-form best similarity [[a, -b], [b, a]] taking each rest triangle onto
+        its shape in x. (Written out per vertex and axis: numpy's reductions over the short middle axes and
+        its einsum took most of the frame's solve.)"""
+        q0, q1, q2 = x[self._t0], x[self._t1], x[self._t2]
+        m = (q0 + q1 + q2) / 3.0
+        q0, q1, q2 = q0 - m, q1 - m, q2 - m
+        p0, p1, p2 = self._p
+        a = (p0[:, 0] * q0[:, 0] + p0[:, 1] * q0[:, 1] + p1[:, 0] * q1[:, 0] + p1[:, 1] * q1[:, 1]
+             + p2[:, 0] * q2[:, 0] + p2[:, 1] * q2[:, 1]) / self.rest_norm
+        b = ((p0[:, 0] * q0[:, 1] - p0[:, 1] * q0[:, 0]) + (p1[:, 0] * q1[:, 1] - p1[:, 1] * q1[:, 0])
+             + (p2[:, 0] * q2[:, 1] - p2[:, 1] * q2[:, 0])) / self.rest_norm
+        return a, b
 
     def solve(self, skinned: np.ndarray, handle_targets: np.ndarray, iterations: int = 1) -> np.ndarray:
         """Refine skinned positions (V, 2); handle_targets (H, 2) are where the handle vertices belong."""
         x = skinned
         anchor = self.lam[:, None] * skinned
         anchor[self.handles] += self.hard * (handle_targets - skinned[self.handles])
+        rx, ry = self._rest_ex, self._rest_ey  # (3T,) rest edges in G's row order
+        e = np.empty((len(rx), 2))
         for _ in range(iterations):
-            s = self._fit(x)  # (T, 2, 2)
-            e = np.einsum("tij,tkj->tki", s, self.rest_edges.reshape(-1, 3, 2)).reshape(-1, 2)
+            a, b = self._fit(x)
+            a3, b3 = np.repeat(a, 3), np.repeat(b, 3)  # each triangle's similarity on its three edges
+            e[:, 0] = a3 * rx - b3 * ry
+            e[:, 1] = b3 * rx + a3 * ry
             x = self.lu.solve(self.Gt @ e + anchor)
         return x

@@ -65,7 +65,7 @@ class HandSkin:
 
 
 def _shade(c: np.ndarray, k: float) -> tuple[float, float, float]:
-    return tuple(float(v) for v in np.clip(c * k, 0, 255))
+    return tuple(np.clip(c * k, 0, 255).tolist())  # one call: it runs for every stroke of every frame
 
 
 def hand_length(pts: np.ndarray) -> float:
@@ -188,9 +188,11 @@ def _capsule(img: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float
     smaller radius) into `img`, and into `alpha` as 1 when given."""
     step = 0.5 * (min(ra, rb) if spacing is None else spacing)
     n = max(2, int(np.ceil(np.linalg.norm(b - a) / max(1.0, step))) + 1)
-    for t in np.linspace(0.0, 1.0, n):
-        c = a + t * (b - a)
-        centre, r = (int(round(c[0])), int(round(c[1]))), max(1, int(round(ra + t * (rb - ra))))
+    t = np.linspace(0.0, 1.0, n)
+    # every disc's centre and radius at once: worked out disc by disc in Python they cost more than drawing
+    centres = np.round(a + t[:, None] * (b - a)).astype(int).tolist()
+    radii = np.maximum(1, np.round(ra + t * (rb - ra)).astype(int)).tolist()
+    for centre, r in zip(centres, radii):
         cv2.circle(img, centre, r, colour, -1, cv2.LINE_AA)
         if alpha is not None:
             cv2.circle(alpha, centre, r, 1.0, -1, cv2.LINE_AA)

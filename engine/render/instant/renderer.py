@@ -25,7 +25,8 @@ from engine.render.instant.analysis import PhotoAnalysis, analyse
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.frame import FrameDeformer
 from engine.render.instant.hand_layer import draw_forearm, draw_hand, hand_length
-from engine.render.instant.raster import affine_table, backward_map, close_cracks, composite, rasterise_ids
+from engine.render.instant.raster import (affine_table, backward_map, close_cracks, composite, corners, map_at,
+                                          rasterise_ids)
 from engine.tokens.reference import Reference
 from engine.tokens.schema import MotionTokens
 from engine.track.types import FrameLandmarks
@@ -188,7 +189,6 @@ class InstantRenderer(Renderer):
         ey, ex = ey[on_arm], ex[on_arm]
         if not len(ey):
             return
-        ebox = (x0 + int(ex.min()), y0 + int(ey.min()), x0 + int(ex.max()) + 1, y0 + int(ey.max()) + 1)
         # only the body triangles under the edge pixels (a coarse grid of the cells they touch): the arms'
         # box would span most of the body and double the rasterising
         h, w = out.shape[:2]
@@ -196,7 +196,7 @@ class InstantRenderer(Renderer):
         occ[(ey + y0) // EDGE_CELL + 1, (ex + x0) // EDGE_CELL + 1] = 1
         sat = occ.cumsum(0).cumsum(1)
         under = fr.order[~is_arm[fr.order]]
-        tlo, thi = dst[under].min(1), dst[under].max(1)
+        tlo, thi = corners(dst[under])
         gx0 = np.clip(np.floor(tlo[:, 0] / EDGE_CELL).astype(np.int64), -1, occ.shape[1] - 2)
         gy0 = np.clip(np.floor(tlo[:, 1] / EDGE_CELL).astype(np.int64), -1, occ.shape[0] - 2)
         gx1 = np.clip(np.floor(thi[:, 0] / EDGE_CELL).astype(np.int64) + 1, 0, occ.shape[1] - 1)
@@ -206,11 +206,10 @@ class InstantRenderer(Renderer):
         if not len(under):
             return
         under_ids, _ = rasterise_ids(dst, under, (out.shape[1], out.shape[0]))
-        umx, umy = backward_map(under_ids, ebox, table)
         gy, gx = ey + y0, ex + x0
-        ly, lx = gy - ebox[1], gx - ebox[0]
+        umx, umy = map_at(under_ids, gx, gy, table)  # at those pixels alone (their box spans the body)
         # the body's colour there: its atlas sample over the plate (only at the soft pixels)
-        fg = cv2.remap(sz.atlas, umx[ly, lx][:, None], umy[ly, lx][:, None], cv2.INTER_LINEAR,
+        fg = cv2.remap(sz.atlas, umx[:, None], umy[:, None], cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)[:, 0].astype(np.float32)
         plate = sz.canvas[gy, gx].astype(np.float32)
         ua = fg[:, 3:4] / 255.0
