@@ -9,7 +9,8 @@ Cross-identity (every photo x clip, `--cross-frames` frames): driving tokens aga
 Seconds per frame of each renderer on this machine (render only, same run, same frames).
 
 Renderers: still (photo held still), instant, DiT preview at 1, 2 and 4 steps (no guidance, the mean of
-PREVIEW_DRAWS samples, as the studio's preview), DiT full (8 steps, one sample, reference and motion
+PREVIEW_DRAWS samples, as the studio's preview; `preview2-global`: with the checkpoint's one residual gain
+instead of its residual gate, as before stop 16), DiT full (8 steps, one sample, reference and motion
 guidance 1.5). The cross-identity part runs --cross-renderers only (it
 re-tracks every output frame).
 
@@ -33,10 +34,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from engine.runtime import setup  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
+BEFORE = "-before"  # renderer suffix: the preview of the --before checkpoint (with its own calibration)
+GLOBAL = "-global"  # renderer suffix: the preview with the checkpoint's one residual gain, not its gate
 HAND_MIN = 2  # a clip's hand column is shown only when the driver shows that hand in at least this many frames
 
 
-def renderers(checkpoint: str | None, which: list[str]):
+def renderers(checkpoint: str | None, which: list[str], before: str | None = None):
     from engine.render.dit_renderer import (FULL_MOTION_GUIDANCE, FULL_REF_GUIDANCE, FULL_RESIDUAL_GAIN, FULL_STEPS,
                                             PREVIEW_DRAWS, DiTRenderer)
     from engine.render.instant.renderer import InstantRenderer
@@ -45,6 +48,14 @@ def renderers(checkpoint: str | None, which: list[str]):
     for name in which:
         if name == "instant":
             out[name] = InstantRenderer()
+        elif name.startswith("preview") and name.endswith(BEFORE):  # another checkpoint, same run (--before)
+            if not before:
+                raise SystemExit(f"{name}: needs --before CHECKPOINT")
+            out[name] = DiTRenderer(before, steps=int(name[len("preview"):-len(BEFORE)]), draws=PREVIEW_DRAWS)
+        elif name.startswith("preview") and name.endswith(GLOBAL):  # the stop-15 preview: one gain everywhere
+            dit = DiTRenderer(checkpoint, steps=int(name[len("preview"):-len(GLOBAL)]), draws=PREVIEW_DRAWS)
+            out[name] = DiTRenderer(dit.model, steps=dit.steps, draws=PREVIEW_DRAWS,
+                                    residual_gain=dit.model.config.residual_gain)
         elif name.startswith("preview"):
             out[name] = DiTRenderer(checkpoint, steps=int(name[len("preview"):]), draws=PREVIEW_DRAWS)
         elif name == "full":
@@ -143,7 +154,7 @@ def table(selfr: dict, cross: dict | None, names: list[str]) -> str:
     lines = ["| renderer | " + " | ".join(f"{c} PSNR / SSIM" for c in selfr) + " | s/frame |",
              "|---|" + "---|" * (len(selfr) + 1)]
     for name in names:
-        cells = [f"{selfr[c][name]['psnr']:.2f} / {selfr[c][name]['ssim']:.3f}" for c in selfr]
+        cells = [f"{selfr[c][name]['psnr']:.2f} / {selfr[c][name]['ssim']:.4f}" for c in selfr]
         spf = np.mean([selfr[c][name]["s_per_frame"] for c in selfr])
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {spf:.3f} |")
     lines += ["", "Hands found in the output where the driver shows them (left / right; '-' = driver shows none):",
@@ -172,6 +183,7 @@ def table_cross(cross: dict, names: list[str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default=None, help="generator checkpoint (default: the shipped one)")
+    ap.add_argument("--before", default=None, help="a second checkpoint for the previewN-before renderers")
     ap.add_argument("--frames", type=int, default=24, help="self-reenactment frames per clip")
     ap.add_argument("--cross-frames", type=int, default=12, help="cross-identity frames per photo x clip")
     ap.add_argument("--size", type=int, default=512, help="long side of the compared frames, px")
@@ -186,7 +198,7 @@ def main() -> None:
     import torch
 
     torch.manual_seed(0)
-    rnds = renderers(args.checkpoint, args.cross_renderers if args.no_self else args.renderers)
+    rnds = renderers(args.checkpoint, args.cross_renderers if args.no_self else args.renderers, args.before)
     selfr = {}
     for clip_path in [] if args.no_self else sorted(MEDIA.glob("drive_*.mp4")):
         selfr[clip_path.stem[len("drive_"):]] = self_reenactment(clip_path, rnds, args)

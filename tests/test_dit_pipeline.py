@@ -308,6 +308,49 @@ def test_the_calibrated_residual_gain_scales_the_preview_not_the_full_render(med
         WarpDiTConfig(residual_gain=0.0)
 
 
+def test_the_residual_gate_leaves_the_pixels_the_warp_got_right_as_they_are(media):
+    """With a residual gate (the checkpoint's residual_gate: a gain per kind of instant-render pixel), the
+    preview repairs only where the gate lets it: here only the plate where the photo's arm was before it was
+    raised (the "hole"). Away from it the frame is the instant render's, pixel for pixel, while the same model
+    pasted with one global gain changes the whole crop."""
+    import dataclasses
+
+    import cv2
+
+    from engine.analyze import load_reference
+    from engine.io.image import load_image
+    from engine.render.dit_renderer import DiTRenderer
+    from engine.render.instant.renderer import InstantRenderer
+    from engine.tokens import retarget
+
+    model = _warp_model(woken=True)
+    model.config = dataclasses.replace(model.config, residual_gate=(0.0, 1.0, 0.0, 0.0, 0.0))
+    photo = media / "photo_halfbody_woman_openhands.png"
+    small = load_image(photo, max_side=160)
+    ref = Reference(small, load_reference(photo).landmarks.rescaled(small.shape[1], small.shape[0]))
+    tokens = MotionTokens(**{g: TokenGroup.empty(g, 2) for g in GROUP_NAMES})
+    tokens.body.values[1, channel_index("body", "l_upper_arm.x")] += 1.0  # the left arm swings away
+    tokens.body.confidence[:] = 1.0
+    instant = InstantRenderer()
+    layers: dict = {}
+    base = instant.warp(ref, retarget.apply(tokens.frame(1), ref.rig()), ref.size, layers=layers).astype(float)
+    assert np.array_equal(base, instant.render_frame(ref, tokens, 1))  # the layers change nothing
+    hole = (layers["alpha"] < 8) & layers["inside"]
+    assert hole.sum() > 300, "the moved arm must uncover the plate"
+    # the gate is made at the model's 32 px and the residual resized to the ~160 px box: a crop pixel spans ~5
+    # px, and a soft arm edge over where the photo's person was counts as part hole
+    partly = (layers["alpha"] < 250) & layers["inside"]
+    far = cv2.dilate(partly.astype(np.uint8), np.ones((25, 25), np.uint8)) == 0
+    assert far.mean() > 0.3
+    gated = DiTRenderer(model, steps=2).render_frame(ref, tokens, 1).astype(float)
+    whole = DiTRenderer(model, steps=2, residual_gain=1.0).render_frame(ref, tokens, 1).astype(float)
+    assert np.abs(gated - base)[far].max() == 0
+    assert np.abs(gated - base)[hole].mean() > 1.0
+    assert np.abs(whole - base)[far].mean() > 1.0
+    with pytest.raises(ValueError, match="residual_gate"):
+        dataclasses.replace(model.config, residual_gate=(1.0, 1.0))
+
+
 def test_joint_dropout_trains_the_unconditional_branch():
     """Reference and motion are dropped together with p_drop_both (not only 1% by chance)."""
     from engine.train.generator import GeneratorTrainConfig, make_loss_fn

@@ -48,6 +48,8 @@ SIGMA_SCALE = 1000.0  # sigma in [0, 1] -> the timestep embedder's 0..1000 range
 UNSHUFFLE = 4  # the stem folds 4x4 pixels into channels (and the decoder unfolds them)
 STEM_STRIDE = 2 * UNSHUFFLE  # pixels per token side: space-to-depth, then 2x2 patches
 MAX_RESIDUAL_GAIN = 2.0  # a calibration beyond this would be a different model, not a calibrated one
+# The preview's residual gate: one gain per kind of pixel of the instant render (engine/render/dit_warp.residual_gate)
+GATE_REGIONS = ("background", "hole", "person", "outline", "drawn")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class WarpDiTConfig:
     # saw, the model's correction is a hedge (it half-erases the warp's person towards the background plate
     # where it is unsure), which the full residual over-applies: pixel error falls, structure (SSIM) is lost.
     residual_gain: float = 1.0
+    # Calibration too (stop 16): one gain per GATE_REGIONS, replacing residual_gain in the preview when set. The
+    # residual is applied where the instant render invents or risks pixels (the plate where the person left, the
+    # outline, the drawn hands) and held back where its photo pixels are right. Empty: residual_gain everywhere.
+    residual_gate: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for n in ("size", "width", "hidden", "depth", "heads", "motion_dim"):
@@ -77,6 +83,11 @@ class WarpDiTConfig:
         if not 0 < self.residual_gain <= MAX_RESIDUAL_GAIN:
             raise ValueError(f"WarpDiTConfig.residual_gain: must lie in (0, {MAX_RESIDUAL_GAIN}], "
                              f"got {self.residual_gain!r}")
+        gate = tuple(self.residual_gate)
+        if gate and (len(gate) != len(GATE_REGIONS) or not all(0 <= float(g) <= MAX_RESIDUAL_GAIN for g in gate)):
+            raise ValueError(f"WarpDiTConfig.residual_gate: {len(GATE_REGIONS)} gains in [0, {MAX_RESIDUAL_GAIN}] "
+                             f"(one per {', '.join(GATE_REGIONS)}) or none, got {self.residual_gate!r}")
+        object.__setattr__(self, "residual_gate", tuple(float(g) for g in gate))
         if self.size % STEM_STRIDE:
             raise ValueError(f"WarpDiTConfig.size: must be a multiple of {STEM_STRIDE}, got {self.size}")
         if self.hidden % self.heads or self.hidden % 4:
@@ -106,6 +117,8 @@ class WarpDiTConfig:
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"WarpDiTConfig.{unknown[0]}: unknown field")
+        if isinstance(data.get("residual_gate"), list):
+            data["residual_gate"] = tuple(data["residual_gate"])
         return cls(**data)
 
 

@@ -136,8 +136,10 @@ class DiTRenderer(Renderer):
                  residual_gain: float | None = None) -> None:
         """checkpoint: a generator .safetensors (engine.models.checkpoint.save_generator), a WarpDiT in memory,
         or None for find_checkpoint() (the shipped model). Steps 1-4 use the preview's noise levels.
-        residual_gain: what the sampled residual is scaled by before it is pasted; None: the checkpoint's
-        calibrated gain (WarpDiTConfig.residual_gain, measured for the preview's mean of samples)."""
+        residual_gain: what the sampled residual is scaled by before it is pasted, everywhere; None: the
+        checkpoint's calibration, measured for the preview's mean of samples: its residual gate when it has one
+        (WarpDiTConfig.residual_gate: a gain per kind of instant-render pixel, engine/render/dit_warp.residual_gate),
+        else its one residual_gain."""
         from engine.models.checkpoint import CheckpointError, find_checkpoint, load_generator
         from engine.models.warp_dit import WarpDiT
         from engine.render.dit_pipeline import select_device
@@ -162,6 +164,7 @@ class DiTRenderer(Renderer):
         self.residual_gain = model.config.residual_gain if residual_gain is None else float(residual_gain)
         if not self.residual_gain > 0:
             raise ValueError(f"DiTRenderer.residual_gain: must be > 0, got {residual_gain!r}")
+        self.residual_gate = model.config.residual_gate if residual_gain is None else ()
         self.ref_guidance, self.motion_guidance = ref_guidance, motion_guidance
         self.instant = InstantRenderer()
         self._ref_crops: dict[str, torch.Tensor] = {}
@@ -193,8 +196,8 @@ class DiTRenderer(Renderer):
         """Progress per denoising step of each batch (with the batch's first frame as preview), then the
         batch's frames, in order."""
         from engine.jobs import Progress
-        from engine.render.dit_warp import (VISIBLE, SampleRequest, crop_square, paste_residual, person_box,
-                                            photo_plate, sample_residual, to_tensor)
+        from engine.render.dit_warp import (VISIBLE, SampleRequest, crop_square, layer_image, paste_residual,
+                                            person_box, photo_plate, residual_gate, sample_residual, to_tensor)
         from engine.tokens import retarget
         from engine.train.data import motion_vector
 
@@ -211,14 +214,17 @@ class DiTRenderer(Renderer):
         steps = len(self.sigmas())
         for start in range(0, len(indices), self.batch):
             chunk = indices[start:start + self.batch]
-            warps, boxes, crops, aligned, motions = [], [], [], [], []
+            warps, boxes, crops, aligned, motions, gates = [], [], [], [], [], []
             for i in chunk:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 target = retarget.apply(motion.frame(i), rig)
-                warp = self.instant.warp(reference, target, (out_w, out_h))
+                layers: dict | None = {} if self.residual_gate else None
+                warp = self.instant.warp(reference, target, (out_w, out_h), layers=layers)
                 ref_box = person_box(target, *reference.size, visible)  # in the photo's pixels
                 box = to_out(ref_box)
+                if layers is not None:
+                    gates.append(residual_gate(crop_square(layer_image(layers), box, self.size), self.residual_gate))
                 warps.append(warp)
                 boxes.append(box)
                 crops.append(crop_square(warp, box, self.size))
@@ -232,17 +238,21 @@ class DiTRenderer(Renderer):
             gen = torch.Generator().manual_seed(self.seed * 100_003 + chunk[0])
             job = sample_residual(self.model, req, self.sigmas(), ref_guidance=self.ref_guidance,
                                   motion_guidance=self.motion_guidance, generator=gen, cancel=cancel,
-                                  draws=self.draws, gain=self.residual_gain)
+                                  draws=self.draws, gain=1.0 if gates else self.residual_gain)
+            gate = torch.from_numpy(np.stack(gates))[:, None] if gates else None  # (B, 1, S, S)
             while True:
                 try:
                     p = next(job)
                 except StopIteration as stop:
                     residual = stop.value
                     break
-                first = p.preview[0].float().permute(1, 2, 0).cpu().numpy()  # (S, S, 3)
+                est = p.preview[:1].float().cpu() * (gate[:1] if gate is not None else 1.0)
+                first = est[0].permute(1, 2, 0).numpy()  # (S, S, 3)
                 yield Progress(start * steps + p.done * len(chunk), len(indices) * steps,
                                f"DiT frames {chunk[0]}-{chunk[-1]}: {p.message}",
                                preview=paste_residual(warps[0], first, boxes[0]))
+            if gate is not None:
+                residual = residual * gate
             res = residual.permute(0, 2, 3, 1).numpy()  # (B, S, S, 3)
             for i, warp, box, r in zip(chunk, warps, boxes, res):
                 yield RenderedFrame(i, paste_residual(warp, r, box))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from engine.jobs import CancelToken, Progress
+from engine.models.warp_dit import GATE_REGIONS
 from engine.track.types import FrameLandmarks
 
 CROP_MARGIN = 1.3  # box side = this x the larger side of the landmarks' extent
@@ -81,6 +82,47 @@ def photo_plate(instant, reference) -> np.ndarray:
     if plate.shape[:2] == (h, w):
         return plate
     return cv2.resize(plate, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+LAYER_CHANNELS = ("alpha", "inside", "drawn")  # the instant renderer's pixel layers, as one uint8 image
+
+
+def layer_image(layers: dict) -> np.ndarray:
+    """(H, W, 3) uint8 of the instant renderer's layers (InstantRenderer.warp(..., layers=)), one per
+    LAYER_CHANNELS, so they crop and resize with crop_square like any frame."""
+    return np.stack([layers["alpha"].astype(np.uint8), layers["inside"].astype(np.uint8) * 255,
+                     layers["drawn"].astype(np.uint8) * 255], axis=-1)
+
+
+GATE_OUTLINE = 3 / 128  # half-width of the band along the warped person's outline, as a fraction of the crop
+
+
+def residual_gate(layers: np.ndarray, gains: tuple[float, ...], outline: float = GATE_OUTLINE) -> np.ndarray:
+    """(S, S) float32: how much of the generator's residual each pixel of a crop takes, from the instant
+    renderer's layers cropped at the same box ((S, S, 3) uint8, LAYER_CHANNELS) and one gain per GATE_REGIONS:
+      background  the photo's own background (no person there, then or now): real pixels, only the camera moved
+      hole        the plate where the photo's person was and the posed one is not: inpainted, invented
+      person      the warped person away from its outline: photo pixels moved by a near-rigid warp
+      outline     a band along the warped person's outline (a limb a few px off shows here first)
+      drawn       the drawn hands and forearms (and a band around them): flat, not the photo's
+    The regions are soft (alpha is fractional at the edge and after cropping) and sum to 1, drawn over
+    outline over the other three. Why: on people it never saw the model hedges, half-erasing a right warp
+    towards the background, which costs structure where the warp was right; its repairs pay where the warp
+    invents pixels (engine/train/generator.calibrate_gate measures the gains on held-out clips)."""
+    if len(gains) != len(GATE_REGIONS):
+        raise ValueError(f"residual_gate.gains: one gain per region {GATE_REGIONS}, got {len(gains)}")
+    lay = layers.astype(np.float32) / 255.0
+    alpha, inside, drawn = lay[..., 0], lay[..., 1], lay[..., 2]
+    r = max(1, int(round(outline * layers.shape[0])))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    edge = np.clip(cv2.dilate(alpha, k) - cv2.erode(alpha, k), 0, 1)
+    drawn = cv2.dilate(drawn, k)
+    rest = (1 - drawn) * (1 - edge)
+    parts = (rest * (1 - alpha) * (1 - inside), rest * (1 - alpha) * inside, rest * alpha, (1 - drawn) * edge, drawn)
+    gate = np.zeros_like(alpha)
+    for g, m in zip(gains, parts):
+        gate += float(g) * m
+    return gate
 
 
 def crop_square(rgb: np.ndarray, box: Box, size: int) -> np.ndarray:

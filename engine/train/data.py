@@ -33,6 +33,10 @@ from engine.jobs import CancelToken, Job, Progress
 DATA_VERSION = 3  # 3: "aligned" is the reference's background plate at the target's box (2: the frame itself)
 META = "meta.json"
 ARRAYS = ("refs", "ref_index", "warp", "target", "aligned", "motion", "frame")
+# Written since stop 16, read when present (older shards of the same version train as before): the instant
+# renderer's pixel layers at the warp's box (alpha, inside, drawn; engine/render/dit_warp.LAYER_CHANNELS), which
+# the preview's residual gate reads; the gate's calibration needs them.
+OPTIONAL_ARRAYS = ("layers",)
 # Whole clips kept out of training, one of each framing, for early stopping on people the model never saw.
 DEFAULT_HOLDOUT = ("clip_face_woman_glasses_speech.mp4", "clip_halfbody_woman_hand_gesture.mp4",
                    "clip_fullbody_woman_squats.mp4")
@@ -110,7 +114,7 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
     from engine.analyze import track_clip
     from engine.io.video import iter_frames
     from engine.render.base import Reference
-    from engine.render.dit_warp import VISIBLE, crop_square, person_box, photo_plate
+    from engine.render.dit_warp import VISIBLE, crop_square, layer_image, person_box, photo_plate
     from engine.render.instant.renderer import InstantRenderer
     from engine.tokens import retarget
 
@@ -126,7 +130,7 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
     if not refs:
         raise UserFacingError(f"{path.name}: nobody tracked in any frame")
     renderer = InstantRenderer()
-    out: dict[str, list] = {k: [] for k in ARRAYS}
+    out: dict[str, list] = {k: [] for k in ARRAYS + OPTIONAL_ARRAYS}
     targets = [j for j in range(0, n, cfg.target_stride) if present[j]]
     for r in refs:
         ref = Reference(rgb=frames[r], landmarks=lm.frame(r).rescaled(w, h), name=f"{path.stem}#{r}")
@@ -148,8 +152,10 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
             tok = clip.tokens.frame(j)
             tok.placement[0] = relative_placement(clip.tokens.placement, r, j)
             target_lm = retarget.apply(tok, rig)
-            warp = renderer.warp(ref, target_lm)
+            layers: dict = {}
+            warp = renderer.warp(ref, target_lm, layers=layers)
             box = person_box(target_lm, w, h, visible)
+            out["layers"].append(crop_square(layer_image(layers), box, cfg.size))
             out["ref_index"].append(k)
             out["warp"].append(crop_square(warp, box, cfg.size))
             out["target"].append(crop_square(frames[j], box, cfg.size))
@@ -163,7 +169,8 @@ def prepare_clip(path: Path, cfg: PrepareConfig, cancel: CancelToken | None = No
         raise UserFacingError(f"{path.name}: no usable pairs")
     return {"refs": np.stack(out["refs"]), "ref_index": np.array(out["ref_index"], np.int32),
             "warp": np.stack(out["warp"]), "target": np.stack(out["target"]), "aligned": np.stack(out["aligned"]),
-            "motion": np.stack(out["motion"]), "frame": np.array(out["frame"], np.int32)}
+            "motion": np.stack(out["motion"]), "frame": np.array(out["frame"], np.int32),
+            "layers": np.stack(out["layers"])}
 
 
 def write_shard(folder: Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
@@ -172,7 +179,7 @@ def write_shard(folder: Path, arrays: dict[str, np.ndarray], meta: dict) -> Path
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    for k in ARRAYS:
+    for k in ARRAYS + tuple(k for k in OPTIONAL_ARRAYS if k in arrays):
         np.save(tmp / f"{k}.npy", arrays[k])
     (tmp / META).write_text(json.dumps({**meta, "pairs": int(len(arrays["warp"]))}, indent=1) + "\n")
     if folder.exists():
@@ -281,10 +288,13 @@ def load_shards(folder: str | Path, size: int, *, include: set[str] | None = Non
             continue
         try:
             arrays = {k: np.load(sub / f"{k}.npy", mmap_mode="r") for k in ARRAYS}
+            arrays.update({k: np.load(sub / f"{k}.npy", mmap_mode="r") for k in OPTIONAL_ARRAYS
+                           if (sub / f"{k}.npy").is_file()})
         except (OSError, ValueError) as exc:
             raise DataError(f"{sub.name}: a damaged array ({exc}); delete the folder and prepare again") from exc
         n = len(arrays["warp"])
-        if any(len(arrays[k]) != n for k in ("ref_index", "target", "aligned", "motion", "frame")) or \
+        if any(len(arrays[k]) != n for k in ("ref_index", "target", "aligned", "motion", "frame")
+               + tuple(k for k in OPTIONAL_ARRAYS if k in arrays)) or \
                 arrays["warp"].shape[1:] != (size, size, 3):
             raise DataError(f"{sub.name}: arrays of mismatched lengths or shapes; prepare the data again")
         shards.append(Shard(clip, meta.get("framing", "other"), arrays))

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from engine.jobs import CancelToken, Job, Progress
 from engine.models.warp_dit import WarpDiT, WarpDiTConfig, warp_preset
-from engine.train.data import DEFAULT_HOLDOUT, Shard, load_shards
+from engine.train.data import DEFAULT_HOLDOUT, DataError, Shard, load_shards
 from engine.train.loop import LoopConfig, TrainResult, TrainingError, latest_state, train
 
 SIGMA_WEIGHT_FLOOR = 0.25  # the velocity loss's 1/s^2 weight is capped at 1 / floor^2
@@ -67,6 +67,9 @@ class GeneratorTrainConfig:
     # A fine-tune's starting weights (a run's best_ema.safetensors): loaded into the model (and so the EMA)
     # when the run starts fresh; ignored once the run has a state of its own to resume (that holds them).
     init_from: str = ""
+    # Where `--export` calibrates the preview (the held-out clips' shards, prepared with the instant renderer's
+    # layers, which the residual gate needs); empty: `data`. Never the validation media.
+    calibration_data: str = ""
     # Full-body motion is scarce in the corpus (4 clips of 35): its pairs are repeated this often per epoch.
     repeat_fullbody: int = 3
     repeat_halfbody: int = 2
@@ -234,8 +237,9 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     x = torch.arange(SSIM_WINDOW, dtype=a.dtype, device=a.device) - SSIM_WINDOW // 2
     g = torch.exp(-x ** 2 / (2 * SSIM_SIGMA ** 2))
     g = (g / g.sum())
-    win = (g[:, None] * g[None, :]).expand(c, 1, SSIM_WINDOW, SSIM_WINDOW)
-    blur = lambda t: F.conv2d(t, win, groups=c)  # noqa: E731 - valid region only, as skimage's default crops
+    # the Gaussian window is separable: a row pass then a column pass (valid region only, as skimage crops)
+    row, col = g.view(1, 1, 1, -1).expand(c, 1, 1, SSIM_WINDOW), g.view(1, 1, -1, 1).expand(c, 1, SSIM_WINDOW, 1)
+    blur = lambda t: F.conv2d(F.conv2d(t, row, groups=c), col, groups=c)  # noqa: E731
     mu_a, mu_b = blur(a), blur(b)
     var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
     s = ((2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)) / ((mu_a ** 2 + mu_b ** 2 + SSIM_C1) * (var_a + var_b + SSIM_C2))
@@ -312,10 +316,86 @@ def calibrate_gain(model: WarpDiT, val: PairDataset, steps: int | None = None, d
     return best["gain"], rows
 
 
-def heldout_shards(cfg: GeneratorTrainConfig, size: int) -> list[Shard]:
-    """The prepared shards of the config's held-out clips (the early-stopping score and the calibration)."""
+GATE_GRID = tuple(round(0.1 * k, 1) for k in range(0, 16))  # per-region gains tried by calibrate_gate
+GATE_ROUNDS = 4  # coordinate-ascent sweeps over the regions (it settles in two on the shipped model)
+
+
+@torch.no_grad()
+def calibrate_gate(model: WarpDiT, shards: list[Shard], start: float, steps: int | None = None,
+                   draws: int | None = None, grid: tuple[float, ...] = GATE_GRID,
+                   batch: int = 32) -> tuple[tuple[float, ...], dict]:
+    """The preview's residual gate (one gain per engine.models.warp_dit.GATE_REGIONS, applied by
+    engine/render/dit_warp.residual_gate), measured on held-out clips' pairs that carry the instant renderer's
+    layers (prepared since stop 16). The goal is per clip (the preview beats the instant render on PSNR and SSIM
+    on every clip), so the criterion is the smallest, over the clips and the two measures, of the relative gain
+    over the instant render (pixel error, 1 - SSIM), ties broken by the mean; coordinate ascent over `grid`
+    from the global gain `start` everywhere. The residual is sampled once (at gain 1, the studio's preview).
+    Returns (gains, a report: regions, chosen, per-clip figures of the global gain and of the gate, the path)."""
+    from engine.jobs import drain
+    from engine.models.warp_dit import GATE_REGIONS
+    from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS
+    from engine.render.dit_warp import SampleRequest, preview_sigmas, residual_gate, sample_residual, to_tensor
+
+    dev = next(model.parameters()).device
+    clips = []
+    for shard in shards:
+        a = shard.arrays
+        if "layers" not in a:
+            raise DataError(f"{shard.name}: prepared without the instant renderer's layers; prepare the held-out "
+                            "clips again (python main.py prepare-data) to calibrate the residual gate")
+        x0 = []
+        for s in range(0, len(shard), batch):
+            sl = slice(s, min(len(shard), s + batch))
+            req = SampleRequest(to_tensor(np.array(a["warp"][sl])).to(dev), to_tensor(np.array(a["aligned"][sl])).to(dev),
+                                to_tensor(np.array(a["refs"][np.array(a["ref_index"][sl])])).to(dev),
+                                torch.from_numpy(np.array(a["motion"][sl], np.float32)).to(dev))
+            x0.append(drain(sample_residual(model, req, preview_sigmas(steps or PREVIEW_STEPS),
+                                            generator=torch.Generator().manual_seed(s),
+                                            draws=draws or PREVIEW_DRAWS)).cpu())
+        # the gate is linear in the gains: each region's mask once, then any gains are a weighted sum
+        one_hot = np.eye(len(GATE_REGIONS))
+        masks = torch.from_numpy(np.stack([np.stack([residual_gate(lay, tuple(e)) for e in one_hot])
+                                           for lay in np.array(a["layers"])]))  # (N, R, S, S)
+        warp, target = to_tensor(np.array(a["warp"])), to_tensor(np.array(a["target"]))
+        clips.append({"name": shard.name, "warp": warp, "target": target, "x0": torch.cat(x0), "masks": masks,
+                      "mse_w": float(((warp - target) ** 2).mean()), "ssim_w": float(ssim(warp, target).mean())})
+
+    def measure(gains) -> tuple[float, float, list[dict]]:
+        rows = []
+        for c in clips:
+            gate = (c["masks"] * torch.tensor(gains, dtype=torch.float32).view(1, -1, 1, 1)).sum(1, keepdim=True)
+            frame = (c["warp"] + gate * c["x0"]).clamp(-1, 1)
+            mse, sm = float(((frame - c["target"]) ** 2).mean()), float(ssim(frame, c["target"]).mean())
+            rows.append({"clip": c["name"], "psnr": 10 * math.log10(4 / max(mse, 1e-12)),
+                         "psnr_warp": 10 * math.log10(4 / max(c["mse_w"], 1e-12)), "ssim": sm, "ssim_warp": c["ssim_w"],
+                         "rel_mse": 1 - mse / max(c["mse_w"], 1e-12),
+                         "rel_ssim": 1 - (1 - sm) / max(1 - c["ssim_w"], 1e-12)})
+        rel = [r[k] for r in rows for k in ("rel_mse", "rel_ssim")]
+        return min(rel), float(np.mean(rel)), rows
+
+    gains = [float(start)] * len(GATE_REGIONS)
+    best = measure(gains)
+    report = {"regions": list(GATE_REGIONS), "global_gain": start, "global": best[2], "path": []}
+    for _ in range(GATE_ROUNDS):
+        moved = False
+        for j in range(len(gains)):
+            for v in grid:
+                trial = gains[:j] + [v] + gains[j + 1:]
+                got = measure(trial)
+                if got[:2] > best[:2]:
+                    best, gains, moved = got, trial, True
+        report["path"].append({"gains": list(gains), "worst": best[0], "mean": best[1]})
+        if not moved:
+            break
+    report.update(chosen=list(gains), worst=best[0], mean=best[1], clips=best[2])
+    return tuple(gains), report
+
+
+def heldout_shards(cfg: GeneratorTrainConfig, size: int, data: str | None = None) -> list[Shard]:
+    """The prepared shards of the config's held-out clips (the early-stopping score and the calibration), from
+    `data` (default: the training data folder)."""
     holdout = set(cfg.holdout)
-    return [s for s in load_shards(cfg.data, size) if s.name in holdout]
+    return [s for s in load_shards(data or cfg.data, size) if s.name in holdout]
 
 
 def validation_subset(shards: list[Shard], cfg: GeneratorTrainConfig) -> PairDataset:
@@ -373,7 +453,9 @@ def export_run(run_dir: str | Path, path: str | Path, which: str = "best",
                calibrate: GeneratorTrainConfig | None = None) -> Path:
     """Write a run's EMA weights (`best` by the held-out score, or `last`) as a generator checkpoint. With
     `calibrate` (the run's config): its residual gain is measured on the held-out pairs (calibrate_gain) and
-    saved in the checkpoint's config; the table is written beside the run as calibration.json."""
+    saved in the checkpoint's config; the table is written beside the run as calibration.json. When the held-out
+    shards of `calibrate.calibration_data` (or its data) carry the instant renderer's layers, the preview's
+    residual gate is calibrated as well (calibrate_gate, its report in calibration.json under "gate")."""
     from safetensors.torch import load_file
 
     from engine.models.checkpoint import save_generator
@@ -389,11 +471,18 @@ def export_run(run_dir: str | Path, path: str | Path, which: str = "best",
     model.load_state_dict(load_file(str(src)))
     extra = {"trained_from": str(run_dir.name), "weights": src.name}
     if calibrate is not None:
-        val_shards = heldout_shards(calibrate, model.config.size)
+        data = calibrate.calibration_data or calibrate.data
+        val_shards = heldout_shards(calibrate, model.config.size, data)
         if not val_shards or not calibrate.val_pairs:
-            raise DataError(f"{calibrate.data}: no held-out pairs to calibrate the residual gain on")
+            raise DataError(f"{data}: no held-out pairs to calibrate the residual gain on")
         gain, rows = calibrate_gain(model.eval(), validation_subset(val_shards, calibrate))
-        model.config = dataclasses.replace(model.config, residual_gain=gain)
-        (run_dir / "calibration.json").write_text(json.dumps({"chosen": gain, "rows": rows}, indent=1) + "\n")
+        table: dict = {"data": data, "chosen": gain, "rows": rows}
+        gate: tuple[float, ...] = ()
+        if all("layers" in s.arrays for s in val_shards):
+            gate, table["gate"] = calibrate_gate(model, val_shards, gain)
+        model.config = dataclasses.replace(model.config, residual_gain=gain, residual_gate=gate)
+        (run_dir / "calibration.json").write_text(json.dumps(table, indent=1) + "\n")
         extra["residual_gain"] = f"{gain} (measured on the held-out pairs; see calibration.json)"
+        if gate:
+            extra["residual_gate"] = f"{list(gate)} (measured per held-out clip; see calibration.json)"
     return save_generator(path, model, extra=extra)

@@ -134,10 +134,13 @@ class InstantRenderer(Renderer):
 
     # ---- per frame ----
     def warp(self, reference: Reference, target: FrameLandmarks,
-             size: tuple[int, int] | int | None = None) -> np.ndarray:
+             size: tuple[int, int] | int | None = None, layers: dict | None = None) -> np.ndarray:
         """The reference person posed at `target` (landmarks in the reference photo's pixels), as an
         RGB uint8 frame of `size` ((w, h), a long side, or None for the photo's size), letterboxed on
-        the background plate's colour when the aspect differs."""
+        the background plate's colour when the aspect differs. `layers`, when given, is filled with what
+        each pixel is, output size: "alpha" (uint8, the warped person's coverage), "inside" (bool, where the
+        photo itself shows the person: uncovered there, the plate is inpainted), "drawn" (bool, drawn hands
+        and forearms); the generator's residual gate reads them (engine/render/dit_warp.residual_gate)."""
         photo = self._photo(reference)
         out_size = output_size(reference, size)
         sz = self._sized(photo, out_size)
@@ -148,6 +151,9 @@ class InstantRenderer(Renderer):
         src = (fr.src + 0.5) * sz.atlas_scale - 0.5
         table = affine_table(dst, src)
         ids, box = rasterise_ids(dst, fr.order, out_size)
+        if layers is not None:
+            layers.update(alpha=np.zeros(sz.inside.shape, np.uint8), inside=sz.inside,
+                          drawn=np.zeros(sz.inside.shape, bool))
         if box[2] <= box[0]:
             return sz.canvas.copy()
         close_cracks(ids, box, int(round(self.config.crack_close * max(out_size))), sz.inside)
@@ -156,6 +162,9 @@ class InstantRenderer(Renderer):
         out, alpha = composite(sz.canvas, sz.atlas, mx, my, box, with_alpha=True)
         if self.config.arm_over_body and an.tri_arm.any():
             self._arm_edges_over_body(out, alpha, ids, box, dst, table, fr, an, sz)
+        if layers is not None:
+            layers["alpha"][box[1]:box[3], box[0]:box[2]] = alpha
+            before = out.copy()
         covered = None
         for group, skin in an.hand_skins.items():  # hands the mesh cannot bend: drawn in the driver's pose
             if target.has(group) and fr.hands and fr.hands.get(group, 0.0) > 0.0:
@@ -173,6 +182,8 @@ class InstantRenderer(Renderer):
                     elbow = (fr.elbows[group] + 0.5) * sz.scale - 0.5 + sz.offset
                     draw_forearm(out, covered, p[0, :2], elbow, hand_length(p), skin, fr.hands[group])
                 draw_hand(out, p, skin, fr.hands[group])
+        if layers is not None:
+            layers["drawn"] = (out != before).any(axis=-1)
         if sz.bars is not None:  # the video's bars stay in front, as they were in the video
             out[sz.bars] = sz.canvas[sz.bars]
         return out
