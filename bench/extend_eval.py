@@ -31,6 +31,21 @@ MEDIA = ROOT.parent / "shared" / "media"
 HIDE_S, GAP_S, NEAR_S = 2.0, 1.0, 0.5
 LABELS = {"hold": "hold last pose", "velocity": "constant velocity", "matching": "motion matching",
           "model": "model (GRU) alone", "hybrid": "hybrid (default): forecast 0.5 s, then the matched take"}
+# a fill's "hold" holds the left pose forward and the right pose backward, cross-faded: the fills' baseline
+FILL_LABELS = {**LABELS, "hold": "hold (the two held poses cross-faded)"}
+GROUPS = ("body", "head", "face", "hands")
+CHOSEN = "hybrid"  # the paired differences compare the default against every other method
+
+
+def paired(rows_a: list[dict], rows_b: list[dict], key: str) -> tuple[float, float, int, int]:
+    """Mean and standard error of a - b over the spans where both are measured; spans where a is lower, and
+    the count."""
+    d = np.array([a[key] - b[key] for a, b in zip(rows_a, rows_b)], np.float64)
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return float("nan"), float("nan"), 0, 0
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return float(d.mean()), se, int((d < 0).sum()), len(d)
 
 
 def load_clips(validation: bool = False):
@@ -68,6 +83,7 @@ def main() -> None:
                     help="extend also from every 1 s where 2 s fit; fill also a 1 s gap from every 1 s")
     ap.add_argument("--validation", action="store_true",
                     help="measure on the corpus clips held out of training instead (for design choices)")
+    ap.add_argument("--save", type=Path, help="write every span's errors here (JSON), for paired comparisons")
     args = ap.parse_args()
     setup(threads=1)
     from engine.motion import metrics as M
@@ -141,6 +157,7 @@ def main() -> None:
                     + (f", and from every 1 s where {HIDE_S:g} s fit" if args.all_cuts else "") + ", hidden")
     fill_title = f"Fill: {GAP_S:g} s hidden in the middle" + (", and from every 1 s" if args.all_cuts else "")
     for task, title in (("extend", extend_title), ("fill", fill_title)):
+        labels = FILL_LABELS if task == "fill" else LABELS
         n_spans = len(results[(task, methods[0])])
         print(f"\n{title} ({n_spans} spans). Errors: first {NEAR_S:g} s | whole span. Lower is better everywhere.")
         print("| method | body° 0.5s | head° 0.5s | face 0.5s | hands° 0.5s | body° all | head° all | face all | "
@@ -150,10 +167,29 @@ def main() -> None:
             r = mean_rows(results[(task, method)])
             fd = M.frechet(np.concatenate(feats[(task, method)]), real_feats)
             # the near future with one digit more: the methods there are close
-            print(f"| {LABELS[method]} | {fmt(r['near_body'], 2)} | {fmt(r['near_head'], 2)} | "
+            print(f"| {labels[method]} | {fmt(r['near_body'], 2)} | {fmt(r['near_head'], 2)} | "
                   f"{fmt(r['near_face'], 4)} | {fmt(r['near_hands'], 2)} | {fmt(r['all_body'], 1)} | "
                   f"{fmt(r['all_head'], 1)} | {fmt(r['all_face'], 3)} | {fmt(r['all_hands'], 1)} | {fmt(fd)} | "
                   f"{fmt(r['join'], 3)} | {100 * r['over']:.0f}% |")
+
+        if CHOSEN in methods and len(methods) > 1:
+            print(f"\nPaired per span, {CHOSEN} minus each other method, first {NEAR_S:g} s (mean ± standard error; "
+                  "negative: the chosen method is closer to what happened; [spans where it is closer / spans])")
+            print("| against | " + " | ".join(GROUPS) + " |")
+            print("|---|" + "---|" * len(GROUPS))
+            for other in methods:
+                if other == CHOSEN:
+                    continue
+                cells = []
+                for g in GROUPS:
+                    m, se, wins, k = paired(results[(task, CHOSEN)], results[(task, other)], f"near_{g}")
+                    digits = 4 if g == "face" else 3
+                    cells.append(f"{m:+.{digits}f} ± {se:.{digits}f} [{wins}/{k}]" if k else "–")
+                print(f"| {labels[other]} | " + " | ".join(cells) + " |")
+    if args.save:
+        import json
+
+        args.save.write_text(json.dumps({f"{t}/{m}": rows for (t, m), rows in results.items()}, indent=0))
 
     print("\nLoop: the whole clip as the range. Jump at the wrap (same step measure; the clip's threshold in "
           "brackets).")

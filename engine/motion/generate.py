@@ -6,7 +6,8 @@ edit layer in the studio (engine.project.generated), a longer token file in the 
 
 Methods (`METHODS`): "hold" and "velocity" are the baselines; "matching" is motion matching on the corpus
 library plus the performer's own visible motion; "model" is the trained GRU alone; "hybrid" (the default)
-forecasts the near future (the mean of a linear forecast, engine.motion.forecast, and the GRU's), where a
+forecasts the near future (the mean of a linear forecast, engine.motion.forecast, and the GRU's; on the head,
+expression and finger channels mixed with a settling forecast, engine.motion.settle), where a
 forecast is closer to what happens than any real take, then cross-fades into one matched real take, which
 keeps real motion going for as long as asked. The take's detail (what a short low-pass removes) is laid
 over the whole span, raised to the performer's own detail level where the take is calmer, and phased in
@@ -26,7 +27,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from engine.errors import UserFacingError
 from engine.jobs import CancelToken, Job, Progress, drain
-from engine.motion import baselines
+from engine.motion import baselines, settle
 from engine.motion.features import DIM, GROUP_OF_CHANNEL, N_GROUPS, Sequence, renormalise, resample, reverse
 from engine.motion.library import ASSETS, MotionLibrary, default_library
 
@@ -247,9 +248,7 @@ def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float,
     n, fps = len(take), context.fps
     last = context.values[-1]
     lead = min(n, int(round((MODEL_SPAN_S + HANDOVER_S) * fps)))
-    near = (1.0 - FORECAST_MODEL_WEIGHT) * _forecast().predict(context, lead) + \
-        FORECAST_MODEL_WEIGHT * _model_rollout(context, lead, -1.0 if backward else 1.0)
-    near = last + energy * (near - last)
+    near = last + energy * (_near_forecast(context, lead, backward) - last)
     t = (np.arange(n, dtype=np.float64) + 1) / fps
     slow = gaussian_filter1d(take, DETAIL_SIGMA_S * fps, axis=0, mode="nearest")
     fine = (take - slow) * _detail_gain(context, take)
@@ -262,6 +261,14 @@ def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float,
     w = (1.0 - _smoothstep((t[:lead] - MODEL_SPAN_S) / HANDOVER_S))[:, None]
     base[:lead] += w * (near - slow[:lead])
     return base, detail
+
+
+def _near_forecast(context: Sequence, n: int, backward: bool) -> np.ndarray:
+    """(n, DIM) the hybrid's forecast of the near future: the linear forecast and the GRU's mixed, the head,
+    expression and finger channels mixed with the settling forecast (they carry on, then settle back)."""
+    near = (1.0 - FORECAST_MODEL_WEIGHT) * _forecast().predict(context, n) + \
+        FORECAST_MODEL_WEIGHT * _model_rollout(context, n, -1.0 if backward else 1.0)
+    return settle.blend_into(context, near)
 
 
 def _detail_gain(context: Sequence, take: np.ndarray) -> np.ndarray:
