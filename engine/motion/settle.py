@@ -145,6 +145,15 @@ def choose(errs: np.ndarray, clip: np.ndarray) -> tuple[int, np.ndarray]:
     return int(np.argmin(everything)), held
 
 
+def clustered_se(d: np.ndarray, clip: np.ndarray) -> float:
+    """Standard error of the mean of `d` with the cuts of one clip counted together (they are not independent)."""
+    clips = np.unique(clip)
+    if len(clips) < 2:
+        return float("nan")
+    resid = np.array([(d[clip == c] - d.mean()).sum() for c in clips])
+    return float(np.sqrt(len(clips) / (len(clips) - 1) * (resid ** 2).sum()) / len(d))
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.motion.library import LIBRARY_PATH, MotionLibrary
 
@@ -161,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         d = held - errs[:, hold]
         print(f"{name}: {grid[best]}; {len(errs)} cuts in {len(np.unique(clip))} clips, first {NEAR_S:g} s, hold "
               f"{errs[:, hold].mean():.4f}, chosen without the clip {held.mean():.4f} "
-              f"({d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(len(d)):.4f})")
+              f"({d.mean():+.4f} +- {clustered_se(d, clip):.4f}, standard error over clips)")
     return 0
 
 
