@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
@@ -178,6 +178,7 @@ def mouth_grid(face: np.ndarray, teeth_px: float) -> np.ndarray:
     return np.stack([up, r1, r2, lo])
 
 
+@lru_cache(maxsize=None)  # drawn every frame the mouth is open (read only)
 def _grid_tris(rows: int, cols: int) -> np.ndarray:
     t = []
     for r in range(rows - 1):
@@ -280,20 +281,19 @@ class FaceLayer:
         beneath shows the photo's eye or mouth on the cheek. The rest are drawn far to near."""
         d = tgt[self.tris]
         a_dst = self.orient * _signed_area(d)
-        a_src = self.orient * _signed_area(self.src[self.tris])
-        seen = np.maximum(a_src, 0.0)
+        a_src, seen, seen_near = self._source_areas
         keep = a_dst * a_src > 0
         src_tris = self.tris
         if self.mirror_tris is not None:
             # how much larger the face is drawn than the photo shows it, around each triangle
-            stretch = self.vert_to_tri @ ((self.tri_to_vert @ np.maximum(a_dst, 0.0))
-                                          / np.maximum(self.tri_to_vert @ seen, 1e-6))
+            stretch = self.vert_to_tri @ ((self.tri_to_vert @ np.maximum(a_dst, 0.0)) / seen_near)
             mirror = (stretch > MIRROR_STRETCH) & (a_dst > 0) & (self.mirror_area > MIRROR_GAIN * seen)
             keep |= mirror
             src_tris = np.where(mirror[:, None], self.mirror_tris, self.tris)
         tris, src_tris = self.tris[keep], src_tris[keep]
         if depth is not None:
-            by_depth = np.argsort(-depth[tris].mean(1), kind="stable")
+            dz = depth[tris]
+            by_depth = np.argsort(-((dz[:, 0] + dz[:, 1] + dz[:, 2]) / 3.0), kind="stable")  # mean(1), faster
             tris, src_tris = tris[by_depth], src_tris[by_depth]
         dst = [tgt[tris]]
         src = [self.src[src_tris]]
@@ -309,6 +309,16 @@ class FaceLayer:
             src.insert(0, uv[gt])
             mouth.insert(0, np.ones(len(gt), bool))
         return np.concatenate(dst), np.concatenate(src), np.concatenate(mouth)
+
+    @cached_property
+    def _source_areas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Per photo, worked out on first use: each triangle's signed area as the photo shows it (facing
+        positive), that area where it faces the camera, and (with mirroring) the latter gathered around each
+        vertex, floored."""
+        a_src = self.orient * _signed_area(self.src[self.tris])
+        seen = np.maximum(a_src, 0.0)
+        near = None if self.tri_to_vert is None else np.maximum(self.tri_to_vert @ seen, 1e-6)
+        return a_src, seen, near
 
     def _scale(self, tgt: np.ndarray) -> float:
         fh = float(np.linalg.norm(tgt[vocab.FACE_CHIN] - tgt[vocab.FACE_FOREHEAD]))

@@ -38,6 +38,11 @@ class FrameDeformer:
 
     def __init__(self, analysis: PhotoAnalysis) -> None:
         self.an = analysis
+        an = analysis
+        # per photo, not per frame: where each body triangle samples the atlas, and how far behind its bone
+        # an arm's triangle sorts
+        self._src0 = an.verts[an.tris] + an.tri_offset[:, None, :]
+        self._arm_behind = an.tri_arm * an.config.arm_behind_margin_u * an.skeleton.u
 
     def deform(self, target: FrameLandmarks) -> Frame:
         an = self.an
@@ -58,7 +63,7 @@ class FrameDeformer:
             handles = sk.joint_targets(an.joint_keys, mats, an.joint_owner)
             x = an.solver.solve(x, handles, cfg.arap_iterations)
         dst = [x[an.tris]]
-        src0 = an.verts[an.tris] + an.tri_offset[:, None, :]
+        src0 = self._src0
         gone = np.zeros(0, np.int64)
         if an.moved_tris is not None:
             # a hand (and the rim kept around it) that slid off the clothes it lay on shows the moved colours
@@ -66,12 +71,13 @@ class FrameDeformer:
             slide = (x[an.tris[t]].mean(1) - an.verts[an.tris[t]].mean(1)) \
                 - (x[an.moved_anchor] - an.verts[an.moved_anchor])
             away = t[np.hypot(slide[:, 0], slide[:, 1]) > an.moved_px]
+            src0 = src0.copy()
             src0[away] += an.moved_shift
             for group, rim in an.rim_tris.items():
                 if drawn.get(group, 0.0) >= 1.0:
                     gone = np.concatenate([gone, away[rim[away]]])
         src = [src0]
-        key = z[an.tri_bone] - an.tri_arm * cfg.arm_behind_margin_u * sk.u
+        key = z[an.tri_bone] - self._arm_behind
         key = np.where(an.tri_fill, np.inf, key)
         keys = [key]
         if tgt_face is not None:

@@ -22,6 +22,7 @@ Drawn supersampled on a crop around the hand and scaled down: smooth edges at an
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -65,7 +66,7 @@ class HandSkin:
 
 
 def _shade(c: np.ndarray, k: float) -> tuple[float, float, float]:
-    return tuple(np.clip(c * k, 0, 255).tolist())  # one call: it runs for every stroke of every frame
+    return tuple(min(255.0, max(0.0, v * k)) for v in c.tolist())  # np.clip's values, in plain floats: per stroke
 
 
 def hand_length(pts: np.ndarray) -> float:
@@ -187,15 +188,19 @@ def _capsule(img: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float
     """A tapered stroke from a (radius ra) to b (radius rb), stamped as discs every half `spacing` (default: the
     smaller radius) into `img`, and into `alpha` as 1 when given."""
     step = 0.5 * (min(ra, rb) if spacing is None else spacing)
-    n = max(2, int(np.ceil(np.linalg.norm(b - a) / max(1.0, step))) + 1)
-    t = np.linspace(0.0, 1.0, n)
-    # every disc's centre and radius at once: worked out disc by disc in Python they cost more than drawing
-    centres = np.round(a + t[:, None] * (b - a)).astype(int).tolist()
-    radii = np.maximum(1, np.round(ra + t * (rb - ra)).astype(int)).tolist()
-    for centre, r in zip(centres, radii):
-        cv2.circle(img, centre, r, colour, -1, cv2.LINE_AA)
+    d = b - a
+    n = max(2, int(np.ceil(math.sqrt(d.dot(d)) / max(1.0, step))) + 1)  # (np.linalg.norm's own arithmetic)
+    # disc by disc in plain floats: numpy's per-call overhead cost more than the drawing at these sizes. The
+    # arithmetic is linspace's (t = i / (n - 1), the last 1 exactly), so the discs are the same
+    ax, ay, dx, dy = float(a[0]), float(a[1]), float(d[0]), float(d[1])
+    ra, dr, inv, last = float(ra), float(rb - ra), 1.0 / (n - 1), n - 1
+    circle, line = cv2.circle, cv2.LINE_AA
+    for i in range(n):
+        t = i * inv if i < last else 1.0
+        centre, r = (round(ax + t * dx), round(ay + t * dy)), max(1, round(ra + t * dr))
+        circle(img, centre, r, colour, -1, line)
         if alpha is not None:
-            cv2.circle(alpha, centre, r, 1.0, -1, cv2.LINE_AA)
+            circle(alpha, centre, r, 1.0, -1, line)
 
 
 def _blend_down(out: np.ndarray, box: tuple[int, int, int, int], canvas: np.ndarray, alpha: np.ndarray,

@@ -19,23 +19,27 @@ def affine_table(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     dst (T, 3, 2) -> src (T, 3, 2); the last row maps everything off the atlas. Degenerate triangles map
     to their source centroid."""
     t = len(dst)
-    p0, p1, p2 = dst[:, 0], dst[:, 1], dst[:, 2]
-    e1, e2 = p1 - p0, p2 - p0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    # per coordinate plane (T,) arrays: the same arithmetic as (T, 2, 2) products and an einsum, at a third
+    # of the cost
+    x0, y0 = dst[:, 0, 0], dst[:, 0, 1]
+    e1x, e1y = dst[:, 1, 0] - x0, dst[:, 1, 1] - y0
+    e2x, e2y = dst[:, 2, 0] - x0, dst[:, 2, 1] - y0
+    det = e1x * e2y - e1y * e2x
     ok = np.abs(det) > 1e-9
     inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
     # barycentric (l1, l2) of (x, y): l1 = (e2y (x - x0) - e2x (y - y0)) / det, l2 = (-e1y (x - x0) + e1x (y - y0)) / det
-    l1 = np.stack([e2[:, 1], -e2[:, 0]], 1) * inv_det[:, None]
-    l2 = np.stack([-e1[:, 1], e1[:, 0]], 1) * inv_det[:, None]
-    s0, s1, s2 = src[:, 0], src[:, 1], src[:, 2]
-    f1, f2 = s1 - s0, s2 - s0  # src = s0 + l1 f1 + l2 f2
-    lin = f1[:, :, None] * l1[:, None, :] + f2[:, :, None] * l2[:, None, :]  # (T, 2, 2)
-    off = s0 - np.einsum("tij,tj->ti", lin, p0)
-    lin[~ok] = 0.0
-    off[~ok] = src[~ok].mean(1)
+    l1x, l1y = e2y * inv_det, -e2x * inv_det
+    l2x, l2y = -e1y * inv_det, e1x * inv_det
+    s0 = src[:, 0]
+    f1, f2 = src[:, 1] - s0, src[:, 2] - s0  # src = s0 + l1 f1 + l2 f2
     table = np.empty((t + 1, 6), np.float32)
-    table[:t, 0:2], table[:t, 2] = lin[:, 0], off[:, 0]
-    table[:t, 3:5], table[:t, 5] = lin[:, 1], off[:, 1]
+    for i in range(2):  # rows [a, b, c] for src x, [d, e, f] for src y
+        a = f1[:, i] * l1x + f2[:, i] * l2x
+        b = f1[:, i] * l1y + f2[:, i] * l2y
+        c = s0[:, i] - (a * x0 + b * y0)
+        a[~ok], b[~ok] = 0.0, 0.0
+        c[~ok] = src[~ok, :, i].mean(1)
+        table[:t, 3 * i], table[:t, 3 * i + 1], table[:t, 3 * i + 2] = a, b, c
     table[t] = (0.0, 0.0, OUTSIDE, 0.0, 0.0, OUTSIDE)
     return table
 
