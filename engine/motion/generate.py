@@ -64,6 +64,14 @@ JITTER_SIGMA_S = 0.04
 # matching (FD 0.64-1.8 where the errors stayed under; MODEL_CARD.md)
 FILL_DETAIL_START_S = (0.1, 0.1, 0.1, 0.1)
 FILL_DETAIL_RAMP_S = (0.2, 0.2, 0.2, 0.2)
+# a fill's two continuations each follow their forecast for this long before handing over to their take's slow
+# motion (extensions: MODEL_SPAN_S): in a 1 s gap the other end is never more than 1 s away, and a take's slow
+# motion wanders further than the forecast does in that time. First 0.5 s against the two held poses
+# cross-faded, 262 corpus fills (takes matched without their clip, linear forecast refitted without it, no GRU):
+# body +0.047 -> +0.027 deg, head -0.08 -> -0.14, fingers +0.32 -> +0.25, FD 0.225 -> 0.237 (matching 0.33);
+# held-out clips (bench --validation --all-cuts, 15 fills): body +0.014 -> -0.032, head +0.089 -> -0.084,
+# fingers -0.48 -> -0.74 (3 fills with hands), FD 1.27 -> 1.29 (matching 1.32). 0.75 s did the same on the corpus
+FILL_MODEL_SPAN_S = 1.0
 # the take's detail is raised (never lowered) to the performer's own over the last CALIBRATE_S, at most
 # DETAIL_GAIN_MAX times: takes from other performers measured calmer than real motion, most in the hands
 CALIBRATE_S = 1.5
@@ -244,10 +252,11 @@ def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float,
             for_fill: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(base, detail): the forecast for the near future cross-faded into the take's slow motion, and the take's
     detail to lay over it (see the module doc and the constants); the frames are renormalise(base + detail).
-    `for_fill`: the detail on the fill schedule (FILL_DETAIL_START_S / FILL_DETAIL_RAMP_S)."""
+    `for_fill`: the fill's forecast span and detail schedule (FILL_MODEL_SPAN_S, FILL_DETAIL_START_S / _RAMP_S)."""
     n, fps = len(take), context.fps
     last = context.values[-1]
-    lead = min(n, int(round((MODEL_SPAN_S + HANDOVER_S) * fps)))
+    span = FILL_MODEL_SPAN_S if for_fill else MODEL_SPAN_S
+    lead = min(n, int(round((span + HANDOVER_S) * fps)))
     near = last + energy * (_near_forecast(context, lead, backward) - last)
     t = (np.arange(n, dtype=np.float64) + 1) / fps
     slow = gaussian_filter1d(take, DETAIL_SIGMA_S * fps, axis=0, mode="nearest")
@@ -258,7 +267,7 @@ def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float,
     r = _smoothstep((t[:, None] - start) / np.maximum(ramp, 1.0 / fps))  # (n, DIM): 0 before, 1 after
     detail = r * fine + (1.0 - r) * jit * jitter
     base = slow.copy()
-    w = (1.0 - _smoothstep((t[:lead] - MODEL_SPAN_S) / HANDOVER_S))[:, None]
+    w = (1.0 - _smoothstep((t[:lead] - span) / HANDOVER_S))[:, None]
     base[:lead] += w * (near - slow[:lead])
     return base, detail
 
