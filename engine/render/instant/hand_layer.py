@@ -95,6 +95,7 @@ def draw_hand(out: np.ndarray, pts: np.ndarray, skin: HandSkin, opacity: float =
     alpha = np.zeros((ch, cw), np.float32)
     q = (p[:, :2] - [x0, y0]) * s
     base = skin.base
+    rim_c, skin_c, ridge_c = _shade(base, RIM_SHADE), _shade(base, 1.0), _shade(base, RIDGE_LIGHT)  # once a hand
 
     r_f = FINGER_RADIUS * length * s
     r_t = THUMB_RADIUS * length * s
@@ -109,24 +110,24 @@ def draw_hand(out: np.ndarray, pts: np.ndarray, skin: HandSkin, opacity: float =
     edge = max(1.0, 0.9 * s)
     for name, _z in parts:
         if name == "palm":
-            cv2.fillConvexPoly(canvas, hull, _shade(base, RIM_SHADE), cv2.LINE_AA)
-            cv2.polylines(canvas, [hull], True, _shade(base, RIM_SHADE), 2 * rim + int(2 * edge), cv2.LINE_AA)
+            cv2.fillConvexPoly(canvas, hull, rim_c, cv2.LINE_AA)
+            cv2.polylines(canvas, [hull], True, rim_c, 2 * rim + int(2 * edge), cv2.LINE_AA)
             cv2.fillConvexPoly(alpha, hull, 1.0, cv2.LINE_AA)
             cv2.polylines(alpha, [hull], True, 1.0, 2 * rim + int(2 * edge), cv2.LINE_AA)
             inner = cv2.convexHull(np.round(q[palm_idx]).astype(np.int32))
-            cv2.fillConvexPoly(canvas, inner, _shade(base, 1.0), cv2.LINE_AA)
-            cv2.polylines(canvas, [inner], True, _shade(base, 1.0), 2 * rim, cv2.LINE_AA)
+            cv2.fillConvexPoly(canvas, inner, skin_c, cv2.LINE_AA)
+            cv2.polylines(canvas, [inner], True, skin_c, 2 * rim, cv2.LINE_AA)
             continue
         chain = vocab.FINGERS[name]
         r0 = r_t if name == "thumb" else r_f
         joints = [q[c] for c in chain]
         radii = np.linspace(r0, r0 * TIP_TAPER, len(joints))
         for (a, b), (ra, rb) in zip(zip(joints[:-1], joints[1:]), zip(radii[:-1], radii[1:])):
-            _capsule(canvas, a, b, ra + edge, rb + edge, _shade(base, RIM_SHADE), alpha)
+            _capsule(canvas, a, b, ra + edge, rb + edge, rim_c, alpha)
         for (a, b), (ra, rb) in zip(zip(joints[:-1], joints[1:]), zip(radii[:-1], radii[1:])):
-            _capsule(canvas, a, b, ra, rb, _shade(base, 1.0))
+            _capsule(canvas, a, b, ra, rb, skin_c)
         for (a, b), (ra, rb) in zip(zip(joints[:-1], joints[1:]), zip(radii[:-1], radii[1:])):
-            _capsule(canvas, a, b, 0.35 * ra, 0.35 * rb, _shade(base, RIDGE_LIGHT))
+            _capsule(canvas, a, b, 0.35 * ra, 0.35 * rb, ridge_c)
         for j in range(1, len(joints) - 1):  # a crease across each finger joint
             d = joints[j + 1] - joints[j - 1]
             nrm = np.array([-d[1], d[0]]) / (np.linalg.norm(d) + 1e-9)

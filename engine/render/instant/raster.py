@@ -85,10 +85,18 @@ def close_cracks(ids: np.ndarray, box: tuple, radius: int, inside: np.ndarray) -
     cov = (sub >= 0).astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
     gap = (cv2.morphologyEx(cov, cv2.MORPH_CLOSE, k) > 0) & (cov == 0) & inside[y0:y1, x0:x1]
-    if not gap.any():
+    rows = np.flatnonzero(gap.any(1))
+    if not len(rows):
         return
-    near = cv2.dilate(sub.astype(np.float32), k)  # ids are exact in float32 below 2**24
-    sub[gap] = near[gap].astype(np.int32)
+    cols = np.flatnonzero(gap.any(0))
+    # the dilation only over the gaps' box and the kernel's reach beyond it (inside the box: the same values
+    # there as over the whole box)
+    h, w = sub.shape
+    a0, a1 = max(0, int(rows[0]) - radius), min(h, int(rows[-1]) + radius + 1)
+    b0, b1 = max(0, int(cols[0]) - radius), min(w, int(cols[-1]) + radius + 1)
+    part, gap = sub[a0:a1, b0:b1], gap[a0:a1, b0:b1]
+    near = cv2.dilate(part.astype(np.float32), k)  # ids are exact in float32 below 2**24
+    part[gap] = near[gap].astype(np.int32)
 
 
 def backward_map(ids: np.ndarray, box: tuple, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -195,7 +195,10 @@ class InstantRenderer(Renderer):
         beneath the arm, rasterised for their box alone (in place)."""
         x0, y0, x1, y1 = box
         is_arm = _arm_lookup(an, len(dst))
-        ey, ex = np.nonzero((alpha > 0) & (alpha < ARM_EDGE_OPAQUE))  # soft pixels: a thin set
+        soft = cv2.findNonZero(cv2.inRange(alpha, 1, ARM_EDGE_OPAQUE - 1))  # soft pixels: a thin set
+        if soft is None:
+            return
+        ex, ey = soft.reshape(-1, 2).T  # (x, y) rows, as raster order
         on_arm = is_arm[ids[ey + y0, ex + x0]]
         ey, ex = ey[on_arm], ex[on_arm]
         if not len(ey):
