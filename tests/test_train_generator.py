@@ -207,6 +207,22 @@ def test_prepared_layers_mark_the_warped_person_and_the_export_calibrates_a_resi
     assert report["chosen"] == list(gate) and report["worst"] >= start
 
 
+def test_the_gate_report_scores_frames_as_the_bench_does():
+    """engine.train.calibrate scores held-out frames with skimage's SSIM (as bench/generator_eval.py scores
+    media), computed in torch: the same number on real-looking frames, and it ranks a blurred copy below the
+    original."""
+    import cv2
+    from skimage.metrics import structural_similarity
+
+    from engine.train.calibrate import frame_ssim
+
+    rng = np.random.default_rng(0)
+    a = cv2.GaussianBlur(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), (0, 0), 1.5)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    assert abs(frame_ssim(a, b) - structural_similarity(a, b, channel_axis=2)) < 1e-9
+    assert frame_ssim(a, cv2.GaussianBlur(a, (0, 0), 3)) < frame_ssim(a, a) == pytest.approx(1.0)
+
+
 def test_wrong_checkpoint_version_is_a_clear_error(tmp_path):
     from safetensors.torch import load_file, save_file
 

@@ -70,6 +70,10 @@ class GeneratorTrainConfig:
     # Where `--export` calibrates the preview (the held-out clips' shards, prepared with the instant renderer's
     # layers, which the residual gate needs); empty: `data`. Never the validation media.
     calibration_data: str = ""
+    # The corpus folder holding the held-out clips themselves: when set, `--export` also scores the preview (global
+    # gain and gate) on their whole frames as bench/generator_eval.py scores media (engine/train/calibrate.py),
+    # into calibration.json. Needs the clips' tracking (through the cache). Never the validation media.
+    calibration_corpus: str = ""
     # Full-body motion is scarce in the corpus (4 clips of 35): its pairs are repeated this often per epoch.
     repeat_fullbody: int = 3
     repeat_halfbody: int = 2
@@ -480,6 +484,14 @@ def export_run(run_dir: str | Path, path: str | Path, which: str = "best",
         gate: tuple[float, ...] = ()
         if all("layers" in s.arrays for s in val_shards):
             gate, table["gate"] = calibrate_gate(model, val_shards, gain)
+        if calibrate.calibration_corpus:  # a report: the held-out clips' whole frames, as the bench scores media
+            from engine.jobs import drain
+            from engine.models.warp_dit import GATE_REGIONS
+            from engine.train.calibrate import heldout_frames, score_gate
+
+            records = drain(heldout_frames(model, calibrate.calibration_corpus, tuple(calibrate.holdout)))
+            table["frames"] = {"global_gain": score_gate(records, (gain,) * len(GATE_REGIONS))[2],
+                               "gate": score_gate(records, gate)[2] if gate else None}
         model.config = dataclasses.replace(model.config, residual_gain=gain, residual_gate=gate)
         (run_dir / "calibration.json").write_text(json.dumps(table, indent=1) + "\n")
         extra["residual_gain"] = f"{gain} (measured on the held-out pairs; see calibration.json)"

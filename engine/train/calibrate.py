@@ -1,0 +1,155 @@
+"""The preview's residual gate, scored the way the preview is judged: whole frames of held-out corpus clips.
+
+bench/generator_eval.py scores the studio's preview on whole frames (512 px long side, the clip's first frame as
+the photo, PSNR and SSIM per frame as skimage computes them: 7 x 7 uniform window, sample covariance). A gate
+calibrated on the trainer's 128 px crops of 256 px frames did not carry over: the residual, resized from the
+crop to a box of 300+ px, scores differently there (on the held-out corpus clips, the crop-calibrated gate
+gained SSIM on every clip's crops and lost it on two of three clips' frames). So here the held-out clips
+(never trained on, never the validation media) are rendered as the bench renders media: per frame the instant
+render with its layers, the generator's residual sampled once at gain 1 (the preview's steps and draws), and any
+gate is then pasted and scored without sampling again (the gate is linear in its gains).
+
+`python main.py train --export` writes these per-clip figures for the global gain and the chosen gate into
+calibration.json ("frames") when the config names `calibration_corpus`. They are a report, not the chooser: a
+coordinate ascent of the gate on them (stop 16, the shipped weights, from all gains 0) found that any one region
+at any gain from 0.1 to 1.0 loses SSIM on at least one held-out clip, the drawn hands at 0.1 alone excepted: a
+maximin there picks "no residual". On whole frames of people it never saw, this model's residual does not gain
+structure on every clip anywhere; the crop-level gate (engine/train/generator.calibrate_gate) keeps the PSNR gain
+and loses less SSIM than one global gain on these frames too (figures in the model card).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.jobs import CancelToken, Job, Progress
+
+FRAME_SIDE = 512  # long side of the scored frames, px (bench/generator_eval.py --size)
+FRAMES_PER_CLIP = 20  # spread over the clip, as the bench's --frames 20
+SK_WINDOW = 7  # skimage.metrics.structural_similarity's defaults (uniform window, data range 255)
+SK_C1, SK_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+
+def frame_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """skimage.metrics.structural_similarity(a, b, channel_axis=2) of two uint8 RGB frames (the same number to
+    1e-12), in torch: the calibration scores a few thousand frames."""
+    x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
+    y = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1)[None].double()
+    n = SK_WINDOW * SK_WINDOW
+    k = torch.ones(3, 1, 1, SK_WINDOW, dtype=torch.float64) / SK_WINDOW
+
+    def mean(t: torch.Tensor) -> torch.Tensor:  # valid region only: skimage crops the window's half-width
+        return F.conv2d(F.conv2d(t, k, groups=3), k.transpose(2, 3), groups=3)
+
+    ux, uy = mean(x), mean(y)
+    norm = n / (n - 1)  # sample covariance
+    vx, vy = norm * (mean(x * x) - ux * ux), norm * (mean(y * y) - uy * uy)
+    vxy = norm * (mean(x * y) - ux * uy)
+    s = ((2 * ux * uy + SK_C1) * (2 * vxy + SK_C2)) / ((ux ** 2 + uy ** 2 + SK_C1) * (vx + vy + SK_C2))
+    return float(s.mean())
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a.astype(np.float64) - b) ** 2))
+
+
+@dataclass
+class FrameRecord:
+    """One held-out frame: what the preview would paste, before any gain."""
+
+    truth: np.ndarray  # (H, W, 3) uint8, the real frame
+    warp: np.ndarray  # (H, W, 3) uint8, the instant render
+    box: object  # engine.render.dit_warp.Box
+    residual: np.ndarray  # (S, S, 3) float32, sampled at gain 1
+    masks: np.ndarray  # (len(GATE_REGIONS), S, S) float32: the gate of each region alone at gain 1
+    mse0: float
+    ssim0: float
+
+
+def heldout_frames(model, corpus: str | Path, clips: tuple[str, ...], frames: int = FRAMES_PER_CLIP,
+                   side: int = FRAME_SIDE, cancel: CancelToken | None = None) -> Job[dict[str, list[FrameRecord]]]:
+    """Self-reenactment records of each held-out clip (first frame the photo), as the bench renders media."""
+    import cv2
+
+    from engine.analyze import track_clip
+    from engine.io.video import iter_frames
+    from engine.jobs import drain
+    from engine.models.warp_dit import GATE_REGIONS
+    from engine.render.base import Reference
+    from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS, DiTRenderer, _letterbox
+    from engine.render.dit_warp import (VISIBLE, SampleRequest, crop_square, layer_image, person_box, photo_plate,
+                                        preview_sigmas, residual_gate, sample_residual, to_tensor)
+    from engine.tokens import retarget
+    from engine.track.tracker import track_image
+    from engine.train.data import DataError, motion_vector
+
+    rnd = DiTRenderer(model, steps=PREVIEW_STEPS, draws=PREVIEW_DRAWS)
+    one_hot = np.eye(len(GATE_REGIONS))
+    dtype = next(rnd.model.parameters()).dtype
+    out: dict[str, list[FrameRecord]] = {}
+    for c, name in enumerate(clips):
+        path = Path(corpus) / name
+        if not path.is_file():
+            raise DataError(f"held-out clip {name} not found in {corpus} (the gate's calibration needs it)")
+        yield Progress(c, len(clips), f"Calibrating the preview's gate: {name}")
+        clip = yield from track_clip(path, cancel=cancel)
+        idx = sorted(set(np.linspace(1, len(clip) - 1, frames).round().astype(int).tolist()))
+        real = {f.index: f.rgb for f in iter_frames(path) if f.index in set(idx) | {0}}
+        idx = [i for i in idx if i in real]
+        s = side / max(real[0].shape[:2])
+        size = (int(round(real[0].shape[1] * s / 2)) * 2, int(round(real[0].shape[0] * s / 2)) * 2)
+        small = {k: cv2.resize(v, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) for k, v in real.items()}
+        ref = Reference(rgb=small[0], landmarks=track_image(small[0], require_person=False), name=path.stem)
+        rig, plate = ref.rig(), photo_plate(rnd.instant, ref)
+        visible = ref.landmarks.body_conf >= VISIBLE
+        to_out, ref_crop = _letterbox(ref.size, size), rnd._reference_crop(ref)
+        records = []
+        for i in idx:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            truth = cv2.resize(small[i], size, interpolation=cv2.INTER_AREA)
+            target = retarget.apply(clip.tokens.frame(i), rig)
+            layers: dict = {}
+            warp = rnd.instant.warp(ref, target, size, layers=layers)
+            ref_box = person_box(target, *ref.size, visible)
+            box = to_out(ref_box)
+            req = SampleRequest(to_tensor(crop_square(warp, box, rnd.size)[None]).to(dtype),
+                                to_tensor(crop_square(plate, ref_box, rnd.size)[None]).to(dtype),
+                                ref_crop[None].to(dtype),
+                                torch.from_numpy(motion_vector(clip.tokens, i, clip.tokens.placement[i])[None]).to(dtype))
+            x0 = drain(sample_residual(rnd.model, req, preview_sigmas(PREVIEW_STEPS), draws=PREVIEW_DRAWS,
+                                       generator=torch.Generator().manual_seed(i)))
+            lay = crop_square(layer_image(layers), box, rnd.size)
+            masks = np.stack([residual_gate(lay, tuple(e)) for e in one_hot])
+            records.append(FrameRecord(truth, warp, box, x0[0].permute(1, 2, 0).numpy(), masks,
+                                       _mse(truth, warp), frame_ssim(truth, warp)))
+        out[name] = records
+    return out
+
+
+def score_gate(records: dict[str, list[FrameRecord]], gains) -> tuple[float, float, list[dict]]:
+    """(worst relative gain, mean relative gain, per-clip rows) of the preview pasted with `gains`."""
+    from engine.render.dit_warp import paste_residual
+
+    g = np.asarray(gains, np.float32)
+    rows, rel = [], []
+    for name, recs in records.items():
+        psnr = psnr0 = ssim = ssim0 = 0.0
+        for r in recs:
+            frame = paste_residual(r.warp, r.residual * np.tensordot(g, r.masks, 1)[..., None], r.box)
+            psnr += 10 * np.log10(255 ** 2 / max(_mse(r.truth, frame), 1e-12))
+            psnr0 += 10 * np.log10(255 ** 2 / max(r.mse0, 1e-12))
+            ssim += frame_ssim(r.truth, frame)
+            ssim0 += r.ssim0
+        n = len(recs)
+        row = {"clip": name, "psnr": psnr / n, "psnr_warp": psnr0 / n, "ssim": ssim / n, "ssim_warp": ssim0 / n}
+        # relative to the instant render: its pixel error (from the mean PSNR gain), its 1 - SSIM
+        row["rel_mse"] = float(1 - 10 ** (-(row["psnr"] - row["psnr_warp"]) / 10))
+        row["rel_ssim"] = float((row["ssim"] - row["ssim_warp"]) / max(1 - row["ssim_warp"], 1e-12))
+        rows.append(row)
+        rel += [row["rel_mse"], row["rel_ssim"]]
+    return min(rel), float(np.mean(rel)), rows
