@@ -440,7 +440,8 @@ def test_the_shipped_generator_is_found_and_beats_the_instant_render_on_a_valida
 HELDOUT_CLIP, HELDOUT_REF, HELDOUT_TARGETS = "clip_halfbody_woman_hand_gesture.mp4", 0, (30, 90, 150)
 # Mean SSIM of the preview minus the instant render's on these frames, measured: -0.032 with the model shipped
 # before (residual pasted whole, PSNR +0.00 dB), -0.026 with the shipped weights at gain 1, -0.003 with their
-# calibrated gain 0.4 (PSNR +0.46 dB). Allowed: -0.01.
+# calibrated gain 0.4 (PSNR +0.46 dB). Allowed: -0.01. Stop 16 (the instant render of 2393a58 and later, much
+# improved): the stop-15 checkpoint -0.0063 (PSNR +0.54 dB), the shipped residual gate -0.0043 (PSNR +0.68 dB).
 HELDOUT_SSIM_SLACK = 0.01
 
 
