@@ -62,7 +62,8 @@ CHANNEL_SETS: dict[str, tuple[tuple[int, np.ndarray], ...]] = {
     "expression": ((_FACE, metrics.EXPRESSION),),
     "fingers": ((_LEFT, metrics.FINGERS["left_hand"]), (_RIGHT, metrics.FINGERS["right_hand"])),
 }
-# chosen by `python -m engine.motion.settle` on the corpus library (34 clips; see the module doc)
+# chosen by `python -m engine.motion.settle` on the corpus library (34 clips; see the module doc); re-run on the
+# library rebuilt from the re-tracked corpus (2393a58's tracking): the same three choices
 PARAMS = {
     "head": SettleParams(1.0, 0.08, 2.0, 0.75, 1.0),
     "expression": SettleParams(0.5, 0.04, 2.0, 0.75, 1.0),

@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stop-after-s", type=float, default=0.0)
     ap.add_argument("--out", type=Path, default=Path("runs/motion"))
+    ap.add_argument("--library", type=Path, default=LIBRARY_PATH,
+                    help="train on this library (default: the shipped one)")
     ap.add_argument("--export", type=Path, default=None, help="export this run's weights instead of training")
     ap.add_argument("-o", "--output", type=Path, default=LIBRARY_PATH.parent / "motion_model.safetensors")
     args = ap.parse_args(argv)
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.output}: {n} parameters, {args.output.stat().st_size / 1e6:.2f} MB")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    result, n_windows, _ = drain(run(args.preset, args.steps, args.out, batch_size=args.batch_size, lr=args.lr,
+    result, n_windows, _ = drain(run(args.preset, args.steps, args.out, library=args.library, batch_size=args.batch_size, lr=args.lr,
                                      stop_after_s=args.stop_after_s, weight_decay=args.weight_decay,
                                      still_p=args.still_p, far_weight=args.far_weight),
                                  lambda p: print(p.message, file=sys.stderr, flush=True) if p.done % 100 == 0 else None)
