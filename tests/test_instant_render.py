@@ -538,3 +538,19 @@ def test_a_videos_letterbox_bar_stays_in_front_of_the_moving_person(media, rende
     assert np.abs(out[bar].astype(int) - rgb[bar]).max() <= 2, "the bar is drawn over"
     above = slice(rgb.shape[0] - bars.bottom - 40, rgb.shape[0] - bars.bottom)
     assert np.abs(out[above].astype(int) - rgb[above]).mean() > 3, "the person did move down over those rows"
+
+
+def test_only_flat_black_bands_count_as_letterbox_bars(corpus):
+    """A photo whose dark shirt meets a dark wall along its bottom edge (16-22 levels at their brightest, as dark
+    as a bar) has no bar: its person must not be pinned there. A clip framed in a pillarbox has one."""
+    from engine.io.image import load_image
+    from engine.io.video import iter_frames
+    from engine.render.instant.letterbox import find_bars
+
+    shirt = corpus / "photo_halfbody_man_greyhair_blackshirt.png"
+    clip = corpus / "clip_halfbody_woman_hand_gesture.mp4"
+    for path in (shirt, clip):
+        assert path.is_file(), f"corpus file {path.name} is missing"
+    assert not find_bars(load_image(shirt)).any()
+    bars = find_bars(next(iter(iter_frames(clip))).rgb)
+    assert bars.left >= 100 and not (bars.top or bars.bottom or bars.right), bars

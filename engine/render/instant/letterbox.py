@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 BAR_LEVEL = 24  # a bar row is at most this bright in every pixel (video black is 0-16, compression adds a little)
+# ... and flat: black on average, or nearly one level throughout. A dark shirt on a dark wall along a photo's
+# bottom edge is as dark at its brightest (the corpus's grey-haired man in a black shirt: 16-22) but is neither
+# (mean 12, spread 2.5 levels); a bar is (the green-screen clip's: mean 0.2).
+BAR_MEAN, BAR_SPREAD = 6.0, 1.0
 MIN_BAR_PX = 2  # thinner than this is an edge artefact, not a bar
 MAX_BAR_FRACTION = 0.25  # a dark band deeper than this is part of the scene (a dark floor, a night sky)
 
@@ -43,15 +47,15 @@ class Bars:
         return m
 
 
-def _depth(lines: np.ndarray) -> int:
-    """How many of `lines` (each line's brightest channel value, from the edge inwards) are bar."""
-    dark = lines <= BAR_LEVEL
+def _depth(peak: np.ndarray) -> int:
+    """How many lines of `peak` (each pixel's brightest channel, lines from the edge inwards) are bar."""
+    p = peak.astype(np.float32)
+    dark = (p.max(axis=1) <= BAR_LEVEL) & ((p.mean(axis=1) <= BAR_MEAN) | (p.std(axis=1) <= BAR_SPREAD))
     n = int(np.argmin(dark)) if not dark.all() else len(dark)
-    return n if MIN_BAR_PX <= n <= MAX_BAR_FRACTION * len(lines) else 0
+    return n if MIN_BAR_PX <= n <= MAX_BAR_FRACTION * len(dark) else 0
 
 
 def find_bars(rgb: np.ndarray) -> Bars:
     """The letterbox (top/bottom) and pillarbox (left/right) bars of an RGB uint8 image."""
     peak = rgb.max(axis=2)
-    rows, cols = peak.max(axis=1), peak.max(axis=0)
-    return Bars(_depth(rows), _depth(rows[::-1]), _depth(cols), _depth(cols[::-1]))
+    return Bars(_depth(peak), _depth(peak[::-1]), _depth(peak.T), _depth(peak.T[::-1]))
