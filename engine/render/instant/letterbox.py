@@ -49,10 +49,11 @@ class Bars:
 
 def _depth(peak: np.ndarray) -> int:
     """How many lines of `peak` (each pixel's brightest channel, lines from the edge inwards) are bar."""
-    p = peak.astype(np.float32)
+    deepest = int(MAX_BAR_FRACTION * len(peak))
+    p = peak[:deepest + 1].astype(np.float32)  # one line past the deepest bar tells a bar from a dark scene
     dark = (p.max(axis=1) <= BAR_LEVEL) & ((p.mean(axis=1) <= BAR_MEAN) | (p.std(axis=1) <= BAR_SPREAD))
     n = int(np.argmin(dark)) if not dark.all() else len(dark)
-    return n if MIN_BAR_PX <= n <= MAX_BAR_FRACTION * len(dark) else 0
+    return n if MIN_BAR_PX <= n <= deepest else 0
 
 
 def find_bars(rgb: np.ndarray) -> Bars:
