@@ -8,7 +8,8 @@ Tasks, on every clip of ../shared/media:
 Methods: hold-last-pose, constant velocity, motion matching, the model alone, and hybrid (model, then
 matching: the default). Errors are reported for the first 0.5 s and for the whole span (engine/motion/metrics.py
 for the units). Naturalness: Fréchet distance of speed/acceleration/jerk windows of the generated spans
-against windows of the real clips. Joins: the step at each join against the steps between real frames;
+against windows of the real clips, for the whole span and split by where the windows start (the first 0.5 s
+after the join, and later: where a forecast leads, and where the matched take plays). Joins: the step at each join against the steps between real frames;
 the threshold is their 95th percentile.
 
 Set UNIMOTION_CACHE to reuse tracking. --methods to run a subset; --seed for another take.
@@ -122,7 +123,7 @@ def main() -> None:
         return out
 
     results = {}  # (task, method) -> list of dicts
-    feats = {}
+    feats, early, late = {}, {}, {}
     timing = {}
     for method in methods:
         opts = GenerateOptions(method=method, seed=args.seed)
@@ -150,7 +151,11 @@ def main() -> None:
                 row = {**{f"near_{k}": v for k, v in e_near.items()}, **{f"all_{k}": v for k, v in e_all.items()},
                        "join": float(np.max(js)), "over": float(np.mean([j > thresholds[seq.name] for j in js]))}
                 results.setdefault((task, method), []).append(row)
-                feats.setdefault((task, method), []).append(M.window_features(around, around_tr, scales, seq.fps))
+                f = M.window_features(around, around_tr, scales, seq.fps)
+                feats.setdefault((task, method), []).append(f)
+                # windows by where they start: the near future (from the 3 real frames before the join) and after
+                early.setdefault((task, method), []).append(f[:3 + near])
+                late.setdefault((task, method), []).append(f[3 + near:])
         timing[method] = time.perf_counter() - t0
 
     extend_title = (f"Extend by {HIDE_S:g} s: the last {HIDE_S:g} s of each clip"
@@ -171,6 +176,14 @@ def main() -> None:
                   f"{fmt(r['near_face'], 4)} | {fmt(r['near_hands'], 2)} | {fmt(r['all_body'], 1)} | "
                   f"{fmt(r['all_head'], 1)} | {fmt(r['all_face'], 3)} | {fmt(r['all_hands'], 1)} | {fmt(fd)} | "
                   f"{fmt(r['join'], 3)} | {100 * r['over']:.0f}% |")
+
+        print(f"\nFD by part of the span (windows by where they start: up to {NEAR_S:g} s after the join, and later)")
+        print("| method | FD first " + f"{NEAR_S:g} s | FD later |")
+        print("|---|---|---|")
+        for method in methods:
+            fe = M.frechet(np.concatenate(early[(task, method)]), real_feats)
+            fl = M.frechet(np.concatenate(late[(task, method)]), real_feats)
+            print(f"| {labels[method]} | {fmt(fe)} | {fmt(fl)} |")
 
         if CHOSEN in methods and len(methods) > 1:
             print(f"\nPaired per span, {CHOSEN} minus each other method, first {NEAR_S:g} s (mean ± standard error; "
