@@ -74,6 +74,10 @@ class GeneratorTrainConfig:
     # gain and gate) on their whole frames as bench/generator_eval.py scores media (engine/train/calibrate.py),
     # into calibration.json. Needs the clips' tracking (through the cache). Never the validation media.
     calibration_corpus: str = ""
+    # Corpus photos (never trained on) that the held-out clips animate when `--export` checks the gate's drawn-hand
+    # gain against the bench's cross-identity hand measures (engine/train/calibrate.heldout_cross); needs
+    # calibration_corpus. Empty: no check.
+    calibration_photos: tuple[str, ...] = ()
     # Full-body motion is scarce in the corpus (4 clips of 35): its pairs are repeated this often per epoch.
     repeat_fullbody: int = 3
     repeat_halfbody: int = 2
@@ -106,8 +110,9 @@ class GeneratorTrainConfig:
             raise ValueError(f"GeneratorTrainConfig.{unknown[0]}: unknown field")
         if "loop" in data:
             data["loop"] = LoopConfig.from_dict(data["loop"])
-        if "holdout" in data:
-            data["holdout"] = tuple(data["holdout"])
+        for name in ("holdout", "calibration_photos"):
+            if name in data:
+                data[name] = tuple(data[name])
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -334,7 +339,17 @@ def calibrate_gate(model: WarpDiT, shards: list[Shard], start: float, steps: int
     on every clip), so the criterion is the smallest, over the clips and the two measures, of the relative gain
     over the instant render (pixel error, 1 - SSIM), ties broken by the mean; coordinate ascent over `grid`
     from the global gain `start` everywhere. The residual is sampled once (at gain 1, the studio's preview).
+    The residual is sampled by gate_samples, the gains searched by ascend_gate.
     Returns (gains, a report: regions, chosen, per-clip figures of the global gain and of the gate, the path)."""
+    clips = gate_samples(model, shards, steps, draws, batch)
+    return ascend_gate(clips, start, grid)
+
+
+@torch.no_grad()
+def gate_samples(model: WarpDiT, shards: list[Shard], steps: int | None = None, draws: int | None = None,
+                 batch: int = 32) -> list[dict]:
+    """The held-out clips' pairs (they must carry the instant renderer's layers) with the preview's residual
+    sampled once at gain 1 and each gate region's mask: what ascend_gate scores any gains on."""
     from engine.jobs import drain
     from engine.models.warp_dit import GATE_REGIONS
     from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS
@@ -363,6 +378,16 @@ def calibrate_gate(model: WarpDiT, shards: list[Shard], start: float, steps: int
         warp, target = to_tensor(np.array(a["warp"])), to_tensor(np.array(a["target"]))
         clips.append({"name": shard.name, "warp": warp, "target": target, "x0": torch.cat(x0), "masks": masks,
                       "mse_w": float(((warp - target) ** 2).mean()), "ssim_w": float(ssim(warp, target).mean())})
+    return clips
+
+
+def ascend_gate(clips: list[dict], start: float, grid: tuple[float, ...] = GATE_GRID,
+                fixed: dict[int, float] | None = None) -> tuple[tuple[float, ...], dict]:
+    """The coordinate ascent of calibrate_gate on gate_samples' clips; `fixed` {region index: gain} holds those
+    regions (the drawn hands, when the cross-identity hand check rules their gain out) out of the search."""
+    from engine.models.warp_dit import GATE_REGIONS
+
+    fixed = fixed or {}
 
     def measure(gains) -> tuple[float, float, list[dict]]:
         rows = []
@@ -377,12 +402,13 @@ def calibrate_gate(model: WarpDiT, shards: list[Shard], start: float, steps: int
         rel = [r[k] for r in rows for k in ("rel_mse", "rel_ssim")]
         return min(rel), float(np.mean(rel)), rows
 
-    gains = [float(start)] * len(GATE_REGIONS)
+    report = {"regions": list(GATE_REGIONS), "global_gain": start,
+              "global": measure([float(start)] * len(GATE_REGIONS))[2], "path": [], "fixed": dict(fixed)}
+    gains = [float(fixed.get(j, start)) for j in range(len(GATE_REGIONS))]
     best = measure(gains)
-    report = {"regions": list(GATE_REGIONS), "global_gain": start, "global": best[2], "path": []}
     for _ in range(GATE_ROUNDS):
         moved = False
-        for j in range(len(gains)):
+        for j in (j for j in range(len(gains)) if j not in fixed):
             for v in grid:
                 trial = gains[:j] + [v] + gains[j + 1:]
                 got = measure(trial)
@@ -393,6 +419,57 @@ def calibrate_gate(model: WarpDiT, shards: list[Shard], start: float, steps: int
             break
     report.update(chosen=list(gains), worst=best[0], mean=best[1], clips=best[2])
     return tuple(gains), report
+
+
+def heldout_frames_report(model: WarpDiT, cfg: GeneratorTrainConfig, gain: float, gate: tuple[float, ...]) -> dict:
+    """The held-out clips' whole frames scored as the bench scores media (engine/train/calibrate.py), for the one
+    global gain and the gate: a report in calibration.json, not a chooser."""
+    from engine.jobs import drain
+    from engine.models.warp_dit import GATE_REGIONS
+    from engine.train.calibrate import heldout_frames, score_gate
+
+    records = drain(heldout_frames(model, cfg.calibration_corpus, tuple(cfg.holdout)))
+    return {"global_gain": score_gate(records, (gain,) * len(GATE_REGIONS))[2],
+            "gate": score_gate(records, gate)[2] if gate else None}
+
+
+HAND_WINDOWS = 3  # 8-frame windows per photo x clip in check_hands (6 photos x 2 clips x 3: 288 frames)
+
+
+def check_hands(model: WarpDiT, cfg: GeneratorTrainConfig, samples: list[dict], start: float,
+                gate: tuple[float, ...]) -> tuple[tuple[float, ...], dict]:
+    """The drawn hands' gain, checked against the bench's cross-identity hand measures on held-out corpus data
+    (cfg.calibration_photos animated by the held-out clips, engine/train/calibrate.heldout_cross): the gate keeps
+    its drawn gain when the preview's finger error is no larger and its hands-found share no smaller than the
+    instant render's; otherwise the drawn gain is lowered a grid step at a time (the other regions searched again
+    with it held) to the first that keeps both, down to 0 (leave the instant render's drawn hands alone). When
+    none keeps both, the one with the smallest finger error. Returns (gate, report)."""
+    from engine.jobs import drain
+    from engine.models.warp_dit import GATE_REGIONS
+    from engine.train.calibrate import heldout_cross, score_hands
+
+    d = GATE_REGIONS.index("drawn")
+    # the held-out clips that show hands (a talking face's clip has none to measure)
+    clips = tuple(c for c in cfg.holdout if "_face_" not in c) or tuple(cfg.holdout)
+    pairs = drain(heldout_cross(model, cfg.calibration_corpus, cfg.calibration_photos, clips, windows=HAND_WINDOWS))
+    instant = score_hands(pairs, (0.0,) * len(GATE_REGIONS))
+    def ok(h: dict) -> bool:  # a measure the pairs cannot give (no hand tracked) does not rule a gain out
+        deg = h["hand_deg"] is None or instant["hand_deg"] is None or h["hand_deg"] <= instant["hand_deg"]
+        return deg and (h["found"] is None or instant["found"] is None or h["found"] >= instant["found"])
+
+    trials, report = [], {"photos": list(cfg.calibration_photos), "pairs": len(pairs), "instant": instant}
+    lower = [v for v in GATE_GRID if v < gate[d]]
+    for v in [gate[d], *reversed(lower)]:
+        gains, crop = (gate, None) if v == gate[d] else ascend_gate(samples, start, fixed={d: v})
+        hands = score_hands(pairs, gains)
+        trials.append({"gains": list(gains), **hands, "keeps_hands": ok(hands),
+                       **({"worst": crop["worst"], "mean": crop["mean"], "clips": crop["clips"]} if crop else {})})
+        if ok(hands):
+            break
+    keep = [t for t in trials if t["keeps_hands"]]
+    pick = keep[0] if keep else min(trials, key=lambda t: (t["hand_deg"] if t["hand_deg"] is not None else 1e9))
+    report.update(trials=trials, chosen=pick["gains"], met=bool(keep))
+    return tuple(pick["gains"]), report
 
 
 def heldout_shards(cfg: GeneratorTrainConfig, size: int, data: str | None = None) -> list[Shard]:
@@ -483,15 +560,12 @@ def export_run(run_dir: str | Path, path: str | Path, which: str = "best",
         table: dict = {"data": data, "chosen": gain, "rows": rows}
         gate: tuple[float, ...] = ()
         if all("layers" in s.arrays for s in val_shards):
-            gate, table["gate"] = calibrate_gate(model, val_shards, gain)
+            samples = gate_samples(model, val_shards)
+            gate, table["gate"] = ascend_gate(samples, gain)
+            if calibrate.calibration_photos and calibrate.calibration_corpus:
+                gate, table["cross"] = check_hands(model, calibrate, samples, gain, gate)
         if calibrate.calibration_corpus:  # a report: the held-out clips' whole frames, as the bench scores media
-            from engine.jobs import drain
-            from engine.models.warp_dit import GATE_REGIONS
-            from engine.train.calibrate import heldout_frames, score_gate
-
-            records = drain(heldout_frames(model, calibrate.calibration_corpus, tuple(calibrate.holdout)))
-            table["frames"] = {"global_gain": score_gate(records, (gain,) * len(GATE_REGIONS))[2],
-                               "gate": score_gate(records, gate)[2] if gate else None}
+            table["frames"] = heldout_frames_report(model, calibrate, gain, gate)
         model.config = dataclasses.replace(model.config, residual_gain=gain, residual_gate=gate)
         (run_dir / "calibration.json").write_text(json.dumps(table, indent=1) + "\n")
         extra["residual_gain"] = f"{gain} (measured on the held-out pairs; see calibration.json)"
