@@ -285,20 +285,30 @@ def main() -> None:
               flush=True)
 
     if args.renderer == "instant":
-        print(f"\nRest: each photo at its own landmarks vs the photo ({args.size} px), largest channel difference")
+        from engine.tokens import retarget
+        from engine.tokens.encode import encode_clip
+        from engine.track.types import ClipLandmarks
+
+        print(f"\nRest: each photo at its own landmarks vs the photo ({args.size} px), largest channel difference; "
+              f"PSNR there and posed by the tokens of its own landmarks (a driver holding the photo's pose)")
         for photo in photos_rest:
             rgb = load_image(photo, max_side=args.size * 2)
             ref = Reference(rgb=rgb, landmarks=track_image(rgb), name=photo.stem)
             out = renderer.warp(ref, ref.landmarks, args.size)
+            own = encode_clip(ClipLandmarks.stack([ref.landmarks.copy()] * 2))[0]
+            posed = renderer.warp(ref, retarget.apply(own, ref.rig(), 0), args.size)
             # the photo placed as the renderer letterboxes it (an output rounded to even sizes is not the
             # photo's aspect: stretched to it, the photo would be a pixel off at one edge)
             (h, w), (oh, ow) = rgb.shape[:2], out.shape[:2]
             k = min(ow / w, oh / h)
             pw, ph = max(1, int(round(w * k))), max(1, int(round(h * k)))
             ox, oy = (ow - pw) // 2, (oh - ph) // 2
-            d = np.abs(out[oy:oy + ph, ox:ox + pw].astype(np.int16)
-                       - cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA).astype(np.int16)).max(-1)
-            print(f"{photo.stem:<40} mean {d.mean():6.2f}  p99 {np.percentile(d, 99):6.1f}", flush=True)
+            small = cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA)
+            d = np.abs(out[oy:oy + ph, ox:ox + pw].astype(np.int16) - small.astype(np.int16)).max(-1)
+            psnr = peak_signal_noise_ratio(small, out[oy:oy + ph, ox:ox + pw])
+            psnr_tok = peak_signal_noise_ratio(small, posed[oy:oy + ph, ox:ox + pw])
+            print(f"{photo.stem:<40} mean {d.mean():6.2f}  p99 {np.percentile(d, 99):6.1f}  "
+                  f"PSNR {psnr:6.2f}  by own tokens {psnr_tok:6.2f}", flush=True)
 
     keys = ("body_deg", "body2d_deg", "face", "hand_deg", "found", "found_in_view")
     do_halo = args.renderer == "instant"

@@ -7,7 +7,7 @@ from engine import vocabulary as vocab
 from engine.tokens import body, face, hands
 from engine.tokens.geometry import euler_yxz, frame_from_axes, normalize, to_cam
 from engine.tokens.rig import Rig
-from engine.tokens.schema import BODY_FOLLOW, LIMBS, MotionTokens
+from engine.tokens.schema import BODY_BONE_NAMES, BODY_FOLLOW, LIMBS, MotionTokens
 from engine.track.types import FrameLandmarks
 
 RELAXED_FLEX = 12.0  # degrees of curl per joint for a hand the driver does not show
@@ -55,21 +55,48 @@ def apply(tokens: MotionTokens, rig: Rig, t: int = 0) -> FrameLandmarks:
         grp = tokens.group(f"{side}_hand")
         hs = rig.hands[side]
         arm_follows = follow[f"{side[0]}_arm"] >= 0.5
+        unseen = False  # neither the driver nor the photo shows this hand
         if grp.confidence[t] > 0 and arm_follows:
             tok = grp.values[t]
         elif hs.own_token is not None and (not arm_follows or grp.confidence[t] <= 0):
             tok = hs.own_token  # the driver does not show this hand (or arm): keep the photo's hand
         else:
             tok = _relaxed_hand_token(normalize(body_px[wrist_i] - body_px[elbow_i]), side)
-        hand = hands.apply_hand_frame(tok, hs.palm, hs.segments, body_px[wrist_i], side, s)
+            unseen = True
+        base = body_px[wrist_i].copy()
+        if hs.wrist_offset is not None:
+            forearm = rig.bone_lengths[BODY_BONE_NAMES.index(f"{side[0]}_forearm")] * s
+            base[:2] += _wrist_shift(hs.wrist_offset, body_px[wrist_i, :2] - body_px[elbow_i, :2],
+                                     hs.forearm_seen * forearm, hs.forearm_dir)
+        hand = hands.apply_hand_frame(tok, hs.palm, hs.segments, base, side, s)
         hand[:, 2] += body_px[wrist_i, 2]
         setattr(out, f"{side}_hand", hand.astype(np.float32))
-        setattr(out, f"{side}_hand_conf", np.full(vocab.N_HAND, max(float(grp.confidence[t]), 0.3), np.float32))
+        # confidence 0 marks a hand nobody showed: a renderer need not draw it while the arm keeps the
+        # photo's pose (hands in pockets stay in the pockets)
+        conf = 0.0 if unseen else max(float(grp.confidence[t]), 0.3)
+        setattr(out, f"{side}_hand_conf", np.full(vocab.N_HAND, conf, np.float32))
         if rig.has_body:
             pinky, index, thumb = ((vocab.L_PINKY, vocab.L_INDEX, vocab.L_THUMB) if side == "left"
                                    else (vocab.R_PINKY, vocab.R_INDEX, vocab.R_THUMB))
             out.body[pinky], out.body[index], out.body[thumb] = hand[17], hand[5], hand[3]
     return out
+
+
+def _wrist_shift(offset: np.ndarray, forearm_px: np.ndarray, forearm_len: float,
+                 photo_dir: np.ndarray | None) -> np.ndarray:
+    """The rig's hand-wrist offset turned with the forearm as posed, in full near the photo's own forearm
+    pose and fading out as the forearm turns away from it (body.RESIDUAL_FADE_DEG, as the body's own
+    correction fades): the disagreement between the trackers belongs to the photo's pose, and carried
+    into far-off poses it moved the drawn hands off the arm (finger flexion re-tracked 5.8 -> 8.3 deg on
+    the open-hands photo x the hands clip). A forearm pointing at the camera has no direction across the
+    image: the offset also shrinks as it shortens below its length in the photo (`forearm_len`)."""
+    n = float(np.linalg.norm(forearm_px))
+    if n < 1e-6 or photo_dir is None:
+        return np.zeros(2)
+    e = forearm_px / n
+    turn = np.degrees(np.arccos(np.clip(float(e @ photo_dir), -1.0, 1.0)))
+    weight = min(1.0, n / max(forearm_len, 1e-6)) * float(np.exp(-(turn / body.RESIDUAL_FADE_DEG) ** 2))
+    return weight * (offset[0] * e + offset[1] * np.array([-e[1], e[0]]))
 
 
 def _head_points_from_face(body_px: np.ndarray, face_px: np.ndarray) -> None:

@@ -21,6 +21,13 @@ class HandShape:
     segments: np.ndarray  # (5, 3) finger segment lengths, px
     from_photo: bool  # False: the generic template sized from the forearm
     own_token: np.ndarray | None = None  # the hand's pose in the photo, when the photo shows it
+    # Where the hand model put the wrist, from the body model's wrist, in the forearm's frame (px along the
+    # elbow -> wrist direction, px across it), and the forearm's projected length in the photo over its
+    # rig length: the two trackers disagree by up to a quarter of a forearm, and a hand hung on the body's
+    # wrist moved the photo's own hand (and all its pixels) at rest.
+    wrist_offset: np.ndarray | None = None
+    forearm_seen: float = 1.0
+    forearm_dir: np.ndarray | None = None  # (2,) the photo's elbow -> wrist direction in the image
 
 
 @dataclass
@@ -118,6 +125,10 @@ class Rig:
                 hand_shapes[side] = HandShape(palm, seg, True)
             if fl.has(f"{side}_hand") and side in hand_shapes:
                 hand_shapes[side].own_token = hands.encode_hand_frame(pts, side)
+                if has_body:
+                    hs = hand_shapes[side]
+                    hs.wrist_offset, hs.forearm_seen, hs.forearm_dir = _wrist_offset(
+                        fl, side, float(lengths[schema.BODY_BONE_NAMES.index(f"{side[0]}_forearm")]))
             else:
                 palm, seg = hands.template_shape(forearm)
                 hand_shapes[side] = HandShape(palm, seg, False)
@@ -128,6 +139,22 @@ class Rig:
                    hands=hand_shapes, source=fl, anchor=anchor,
                    anchor_px=None if anchor_px is None else np.asarray(anchor_px, np.float64),
                    zoom_pivot_px=zoom_pivot)
+
+
+def _wrist_offset(fl: FrameLandmarks, side: str,
+                  forearm_len: float) -> tuple[np.ndarray | None, float, np.ndarray | None]:
+    """The hand's wrist from the body's wrist as (along, across) the photo's forearm, px, the forearm's
+    projected share of `forearm_len` and its direction; (None, 1, None) where the photo's forearm is not seen."""
+    elbow, wrist = (vocab.L_ELBOW, vocab.L_WRIST) if side == "left" else (vocab.R_ELBOW, vocab.R_WRIST)
+    if min(fl.body_conf[elbow], fl.body_conf[wrist]) < SHOWN:
+        return None, 1.0, None
+    e = fl.body[wrist, :2].astype(np.float64) - fl.body[elbow, :2]
+    n = float(np.linalg.norm(e))
+    d = getattr(fl, f"{side}_hand")[0, :2].astype(np.float64) - fl.body[wrist, :2]
+    if not np.isfinite(d).all() or n < 1e-6:
+        return None, 1.0, None
+    e /= n
+    return np.array([d @ e, d @ np.array([-e[1], e[0]])]), min(1.0, n / max(forearm_len, 1e-6)), e
 
 
 SHOWN = 0.5  # the tracker's visibility from which a photo's joint counts as seen, not guessed

@@ -18,6 +18,8 @@ from engine.track.types import FrameLandmarks
 FACE_Z_LIFT = 1e-3  # the face layer sorts just in front of the head it sits on
 DRAW_FROM, DRAW_FULL = 0.12, 0.16  # hand shape mismatch (palm widths): the drawn hand fades in between
 # (narrow: while it fades, the photo's hand and the drawn one show one through the other, a ghost hand)
+UNSEEN_HAND_TURN = (12.0, 30.0)  # deg an arm bone turns from the photo's pose: a hand no one showed fades in
+UNSEEN_HAND_STRETCH = (0.15, 0.35)  # ... or |log| of its length change (a forearm swung out of the picture plane)
 
 
 @dataclass
@@ -50,6 +52,9 @@ class FrameDeformer:
         drawn = self._drawn(target)
         target = self._tamed(target)
         mats, z = sk.transforms(target)
+        for group in drawn:
+            if group not in an.hand_palms and not target.conf(group).any():
+                drawn[group] = self._arm_moved(group, mats)
         x = skin(an.verts, an.weights, mats)
         head_m = mats[sk.index["head"]] if sk.has("head") else sk.global_fit(target)
         tgt_face = None
@@ -128,6 +133,28 @@ class FrameDeformer:
             err = instant_hands.mismatch(src, target.points(group), palm / an.scale)
             out[group] = float(np.clip((err - DRAW_FROM) / (DRAW_FULL - DRAW_FROM), 0.0, 1.0))
         return out
+
+    def _arm_moved(self, group: str, mats: np.ndarray) -> float:
+        """Opacity of a hand neither the photo nor the driver shows (engine.tokens.retarget gives it
+        confidence 0): none while the arm keeps the photo's pose, where the photo hides the hand (in a
+        pocket, behind the back), rising to 1 as the arm turns or stretches away from it, where a hand has
+        to show. Drawn in the photo's own pose it stuck out of her pockets."""
+        sk = self.an.skeleton
+        moved = 1.0 if not any(sk.has(f"{group[0]}_{b}") for b in ("upper_arm", "forearm")) else 0.0
+        for bone in (f"{group[0]}_upper_arm", f"{group[0]}_forearm"):
+            i = sk.index.get(bone)
+            if i is None:
+                continue
+            d = sk.src_b[i] - sk.src_a[i]
+            posed = mats[i, :, :2] @ d
+            n0, n1 = float(np.hypot(*d)), float(np.hypot(*posed))
+            if n0 < 1e-6 or n1 < 1e-6:
+                continue
+            turn = np.degrees(np.arccos(np.clip(float(d @ posed) / (n0 * n1), -1.0, 1.0)))
+            stretch = abs(np.log(n1 / n0))
+            moved = max(moved, (turn - UNSEEN_HAND_TURN[0]) / (UNSEEN_HAND_TURN[1] - UNSEEN_HAND_TURN[0]),
+                        (stretch - UNSEEN_HAND_STRETCH[0]) / (UNSEEN_HAND_STRETCH[1] - UNSEEN_HAND_STRETCH[0]))
+        return float(np.clip(moved, 0.0, 1.0))
 
     def _tamed(self, target: FrameLandmarks) -> FrameLandmarks:
         """Target hands eased towards rigid motion where their shape is beyond what a warp can show."""

@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from engine import vocabulary as vocab
 from engine.jobs import CancelToken
 from engine.render.base import RenderedFrame, Renderer, output_size
 from engine.render.instant.analysis import PhotoAnalysis, analyse
@@ -169,8 +170,11 @@ class InstantRenderer(Renderer):
         for group, skin in an.hand_skins.items():  # hands the mesh cannot bend: drawn in the driver's pose
             if target.has(group) and fr.hands and fr.hands.get(group, 0.0) > 0.0:
                 p = target.points(group).astype(np.float64) * an.scale
-                if fr.wrists and group in fr.wrists:  # on the arm as posed (a bone's stretch is limited)
-                    p[:, :2] += fr.wrists[group] - p[0, :2]
+                if fr.wrists and group in fr.wrists:  # on the arm as posed (a bone's stretch is limited),
+                    # as far from the arm's wrist as the target's hand is from its body's wrist (the hand and
+                    # body trackers disagree on where the wrist is; engine.tokens.rig.HandShape.wrist_offset)
+                    off = _hand_off_wrist(target, group) * an.scale
+                    p[:, :2] += fr.wrists[group] + off - p[0, :2]
                 p[:, :2] = (p[:, :2] + 0.5) * sz.scale - 0.5 + sz.offset
                 p[:, 2] *= float(sz.scale[0])
                 if fr.elbows and group in fr.elbows:  # an arm that ends short of the hand is bridged
@@ -245,6 +249,13 @@ class InstantRenderer(Renderer):
                 cancel.raise_if_cancelled()
             target = retarget.apply(motion.frame(int(i)), rig)
             yield RenderedFrame(int(i), self.warp(reference, target, out))
+
+
+def _hand_off_wrist(target: FrameLandmarks, group: str) -> np.ndarray:
+    """(2,) the target's hand wrist from its body's wrist (target px); zero where either is missing."""
+    wrist = vocab.L_WRIST if group == "left_hand" else vocab.R_WRIST
+    d = target.points(group)[0, :2].astype(np.float64) - target.body[wrist, :2]
+    return d if np.isfinite(d).all() and target.body_conf[wrist] > 0 else np.zeros(2)
 
 
 def _arm_lookup(an: PhotoAnalysis, n_tris: int) -> np.ndarray:
