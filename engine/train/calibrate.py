@@ -77,19 +77,13 @@ def heldout_frames(model, corpus: str | Path, clips: tuple[str, ...], frames: in
 
     from engine.analyze import track_clip
     from engine.io.video import iter_frames
-    from engine.jobs import drain
-    from engine.models.warp_dit import GATE_REGIONS
     from engine.render.base import Reference
     from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS, DiTRenderer, _letterbox
-    from engine.render.dit_warp import (VISIBLE, SampleRequest, crop_square, layer_image, person_box, photo_plate,
-                                        preview_sigmas, residual_gate, sample_residual, to_tensor)
-    from engine.tokens import retarget
+    from engine.render.dit_warp import VISIBLE, photo_plate
     from engine.track.tracker import track_image
-    from engine.train.data import DataError, motion_vector
+    from engine.train.data import DataError
 
     rnd = DiTRenderer(model, steps=PREVIEW_STEPS, draws=PREVIEW_DRAWS)
-    one_hot = np.eye(len(GATE_REGIONS))
-    dtype = next(rnd.model.parameters()).dtype
     out: dict[str, list[FrameRecord]] = {}
     for c, name in enumerate(clips):
         path = Path(corpus) / name
@@ -112,23 +106,52 @@ def heldout_frames(model, corpus: str | Path, clips: tuple[str, ...], frames: in
             if cancel is not None:
                 cancel.raise_if_cancelled()
             truth = cv2.resize(small[i], size, interpolation=cv2.INTER_AREA)
-            target = retarget.apply(clip.tokens.frame(i), rig)
-            layers: dict = {}
-            warp = rnd.instant.warp(ref, target, size, layers=layers)
-            ref_box = person_box(target, *ref.size, visible)
-            box = to_out(ref_box)
-            req = SampleRequest(to_tensor(crop_square(warp, box, rnd.size)[None]).to(dtype),
-                                to_tensor(crop_square(plate, ref_box, rnd.size)[None]).to(dtype),
-                                ref_crop[None].to(dtype),
-                                torch.from_numpy(motion_vector(clip.tokens, i, clip.tokens.placement[i])[None]).to(dtype))
-            x0 = drain(sample_residual(rnd.model, req, preview_sigmas(PREVIEW_STEPS), draws=PREVIEW_DRAWS,
-                                       generator=torch.Generator().manual_seed(i)))
-            lay = crop_square(layer_image(layers), box, rnd.size)
-            masks = np.stack([residual_gate(lay, tuple(e)) for e in one_hot])
-            records.append(FrameRecord(truth, warp, box, x0[0].permute(1, 2, 0).numpy(), masks,
-                                       _mse(truth, warp), frame_ssim(truth, warp)))
+            warp, box, residual, masks = _preview_frame(rnd, _Posing(ref, rig, plate, visible, to_out, ref_crop),
+                                                        clip.tokens, i, size, i)
+            records.append(FrameRecord(truth, warp, box, residual, masks, _mse(truth, warp), frame_ssim(truth, warp)))
         out[name] = records
     return out
+
+
+@dataclass(frozen=True)
+class _Posing:
+    """What posing one photo needs, per photo: its reference, rig, background plate, the body points it
+    shows, the photo -> output box mapping and the model's crop of the photo."""
+
+    ref: object
+    rig: object
+    plate: np.ndarray
+    visible: np.ndarray
+    to_out: object
+    ref_crop: object
+
+
+def _preview_frame(rnd, posing: _Posing, tokens, i: int, size: tuple[int, int], seed: int):
+    """Frame `i` of `tokens` on the photo: the instant render at `size`, the generator's crop box, the preview's
+    residual (the studio's sampling: PREVIEW_STEPS steps, PREVIEW_DRAWS draws) and one mask per gate region."""
+    from engine.jobs import drain
+    from engine.models.warp_dit import GATE_REGIONS
+    from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS
+    from engine.render.dit_warp import (SampleRequest, crop_square, layer_image, person_box, preview_sigmas,
+                                        residual_gate, sample_residual, to_tensor)
+    from engine.tokens import retarget
+    from engine.train.data import motion_vector
+
+    dtype = next(rnd.model.parameters()).dtype
+    target = retarget.apply(tokens.frame(i), posing.rig)
+    layers: dict = {}
+    warp = rnd.instant.warp(posing.ref, target, size, layers=layers)
+    ref_box = person_box(target, *posing.ref.size, posing.visible)
+    box = posing.to_out(ref_box)
+    req = SampleRequest(to_tensor(crop_square(warp, box, rnd.size)[None]).to(dtype),
+                        to_tensor(crop_square(posing.plate, ref_box, rnd.size)[None]).to(dtype),
+                        posing.ref_crop[None].to(dtype),
+                        torch.from_numpy(motion_vector(tokens, i, tokens.placement[i])[None]).to(dtype))
+    x0 = drain(sample_residual(rnd.model, req, preview_sigmas(PREVIEW_STEPS), draws=PREVIEW_DRAWS,
+                               generator=torch.Generator().manual_seed(seed)))
+    lay = crop_square(layer_image(layers), box, rnd.size)
+    masks = np.stack([residual_gate(lay, tuple(e)) for e in np.eye(len(GATE_REGIONS))])
+    return warp, box, x0[0].permute(1, 2, 0).numpy(), masks
 
 
 def score_gate(records: dict[str, list[FrameRecord]], gains) -> tuple[float, float, list[dict]]:
@@ -185,19 +208,13 @@ def heldout_cross(model, corpus: str | Path, photos: tuple[str, ...], clips: tup
     renders media (photo at `side` long side, the preview's residual sampled once at gain 1)."""
     from engine.analyze import track_clip
     from engine.io.image import load_image
-    from engine.jobs import drain
-    from engine.models.warp_dit import GATE_REGIONS
     from engine.render.base import Reference, output_size
     from engine.render.dit_renderer import PREVIEW_DRAWS, PREVIEW_STEPS, DiTRenderer, _letterbox
-    from engine.render.dit_warp import (VISIBLE, SampleRequest, crop_square, layer_image, person_box, photo_plate,
-                                        preview_sigmas, residual_gate, sample_residual, to_tensor)
-    from engine.tokens import retarget
+    from engine.render.dit_warp import VISIBLE, photo_plate
     from engine.track.tracker import track_image
-    from engine.train.data import DataError, motion_vector
+    from engine.train.data import DataError
 
     rnd = DiTRenderer(model, steps=PREVIEW_STEPS, draws=PREVIEW_DRAWS)
-    one_hot = np.eye(len(GATE_REGIONS))
-    dtype = next(rnd.model.parameters()).dtype
     tracked = {}
     for name in clips:
         if not (Path(corpus) / name).is_file():
@@ -224,20 +241,9 @@ def heldout_cross(model, corpus: str | Path, photos: tuple[str, ...], clips: tup
                 for i in range(len(tokens)):
                     if cancel is not None:
                         cancel.raise_if_cancelled()
-                    target = retarget.apply(tokens.frame(i), rig)
-                    layers: dict = {}
-                    warp = rnd.instant.warp(ref, target, size, layers=layers)
-                    ref_box = person_box(target, *ref.size, visible)
-                    box = to_out(ref_box)
-                    req = SampleRequest(to_tensor(crop_square(warp, box, rnd.size)[None]).to(dtype),
-                                        to_tensor(crop_square(plate, ref_box, rnd.size)[None]).to(dtype),
-                                        ref_crop[None].to(dtype),
-                                        torch.from_numpy(motion_vector(tokens, i, tokens.placement[i])[None]).to(dtype))
-                    x0 = drain(sample_residual(rnd.model, req, preview_sigmas(PREVIEW_STEPS), draws=PREVIEW_DRAWS,
-                                               generator=torch.Generator().manual_seed(int(s) + i)))
-                    lay = crop_square(layer_image(layers), box, rnd.size)
-                    masks = np.stack([residual_gate(lay, tuple(e)) for e in one_hot])
-                    records.append(FrameRecord(None, warp, box, x0[0].permute(1, 2, 0).numpy(), masks, 0.0, 0.0))
+                    warp, box, residual, masks = _preview_frame(
+                        rnd, _Posing(ref, rig, plate, visible, to_out, ref_crop), tokens, i, size, int(s) + i)
+                    records.append(FrameRecord(None, warp, box, residual, masks, 0.0, 0.0))
                 out.append(CrossPair(f"{path.stem} x {Path(name).stem}@{s}", tokens, clip.fps, records))
     return out
 
