@@ -100,24 +100,17 @@ def token_agreement(drive, got, in_view: dict | None = None) -> dict[str, float]
         a = drive.face.values[f_ok, 3:] - drive.face.values[f_ok, 3:][:1]
         b = got.face.values[f_ok, 3:] - got.face.values[f_ok, 3:][:1]
         out["face"] = float(np.abs(a - b).mean())
-    flex, want, found, want_in, found_in = [], 0, 0, 0, 0
-    for side in ("left_hand", "right_hand"):
-        g1, g2 = drive.group(side), got.group(side)
-        ok = (g1.confidence > 0) & (g2.confidence > 0)
-        want += int((g1.confidence > 0).sum())
-        found += int(ok.sum())
-        if in_view is not None:
-            want_in += int(((g1.confidence > 0) & in_view[side]).sum())
-            found_in += int((ok & in_view[side]).sum())
-        if ok.sum() >= 3:
-            idx = [i for i, c in enumerate(g1.channels) if "flex" in c.name]
-            flex.append(np.abs(g1.values[ok][:, idx] - g2.values[ok][:, idx]).ravel())
-    if flex:
-        out["hand_deg"] = float(np.concatenate(flex).mean())
-    if want:
-        out["found"] = found / want
-    if want_in:
-        out["found_in_view"] = found_in / want_in
+    from engine.train.calibrate import hand_agreement  # the generator's gate check scores hands the same way
+
+    out.update(hand_agreement(drive, got))
+    if in_view is not None:
+        want_in = found_in = 0
+        for side in ("left_hand", "right_hand"):
+            shown = (drive.group(side).confidence > 0) & in_view[side]
+            want_in += int(shown.sum())
+            found_in += int((shown & (got.group(side).confidence > 0)).sum())
+        if want_in:
+            out["found_in_view"] = found_in / want_in
     return out
 
 
@@ -312,8 +305,8 @@ def main() -> None:
 
     keys = ("body_deg", "body2d_deg", "face", "hand_deg", "found", "found_in_view")
     do_halo = args.renderer == "instant"
-    print(f"\nCross-reenactment: driving tokens vs tokens re-tracked from the output (lower is better, "
-          f"except found); 'still' = the photo not animated")
+    print("\nCross-reenactment: driving tokens vs tokens re-tracked from the output (lower is better, "
+          "except found); 'still' = the photo not animated")
     print(f"{'photo x clip':<58} {'body°':>7}  {'body2D°':>7}  {'face':>7}  {'hand°':>7}  {'found':>7}  {'inview':>7}  "
           f"{'halo':>7}  {'photo':>7}")
     totals = {"out": [], "still": [], "full_out": [], "full_still": [], "halo": [], "halo0": []}

@@ -250,7 +250,7 @@ def heldout_cross(model, corpus: str | Path, photos: tuple[str, ...], clips: tup
 
 def hand_agreement(drive, got) -> dict[str, float]:
     """Finger flexion error (degrees, frames where both track the hand) and the share of the driver's hands found
-    in the output: the hand part of bench/reenact.token_agreement, which the bench's cross-identity table reports."""
+    in the output: the hand columns of bench/reenact.py's cross-identity table (which calls this)."""
     flex, want, found = [], 0, 0
     for side in ("left_hand", "right_hand"):
         g1, g2 = drive.group(side), got.group(side)
