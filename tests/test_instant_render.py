@@ -554,3 +554,21 @@ def test_only_flat_black_bands_count_as_letterbox_bars(corpus):
     assert not find_bars(load_image(shirt)).any()
     bars = find_bars(next(iter(iter_frames(clip))).rgb)
     assert bars.left >= 100 and not (bars.top or bars.bottom or bars.right), bars
+
+
+def test_a_forearm_whose_hand_is_in_a_pocket_moves_with_its_arm(media, renderer):
+    """The outdoor woman's hands are in her trouser pockets: MediaPipe rates her wrists 0.48 / 0.51, by the
+    hidden hands. Her left forearm was left in the body piece, and with the arm raised a third arm still hung
+    at her side (the photo's pixels unchanged on 5 of 7 points along it); now the whole sleeve goes up."""
+    from engine.io.image import load_image
+    from engine.track.tracker import track_image
+
+    rgb = _even(load_image(media / "photo_fullbody_woman_outdoor.jpg"))
+    ref = Reference(rgb, track_image(rgb), name="outdoor")
+    fl = ref.landmarks
+    assert fl.body_conf[vocab.L_WRIST] < 0.5 <= fl.body_conf[vocab.L_ELBOW], "the case this test is about"
+    out = renderer.warp(ref, _swing_left_arm(fl, -100), ref.size)
+    elbow, wrist = fl.body[vocab.L_ELBOW, :2], fl.body[vocab.L_WRIST, :2]
+    along = [elbow + t * (wrist - elbow) for t in np.linspace(0.2, 0.8, 7)]
+    changed = [np.linalg.norm(patch_mean(out, p, 3) - patch_mean(rgb, p, 3)) > 40 for p in along]
+    assert all(changed), changed

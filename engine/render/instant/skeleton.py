@@ -20,6 +20,12 @@ from engine.track.types import FrameLandmarks
 PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM = "body", "l_arm", "r_arm"
 PIECES = (PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM)
 MIN_CONF = 0.5  # body landmarks below this visibility do not anchor bones (MediaPipe guesses them)
+# ... except a wrist at a forearm's end: MediaPipe rates a wrist by its hand, so a hand in a pocket or out of
+# the picture rates its forearm's end ~0.5 while the forearm itself shows (0.48 and 0.51 on the two hands in
+# the outdoor photo's trouser pockets): left out, that forearm stayed in the body piece and a third arm hung
+# at her side whenever the driver raised it
+HIDDEN_WRIST_CONF = 0.35
+FOREARMS = ("l_forearm", "r_forearm")
 FRAME_MARGIN = 0.25  # a bone endpoint may lie this far outside the photo (fraction of its size)
 
 VIRTUAL = vocab.VIRTUAL_POINTS  # virtual points: the mean of these body landmarks
@@ -207,7 +213,10 @@ class Skeleton:
             # The root bone of a half-body photo runs to hips the tracker only guesses (often below the
             # picture): without it the chest would be skinned to the nearest bone left, the head.
             p, c = p[1:], c[1:]
-        if c.min() < MIN_CONF:
+        need = np.full(len(c), MIN_CONF)
+        if s.name in FOREARMS:
+            need[-1] = HIDDEN_WRIST_CONF
+        if (c < need).any():
             return False
         mx, my = FRAME_MARGIN * fl.width, FRAME_MARGIN * fl.height
         inside = (p[:, 0] > -mx) & (p[:, 0] < fl.width + mx) & (p[:, 1] > -my) & (p[:, 1] < fl.height + my)
