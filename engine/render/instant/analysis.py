@@ -30,7 +30,7 @@ from engine.render.instant import hands as instant_hands
 from engine.render.instant.atlas import (ATLAS_PAD, HAND_CUT_PALM, arm_alpha_mask, build_atlas, clean_seam,
                                          fill_texture, hand_rim_px, moved_hand_colours)
 from engine.render.instant.config import WarpConfig
-from engine.render.instant.deform import ArapSolver
+from engine.render.instant.deform import ArapSolver, Pivots
 from engine.render.instant.face import FaceLayer, face_underlay
 from engine.render.instant.hand_layer import HandSkin
 from engine.render.instant.letterbox import Bars, find_bars
@@ -39,6 +39,7 @@ from engine.render.instant.matte import (background_plate, bleed, border_colour,
 from engine.render.instant.mesh import (ARM_OWN, PIECE_BODY, PIECE_LABEL, Piece, build_piece, forearm_skin_only,
                                         mesh_spacing, piece_labels, piece_regions, region_contains, segment_distance,
                                         skin_colour, skin_weights)
+from engine.render.instant.shoulder import shoulder_caps
 from engine.render.instant.skeleton import SKIN_BONES, MIN_CONF, PIECE_L_ARM, PIECE_R_ARM, Skeleton
 from engine.track.types import FrameLandmarks
 
@@ -52,6 +53,7 @@ HAND_NEAR_PALM = 0.8  # arm triangles this close (palm widths) to a tracked hand
 FRINGE_MIN_ALPHA = 0.02  # hair pixels at least this opaque take the colour that explains them over the plate
 ZONE_MAX_SIDE = 256  # the head's zone is decided at this resolution
 ATLAS_ALIGN = 64  # the atlas's width is padded to a multiple of this
+CAP_PIN_WEIGHT = 20.0  # ARAP pull of shoulder-cap vertices to their skinned positions (the joints' own strength)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class PhotoAnalysis:
     rim_tris: dict = field(default_factory=dict)  # {group: (T,) bool}: around a drawn hand, dropped once moved
     face_shift: np.ndarray | None = None  # (2,) atlas offset of the face layer's own copy of the photo's face
     bars: Bars = Bars()  # the photo's letterbox bars, work px: kept over the posed person (instant/letterbox.py)
+    pivots: Pivots | None = None  # shoulder-cap vertices skinned by angle about the joint (deform.pivot_skin)
 
     def deform(self, target: FrameLandmarks):
         """This photo posed at `target` (engine.render.instant.frame.FrameDeformer does the work)."""
@@ -159,6 +162,8 @@ class Skin:
     joint_verts: np.ndarray
     joint_keys: list[str]
     joint_owner: list[int]
+    cap: np.ndarray | None = None  # (V,) 0..1: in a shoulder cap that the body and an arm piece skin alike
+    pivots: Pivots | None = None  # ... whose vertices turn by angle about the shoulder joint
 
 
 @dataclass(frozen=True)
@@ -296,7 +301,7 @@ def stage5_skin(wp: WorkPhoto, pieces: tuple[Piece, ...], hand_masks: dict, conf
     person's colours (`fg`), bare forearm skin lying over a sleeve follows the forearm alone."""
     sk = wp.skeleton
     verts, tris, layer, fill, arm, body_v, body_mask, jv, jkeys, jown = [], [], [], [], [], [], [], [], [], []
-    wts = []
+    wts, caps, centres = [], [], []
     n = 0
     finger = np.array([s.kind == "finger" for s in sk.specs])
     skin_lab = skin_colour(wp.landmarks, wp.scale, fg) if fg is not None else None
@@ -310,6 +315,10 @@ def stage5_skin(wp: WorkPhoto, pieces: tuple[Piece, ...], hand_masks: dict, conf
                 on_hand |= region_contains(m, p.verts)
             allowed[~on_hand] &= ~finger
         w = skin_weights(p.verts, sk, allowed, config)
+        w, cap, centre = shoulder_caps(sk, p.name.removeprefix(PATCH), p.verts, w, hand_masks,
+                                       lambda q: _allowed(sk, q) & ~finger, config)
+        caps.append(cap)
+        centres.append(centre)
         for prefix, m in hand_masks.items():  # a hand without finger bones moves as one piece
             bone = sk.index.get(f"{prefix[0]}_hand")
             if bone is None or finger[sk.pieces == sk.pieces[bone]].any() or not allowed[0, bone]:
@@ -335,12 +344,13 @@ def stage5_skin(wp: WorkPhoto, pieces: tuple[Piece, ...], hand_masks: dict, conf
         n += len(p.verts)
     all_tris = np.concatenate(tris)
     weights = np.concatenate(wts)
+    cap, centre = np.concatenate(caps), np.concatenate(centres)
     return Skin(verts=np.concatenate(verts), tris=all_tris, tri_layer=tuple(layer),
                 tri_bone=np.argmax(weights[all_tris].sum(1), axis=1), tri_fill=np.concatenate(fill),
                 tri_arm=np.concatenate(arm), weights=weights,
                 body_verts=np.concatenate(body_v) if body_v else np.zeros(0, np.int64),
                 body_mask=np.concatenate(body_mask), joint_verts=np.array(jv, np.int64), joint_keys=jkeys,
-                joint_owner=jown)
+                joint_owner=jown, cap=cap, pivots=Pivots(np.nonzero(cap > 0)[0], centre[cap > 0], cap[cap > 0]))
 
 
 def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin: Skin,
@@ -379,7 +389,8 @@ def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin
 
 
 def stage7_solver(wp: WorkPhoto, skin: Skin, face: FaceLayer | None, config: WarpConfig) -> ArapSolver | None:
-    """The ARAP system: strong handles on the joints, a weak pull everywhere, a firm one under the face."""
+    """The ARAP system: strong handles on the joints, a weak pull everywhere, a firm one under the face and on
+    the shoulder caps."""
     if config.arap_iterations <= 0:
         return None
     sk, verts, tris, body_verts = wp.skeleton, skin.verts, skin.tris, skin.body_verts
@@ -393,6 +404,11 @@ def stage7_solver(wp: WorkPhoto, skin: Skin, face: FaceLayer | None, config: War
         # The head's vertices under and around the face hold where the face layer put them: a weak pull would
         # let the as-rigid-as-possible solve drag the head back towards the neck, and the face would float.
         soft[body_verts] += config.face_pin_weight * pin * head_w
+    if skin.cap is not None:
+        # The body's and the arm's copies of a shoulder cap are skinned alike (shoulder.shoulder_share), but each
+        # piece is solved on its own: the arm, bent and stretched below, pulled its cap up to 0.06 u away
+        # from the body's and the shoulder's outline showed twice. Held to the skinned positions they share.
+        soft += CAP_PIN_WEIGHT * skin.cap
     return ArapSolver(verts, tris, skin.joint_verts, soft, config.arap_joint_weight)
 
 
@@ -424,7 +440,7 @@ def analyse(key: str, rgb: np.ndarray, fl: FrameLandmarks, config: WarpConfig) -
                          palms=dict(wp.bending), moved_tris=atlas.moved_tris, moved_anchor=atlas.moved_anchor,
                          moved_shift=atlas.moved_shift, moved_px=atlas.moved_px, hand_skins=drawn.skins,
                          hidden_tris=drawn.hidden, hand_palms=drawn.palms, rim_tris=drawn.rim,
-                         face_shift=atlas.face_shift, bars=bars)
+                         face_shift=atlas.face_shift, bars=bars, pivots=skin.pivots)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ solve spreads the bend over the joint instead.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
@@ -18,12 +20,49 @@ from scipy.sparse.linalg import splu
 EDGES = ((0, 1), (1, 2), (2, 0))
 
 
-def skin(rest: np.ndarray, weights: np.ndarray, mats: np.ndarray) -> np.ndarray:
-    """Linear-blend skinning: rest (V, 2), weights (V, B), mats (B, 2, 3) -> (V, 2)."""
+@dataclass(frozen=True)
+class Pivots:
+    """Vertices whose bones all turn about one joint (a shoulder cap between the clavicle and the upper arm):
+    skinned by angle about that joint rather than linearly."""
+
+    verts: np.ndarray  # (P,) vertex indices
+    centre: np.ndarray  # (P, 2) rest position of the joint each turns about
+    share: np.ndarray  # (P,) 0..1: how far each is skinned so, the rest linearly (no step where the cap ends)
+
+
+def skin(rest: np.ndarray, weights: np.ndarray, mats: np.ndarray, pivots: Pivots | None = None) -> np.ndarray:
+    """Linear-blend skinning: rest (V, 2), weights (V, B), mats (B, 2, 3) -> (V, 2); the `pivots` vertices
+    by pivot_skin."""
     m = weights @ mats.reshape(len(mats), 6)  # (V, 6): each vertex's blended affine
     x = m[:, 0] * rest[:, 0] + m[:, 1] * rest[:, 1] + m[:, 2]
     y = m[:, 3] * rest[:, 0] + m[:, 4] * rest[:, 1] + m[:, 5]
-    return np.stack([x, y], 1)
+    out = np.stack([x, y], 1)
+    if pivots is not None and len(pivots.verts):
+        v, k = pivots.verts, pivots.share[:, None]
+        out[v] = (1.0 - k) * out[v] + k * pivot_skin(rest[v], weights[v], mats, pivots.centre)
+    return out
+
+
+def pivot_skin(rest: np.ndarray, weights: np.ndarray, mats: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Skinning about a centre of rotation (after Le & Hodgins, "Real-time skeletal skinning with optimized
+    centers of rotation", SIGGRAPH 2016): each bone's linear part split into a rotation and a stretch (polar
+    decomposition), the angles and the stretches blended by weight, applied about the vertex's centre, which
+    goes where the bones take it. Blended linearly, an arm raised 120 degrees from the clavicle pinched the
+    shoulder between them to half its size (the average of two rotations 120 degrees apart); by angle the cap
+    fans out between the two and keeps its size. rest (P, 2), weights (P, B), centre (P, 2) -> (P, 2)."""
+    lin = mats[:, :, :2]  # (B, 2, 2)
+    phi = np.arctan2(lin[:, 1, 0] - lin[:, 0, 1], lin[:, 0, 0] + lin[:, 1, 1])  # (B,) each bone's rotation
+    c, s = np.cos(phi), np.sin(phi)
+    unrot = np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], -2)  # (B, 2, 2) R(-phi)
+    stretch = unrot @ lin  # (B, 2, 2) symmetric: what is left once the rotation is taken out
+    dom = np.argmax(weights, 1)  # angles are averaged as offsets from the main bone's (no wrap at +-pi)
+    off = (phi[None, :] - phi[dom][:, None] + np.pi) % (2 * np.pi) - np.pi  # (P, B)
+    ang = phi[dom] + (weights * off).sum(1)  # (P,)
+    st = np.einsum("pb,bij->pij", weights, stretch)  # (P, 2, 2)
+    ca, sa = np.cos(ang), np.sin(ang)
+    rot = np.stack([np.stack([ca, -sa], -1), np.stack([sa, ca], -1)], -2)  # (P, 2, 2)
+    moved_centre = np.einsum("pb,bij,pj->pi", weights, lin, centre) + weights @ mats[:, :, 2]  # (P, 2)
+    return np.einsum("pij,pjk,pk->pi", rot, st, rest - centre) + moved_centre
 
 
 class ArapSolver:

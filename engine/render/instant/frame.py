@@ -55,7 +55,7 @@ class FrameDeformer:
         for group in drawn:
             if group not in an.hand_palms and not target.conf(group).any():
                 drawn[group] = self._arm_moved(group, mats)
-        x = skin(an.verts, an.weights, mats)
+        x = skin(an.verts, an.weights, mats, an.pivots)
         head_m = mats[sk.index["head"]] if sk.has("head") else sk.global_fit(target)
         tgt_face = None
         if an.face is not None:
