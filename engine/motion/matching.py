@@ -184,13 +184,15 @@ class MotionMatcher:
                 return done.value
 
     def continue_steps(self, context: Sequence, n: int, rng: np.random.Generator, energy: float = 1.0,
-                       own: list[Sequence] | None = None, cancel=None, first_rank: int | None = None):
+                       own: list[Sequence] | None = None, cancel=None, first_rank: int | None = None,
+                       with_offset: bool = False):
         """A generator: yields the number of frames made after each searched segment (for a progress bar) and
         returns the (n, DIM) frames that follow `context`. `own`: the performer's other visible motion (searched too,
         at a discount); the context itself is always searched, up to where its continuation would still be
         visible. `first_rank`: play first from the candidate of this rank (0: the best fit; counted modulo
         `top_k`), so consecutive seeds start from different takes even where one fits far better; None: the
-        seeded draw, as for every later switch."""
+        seeded draw, as for every later switch. `with_offset`: return (frames, offsets), the offsets being the
+        faded pose and velocity differences the joins carried (frames - offsets is the real motion played)."""
         need = max(self.offsets) + 2
         if len(context) < need:
             raise ValueError(f"motion matching needs at least {need} frames of context, got {len(context)}")
@@ -199,6 +201,7 @@ class MotionMatcher:
         hist = list(context.values[-(max(self.offsets) + 2):])
         q_tracked = context.tracked[-1]
         out = np.zeros((n, DIM))
+        carried = np.zeros((n, DIM))
         current: tuple[int, int, int] | None = None
         offset0 = np.zeros(DIM)
         vel0 = np.zeros(DIM)
@@ -228,11 +231,12 @@ class MotionMatcher:
                 t = since / self.blend
                 fade = 1.0 - _smoothstep(np.array(t))
                 base = anchor + energy * (src[start_frame + j] - anchor)
-                frame = base + (offset0 + vel0 * since) * fade
+                carried[k] = (offset0 + vel0 * since) * fade
+                frame = base + carried[k]
                 out[k] = frame
                 hist.append(frame)
                 k += 1
             hist = hist[-(max(self.offsets) + 2):]
             current = (nxt[0], nxt[1], start_frame + steps)
             yield k
-        return renormalise(out)
+        return (renormalise(out), carried) if with_offset else renormalise(out)
