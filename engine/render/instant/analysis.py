@@ -350,7 +350,7 @@ def stage5_skin(wp: WorkPhoto, pieces: tuple[Piece, ...], hand_masks: dict, conf
                 tri_arm=np.concatenate(arm), weights=weights,
                 body_verts=np.concatenate(body_v) if body_v else np.zeros(0, np.int64),
                 body_mask=np.concatenate(body_mask), joint_verts=np.array(jv, np.int64), joint_keys=jkeys,
-                joint_owner=jown, cap=cap, pivots=Pivots(np.nonzero(cap > 0)[0], centre[cap > 0], cap[cap > 0]))
+                joint_owner=jown, cap=cap, pivots=Pivots.of(weights, cap, centre))
 
 
 def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin: Skin,

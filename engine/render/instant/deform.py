@@ -28,6 +28,15 @@ class Pivots:
     verts: np.ndarray  # (P,) vertex indices
     centre: np.ndarray  # (P, 2) rest position of the joint each turns about
     share: np.ndarray  # (P,) 0..1: how far each is skinned so, the rest linearly (no step where the cap ends)
+    bones: np.ndarray  # (K,) the bones that skin any of them ...
+    weights: np.ndarray  # (P, K) ... and their weights (a frame's work stays on these few columns)
+
+    @staticmethod
+    def of(weights: np.ndarray, share: np.ndarray, centre: np.ndarray) -> "Pivots":
+        """The vertices with a share above 0, from all vertices' weights (V, B), shares (V,), centres (V, 2)."""
+        v = np.nonzero(share > 0)[0]
+        bones = np.nonzero(weights[v].any(0))[0]
+        return Pivots(v, centre[v], share[v], bones, np.ascontiguousarray(weights[v][:, bones]))
 
 
 def skin(rest: np.ndarray, weights: np.ndarray, mats: np.ndarray, pivots: Pivots | None = None) -> np.ndarray:
@@ -39,7 +48,7 @@ def skin(rest: np.ndarray, weights: np.ndarray, mats: np.ndarray, pivots: Pivots
     out = np.stack([x, y], 1)
     if pivots is not None and len(pivots.verts):
         v, k = pivots.verts, pivots.share[:, None]
-        out[v] = (1.0 - k) * out[v] + k * pivot_skin(rest[v], weights[v], mats, pivots.centre)
+        out[v] = (1.0 - k) * out[v] + k * pivot_skin(rest[v], pivots.weights, mats[pivots.bones], pivots.centre)
     return out
 
 
@@ -50,19 +59,25 @@ def pivot_skin(rest: np.ndarray, weights: np.ndarray, mats: np.ndarray, centre: 
     goes where the bones take it. Blended linearly, an arm raised 120 degrees from the clavicle pinched the
     shoulder between them to half its size (the average of two rotations 120 degrees apart); by angle the cap
     fans out between the two and keeps its size. rest (P, 2), weights (P, B), centre (P, 2) -> (P, 2)."""
-    lin = mats[:, :, :2]  # (B, 2, 2)
-    phi = np.arctan2(lin[:, 1, 0] - lin[:, 0, 1], lin[:, 0, 0] + lin[:, 1, 1])  # (B,) each bone's rotation
-    c, s = np.cos(phi), np.sin(phi)
-    unrot = np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], -2)  # (B, 2, 2) R(-phi)
-    stretch = unrot @ lin  # (B, 2, 2) symmetric: what is left once the rotation is taken out
-    dom = np.argmax(weights, 1)  # angles are averaged as offsets from the main bone's (no wrap at +-pi)
+    w, m = weights, mats
+    lin = m[:, :, :2].reshape(len(m), 4)  # (B, 4) rows [a, b, c, d] of [[a, b], [c, d]]
+    phi = np.arctan2(lin[:, 2] - lin[:, 1], lin[:, 0] + lin[:, 3])  # (B,) each bone's rotation
+    co, si = np.cos(phi), np.sin(phi)
+    # R(-phi) @ lin: symmetric, what is left once the rotation is taken out
+    stretch = np.stack([co * lin[:, 0] + si * lin[:, 2], co * lin[:, 1] + si * lin[:, 3],
+                        co * lin[:, 2] - si * lin[:, 0], co * lin[:, 3] - si * lin[:, 1]], 1)
+    dom = np.argmax(w, 1)  # angles are averaged as offsets from the main bone's (no wrap at +-pi)
     off = (phi[None, :] - phi[dom][:, None] + np.pi) % (2 * np.pi) - np.pi  # (P, B)
-    ang = phi[dom] + (weights * off).sum(1)  # (P,)
-    st = np.einsum("pb,bij->pij", weights, stretch)  # (P, 2, 2)
+    ang = phi[dom] + (w * off).sum(1)  # (P,)
+    st = w @ stretch  # (P, 4)
+    blend = w @ lin  # (P, 4): where the bones take the centre is linear in them
+    shift = w @ m[:, :, 2]  # (P, 2)
+    cx, cy = centre[:, 0], centre[:, 1]
+    mx, my = blend[:, 0] * cx + blend[:, 1] * cy + shift[:, 0], blend[:, 2] * cx + blend[:, 3] * cy + shift[:, 1]
+    dx, dy = rest[:, 0] - cx, rest[:, 1] - cy
+    sx, sy = st[:, 0] * dx + st[:, 1] * dy, st[:, 2] * dx + st[:, 3] * dy
     ca, sa = np.cos(ang), np.sin(ang)
-    rot = np.stack([np.stack([ca, -sa], -1), np.stack([sa, ca], -1)], -2)  # (P, 2, 2)
-    moved_centre = np.einsum("pb,bij,pj->pi", weights, lin, centre) + weights @ mats[:, :, 2]  # (P, 2)
-    return np.einsum("pij,pjk,pk->pi", rot, st, rest - centre) + moved_centre
+    return np.stack([ca * sx - sa * sy + mx, sa * sx + ca * sy + my], 1)
 
 
 class ArapSolver:
