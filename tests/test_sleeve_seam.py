@@ -92,3 +92,25 @@ def test_a_turned_arm_leaves_no_second_sleeve_outline(media):
             found[f"{side} arm, frame {i}"] = round(step, 1)
     bad = {k: v for k, v in found.items() if v > SECOND_EDGE_MAX}
     assert not bad, f"a second sleeve outline beside the moved arm (colour step, CIELAB): {bad}"
+
+
+def test_a_shoulder_cap_turns_by_angle_not_by_averaging():
+    """Between the clavicle and an arm raised 120 degrees, linear-blend skinning averages the two rotations
+    and a vertex weighted half and half comes to half its distance from the joint: the shoulder was drawn
+    crushed. Turned by angle about the joint it keeps its distance, and a vertex on one bone moves as that
+    bone moves."""
+    from engine.render.instant.deform import Pivots, skin
+
+    joint = np.array([100.0, 50.0])
+    a = np.deg2rad(120.0)
+    turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    mats = np.zeros((2, 2, 3))
+    mats[0, :, :2] = np.eye(2)  # the clavicle, held
+    mats[1, :, :2], mats[1, :, 2] = turn, joint - turn @ joint  # the upper arm, raised about the joint
+    rest = joint + np.array([[30.0, 0.0], [0.0, 30.0]])
+    weights = np.array([[0.5, 0.5], [0.0, 1.0]])
+    pivots = Pivots.of(weights, np.ones(2), np.tile(joint, (2, 1)))
+    linear, by_angle = skin(rest, weights, mats), skin(rest, weights, mats, pivots)
+    assert np.hypot(*(linear[0] - joint)) < 16.0  # (what linear blending does: 15 of 30 px)
+    assert abs(np.hypot(*(by_angle[0] - joint)) - 30.0) < 1e-6
+    assert np.allclose(by_angle[1], joint + turn @ (rest[1] - joint))
