@@ -53,7 +53,7 @@ def shoulder_share(verts: np.ndarray, sk: Skeleton, side: str, arm: bool) -> np.
     d = verts - s
     theta = np.degrees(np.arctan2(d @ lateral, d @ a)) % 360.0  # from the arm, round over the shoulder's top
     to_neck = 360.0 - float(np.degrees(np.arccos(np.clip(a @ k, -1.0, 1.0))))  # the clavicle's angle
-    ramp = min(ARM_RAMP_DEG, 0.5 * (360.0 - to_neck), 0.5 * to_neck)
+    ramp = max(min(ARM_RAMP_DEG, 0.5 * (360.0 - to_neck), 0.5 * to_neck), 1e-3)  # (an arm along the clavicle)
     fan = np.clip(1.0 - theta / to_neck, 0.0, 1.0)
     if arm:  # past the clavicle, round to the arm's underside: the arm's own
         fan = np.where(theta > to_neck, np.clip((theta - to_neck) / ramp, 0.0, 1.0), fan)
