@@ -572,3 +572,32 @@ def test_a_forearm_whose_hand_is_in_a_pocket_moves_with_its_arm(media, renderer)
     along = [elbow + t * (wrist - elbow) for t in np.linspace(0.2, 0.8, 7)]
     changed = [np.linalg.norm(patch_mean(out, p, 3) - patch_mean(rgb, p, 3)) > 40 for p in along]
     assert all(changed), changed
+
+
+def test_plate_of_a_field_keeps_its_texture_deep_inside_a_large_hole():
+    # A person filling the middle third of a field of flowers: a person who moves or shrinks uncovers the
+    # plate there. Deep inside the hole the plate was the smooth membrane alone, a blurred blob (texture 0.13
+    # levels against the field's 4.56: the reflected texture faded out within 0.15 of the image's side); now
+    # the field's texture is carried in from beside the hole (1.66).
+    from engine.render.instant.matte import background_plate
+
+    rng = np.random.default_rng(2)
+    h, w = 360, 480
+    field = rng.normal(0, 1, (h // 4, w // 4, 3)).astype(np.float32)
+    field = cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC)  # clumps a few pixels across
+    img = np.array([90, 130, 80], np.float32) + 14 * field
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((xx - 240) / 80.0, (yy - 200) / 150.0)
+    alpha = np.clip((1.1 - r) / 0.2, 0, 1).astype(np.float32)
+    rgb = np.clip(img * (1 - alpha[..., None]) + np.array([200, 60, 60]) * alpha[..., None], 0, 255).astype(np.uint8)
+    plate = background_plate(rgb, alpha, 2.0, WarpConfig()).astype(np.float32)
+
+    def texture(im, where):
+        grey = im.mean(axis=2)
+        return float(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 4.0))[where].mean())
+
+    deep = r < 0.5
+    outside = r > 1.6
+    assert texture(plate, deep) > 0.25 * texture(img, outside), (texture(plate, deep), texture(img, outside))
+    # the colour stays the field's: no person colour carried in
+    assert np.abs(plate[deep].mean(axis=0) - np.array([90, 130, 80])).max() < 12

@@ -41,7 +41,11 @@ EDGE_SIDE_SIGMA = 3.0  # ... and the person inside, averaged over this (px) on e
 EDGE_APART = 30.0  # person and background colours this far apart (RGB levels) split an edge pixel
 PLATE_TEXTURE_MAX_SIDE = 768  # the plate's borrowed texture is resolved at this size
 PLATE_DETAIL_SIGMA = 0.006  # texture above this scale (share of the long side) is borrowed, below it smooth
-PLATE_DETAIL_REACH = 0.15  # ... fading out this far into the hole (share of the long side)
+PLATE_CARRY_STEP = 0.12  # hole pixels take the texture this far beside them (share of the image's width
+# or height), repeated inward: a step wide enough to hold a patch of the texture, short enough to fit
+# beside most people
+PLATE_CARRY_SCALE = 3.0  # texture finer than this many PLATE_DETAIL_SIGMA is carried into the hole
+PLATE_CARRY_BLEND = 0.03  # the left and right copies blend over this share of the width at the hole's middle
 
 
 def segment(rgb: np.ndarray) -> np.ndarray | None:
@@ -148,7 +152,6 @@ def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, confi
     fringe's colours against this plate."""
     h, w = rgb.shape[:2]
     k = max(1, int(round(dilate_px)))
-    core = (alpha > 0.5).astype(np.uint8)
     g = k + max(1, int(round(PLATE_GUARD * max(h, w))))
     hole = cv2.dilate((alpha > PLATE_FRINGE_ALPHA).astype(np.uint8),
                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1,) * 2))
@@ -170,11 +173,11 @@ def background_plate(rgb: np.ndarray, alpha: np.ndarray, dilate_px: float, confi
 
 
 def _textured(rgb: np.ndarray, hole: np.ndarray, membrane_small: np.ndarray) -> np.ndarray:
-    """The smooth membrane (low frequencies) plus the texture (high frequencies) of the background mirrored
-    through the hole's nearest border point, where that border is textured: grass stays grassy, a wall
-    stays flat, with no seam. Whether texture is borrowed is decided per part of the border (a wall beside a
-    door: the wall's part of the hole stays plain), and strong single edges (a door frame) are clipped
-    from the borrowed texture: reflected through a curved outline they come out jagged."""
+    """The smooth membrane (low frequencies) plus the texture (high frequencies) of the background beside
+    the hole carried into it (_carried_detail), where that background is textured: grass stays grassy, a
+    wall stays flat, with no seam. Whether texture is borrowed is decided per part of the border (a wall
+    beside a door: the wall's part of the hole stays plain), and strong single edges (a door frame) are
+    clipped from the borrowed texture."""
     h, w = rgb.shape[:2]
     t = min(1.0, PLATE_TEXTURE_MAX_SIDE / max(h, w))
     tw, th = max(8, int(round(w * t))), max(8, int(round(h * t)))
@@ -184,21 +187,67 @@ def _textured(rgb: np.ndarray, hole: np.ndarray, membrane_small: np.ndarray) -> 
     sigma = max(1.0, PLATE_DETAIL_SIGMA * max(tw, th))
     level, busy = _texture_level(img, holes, sigma)
     src = img.astype(np.float32)
+    # the texture carried in reaches coarser than what decides whether there is texture: the copy keeps
+    # its structure (clumps of flowers, tufts of grass), the membrane alone left a smooth blob there
+    detail = src - cv2.GaussianBlur(src, (0, 0), PLATE_CARRY_SCALE * sigma)
+    level = level * float(np.sqrt(PLATE_CARRY_SCALE))  # the clip below grows with the band carried
     if holes.any() and not holes.all():
-        # texture is borrowed from the reflection, but how much of it is decided by the nearest border
-        # pixel: the reflection may land far off, past a plain strip of wall, on a door
-        (hy, hx), (py, px), (ry, rx) = _reflection(holes)
-        src[hy, hx] = src[ry, rx]
-        level[hy, hx], busy[hy, hx] = level[py, px], busy[py, px]
-    detail = src - cv2.GaussianBlur(src, (0, 0), sigma)
+        # whether texture is borrowed, and how much, is decided by the nearest border pixel: the texture
+        # carried in may come from further off, past a plain strip of wall, from a door
+        ny, nx = nearest_known(~holes)
+        hy, hx = np.nonzero(holes)
+        level[hy, hx], busy[hy, hx] = level[ny[hy, hx], nx[hy, hx]], busy[ny[hy, hx], nx[hy, hx]]
+        detail = _carried_detail(detail, holes)
     lv = cv2.GaussianBlur(level, (0, 0), 2 * sigma)  # smoothed, so neighbouring border parts blend
     busy = cv2.GaussianBlur(busy, (0, 0), 2 * sigma)
     detail = np.clip(detail, -PLATE_EDGE_CLIP * lv[..., None], PLATE_EDGE_CLIP * lv[..., None])
     textured = np.clip((busy - PLATE_BUSY[0]) / (PLATE_BUSY[1] - PLATE_BUSY[0]), 0.0, 1.0)
-    depth = cv2.distanceTransform(holes.astype(np.uint8), cv2.DIST_L2, 5)  # far inside, reflections streak
-    fade = np.clip(1.0 - depth / (PLATE_DETAIL_REACH * max(tw, th)), 0.0, 1.0) * textured
-    out = np.clip(membrane + detail * fade[..., None], 0, 255).astype(np.uint8)
+    out = np.clip(membrane + detail * textured[..., None], 0, 255).astype(np.uint8)
     return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) if t < 1 else out
+
+
+def _carried_detail(detail: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """`detail` with every hole pixel's taken from the background a fixed step beside it: from the left
+    for the hole's left part, from the right for its right part (blended across its middle), the step
+    repeated inward until the hole is filled, then from above and below for what no row reaches. A copy
+    by one shift keeps the texture's own structure (flowers stay flowers, a horizon stays level); the
+    reflection through each pixel's nearest border used before streaked deep in a hole, so its texture
+    faded out there and a large hole showed a smooth blob wherever the person moved away."""
+    h, w = holes.shape
+    out = detail.copy()
+    known = ~holes
+    hy, hx = np.nonzero(holes)
+    todo = np.ones(len(hy), bool)
+    mid = (hx.min() + hx.max()) / 2.0
+    for axis, step, centre, extent in ((1, PLATE_CARRY_STEP * w, mid, w),
+                                       (0, PLATE_CARRY_STEP * h, (hy.min() + hy.max()) / 2.0, h)):
+        step = max(1, int(round(step)))
+        pos = hx if axis == 1 else hy
+        side_w = PLATE_CARRY_BLEND * extent
+        for _ in range(int(np.ceil(extent / step)) + 1):
+            acc = np.zeros((int(todo.sum()), detail.shape[2]), np.float32)
+            wsum = np.zeros(int(todo.sum()), np.float32)
+            ty, tx, tp = hy[todo], hx[todo], pos[todo]
+            for sign in (-1, 1):
+                q = tp + sign * step
+                ok = (q >= 0) & (q < extent)
+                qc = np.clip(q, 0, extent - 1)
+                sy, sx = (ty, qc) if axis == 1 else (qc, tx)
+                ok &= known[sy, sx]
+                wgt = ok / (1.0 + np.exp(-sign * (centre - tp) / side_w))  # this side's part of the hole
+                acc += out[sy, sx] * wgt[:, None]
+                wsum += wgt
+            got = wsum > 1e-3
+            if not got.any():
+                break
+            idx = np.nonzero(todo)[0][got]
+            out[hy[idx], hx[idx]] = acc[got] / wsum[got, None]
+            known[hy[idx], hx[idx]] = True
+            todo[idx] = False
+            if not todo.any():
+                return out
+    out[hy[todo], hx[todo]] = 0.0  # reached from no side: the membrane alone
+    return out
 
 
 def _texture_level(img: np.ndarray, holes: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -254,21 +303,6 @@ def membrane_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     out = img.copy()
     out[hy, hx] = x
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def _reflection(hole: np.ndarray):
-    """For every hole pixel: its (y, x), its nearest known pixel p and its reflection 2p - x (p where the
-    reflection lands in the hole or off the image)."""
-    h, w = hole.shape
-    ny, nx = nearest_known(~hole)
-    hy, hx = np.nonzero(hole)
-    py, px = ny[hy, hx], nx[hy, hx]
-    ry, rx = 2 * py - hy, 2 * px - hx
-    inside = (ry >= 0) & (ry < h) & (rx >= 0) & (rx < w)
-    ry, rx = np.where(inside, ry, py), np.where(inside, rx, px)
-    bad = hole[ry, rx]
-    ry, rx = np.where(bad, py, ry), np.where(bad, px, rx)
-    return (hy, hx), (py, px), (ry, rx)
 
 
 def push_pull_fill(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
