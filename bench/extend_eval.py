@@ -7,7 +7,8 @@ Tasks, on every clip of ../shared/media:
   loop:   loop the whole clip; the jump at the wrap, against cutting at the nearest similar pose.
 Methods: hold-last-pose, constant velocity, motion matching, the model alone, and hybrid (model, then
 matching: the default). Errors are reported for the first 0.5 s and for the whole span (engine/motion/metrics.py
-for the units). Naturalness: Fréchet distance of speed/acceleration/jerk windows of the generated spans
+for the units); for fills, paired, also the last 0.5 s (next to the right join, made by the backward side).
+Naturalness: Fréchet distance of speed/acceleration/jerk windows of the generated spans
 against windows of the real clips, for the whole span and split by where the windows start (the first 0.5 s
 after the join, and later: where a forecast leads, and where the matched take plays). Joins: the step at each join against the steps between real frames;
 the threshold is their 95th percentile.
@@ -148,7 +149,10 @@ def main() -> None:
                 e_near = M.errors(pred[:near], truth[:near], tr[:near])
                 e_all = M.errors(pred, truth, tr)
                 js = [M.step(a, b, g, scales) for a, b, g in joins]
+                # a fill joins two ends: its last NEAR_S (before the right join, made by the backward side) too
+                e_end = M.errors(pred[-near:], truth[-near:], tr[-near:]) if task == "fill" else {}
                 row = {**{f"near_{k}": v for k, v in e_near.items()}, **{f"all_{k}": v for k, v in e_all.items()},
+                       **{f"end_{k}": v for k, v in e_end.items()},
                        "join": float(np.max(js)), "over": float(np.mean([j > thresholds[seq.name] for j in js]))}
                 results.setdefault((task, method), []).append(row)
                 f = M.window_features(around, around_tr, scales, seq.fps)
@@ -199,6 +203,19 @@ def main() -> None:
                     digits = 4 if g == "face" else 3
                     cells.append(f"{m:+.{digits}f} ± {se:.{digits}f} [{wins}/{k}]" if k else "–")
                 print(f"| {labels[other]} | " + " | ".join(cells) + " |")
+            if task == "fill":
+                print(f"\nThe same for the last {NEAR_S:g} s of each fill (next to its right join)")
+                print("| against | " + " | ".join(GROUPS) + " |")
+                print("|---|" + "---|" * len(GROUPS))
+                for other in methods:
+                    if other == CHOSEN:
+                        continue
+                    cells = []
+                    for g in GROUPS:
+                        m, se, wins, k = paired(results[(task, CHOSEN)], results[(task, other)], f"end_{g}")
+                        digits = 4 if g == "face" else 3
+                        cells.append(f"{m:+.{digits}f} ± {se:.{digits}f} [{wins}/{k}]" if k else "–")
+                    print(f"| {labels[other]} | " + " | ".join(cells) + " |")
     if args.save:
         import json
 
