@@ -49,6 +49,7 @@ COVERAGE_ALPHA = 0.3  # person pixels this opaque must be covered by a mesh piec
 COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
 COVERAGE_GROW = 0.4  # ... and get a patch this many spacings wider than the hole
 PATCH = "patch:"  # patch piece names: this prefix and the piece they mend
+LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 brightness of an RGB colour
 HAND_NEAR_PALM = 0.8  # arm triangles this close (palm widths) to a tracked hand may show its moved colours
 FRINGE_MIN_ALPHA = 0.02  # hair pixels at least this opaque take the colour that explains them over the plate
 ZONE_MAX_SIDE = 256  # the head's zone is decided at this resolution
@@ -462,7 +463,6 @@ def stage8_drawn_hands(wp: WorkPhoto, matte: Matte, plate: Plate, skin_: Skin, a
     it is drawn fully, the triangles of its own pixels are not rasterised (warped rigidly they would stick
     out around the drawn hand in another pose), nor, once it has moved, those of the rim around it (its
     repainted colours would show as a pale patch beside the drawn hand)."""
-    n = len(skin_.tris)
     none = DrawnHands({}, {}, {}, {})
     if not config.hand_layer:
         return none
@@ -495,6 +495,13 @@ def stage8_drawn_hands(wp: WorkPhoto, matte: Matte, plate: Plate, skin_: Skin, a
         skin = skin or face_skin
         if skin is not None:
             out[group] = skin
+    own = [g for g in out if g in palms]  # colours read off the photo's own hands
+    if len(own) == 2:
+        # one person's two hands share one skin: the darker reading has shade or background mixed in (the
+        # open-hands woman's left hand read brown, 154/131/115, her right 191/176/181; both look alike),
+        # and a drawn hand moves out of whatever shade its pixels were in
+        lit = max((out[g] for g in own), key=lambda s: float(s.base @ LUMA))
+        out.update({g: lit for g in own})
     return DrawnHands(out, hidden, palms, rim)
 
 
