@@ -77,6 +77,22 @@ def fmt(v: float, digits: int = 2) -> str:
     return "–" if not np.isfinite(v) else f"{v:.{digits}f}"
 
 
+def paired_table(results, methods, labels, task: str, span: str) -> None:
+    """The chosen method minus each other method per group over one span ("near": the first NEAR_S s,
+    "end": a fill's last NEAR_S s), as a markdown table."""
+    print("| against | " + " | ".join(GROUPS) + " |")
+    print("|---|" + "---|" * len(GROUPS))
+    for other in methods:
+        if other == CHOSEN:
+            continue
+        cells = []
+        for g in GROUPS:
+            m, se, wins, k = paired(results[(task, CHOSEN)], results[(task, other)], f"{span}_{g}")
+            digits = 4 if g == "face" else 3
+            cells.append(f"{m:+.{digits}f} ± {se:.{digits}f} [{wins}/{k}]" if k else "–")
+        print(f"| {labels[other]} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="hold,velocity,matching,model,hybrid")
@@ -192,30 +208,10 @@ def main() -> None:
         if CHOSEN in methods and len(methods) > 1:
             print(f"\nPaired per span, {CHOSEN} minus each other method, first {NEAR_S:g} s (mean ± standard error; "
                   "negative: the chosen method is closer to what happened; [spans where it is closer / spans])")
-            print("| against | " + " | ".join(GROUPS) + " |")
-            print("|---|" + "---|" * len(GROUPS))
-            for other in methods:
-                if other == CHOSEN:
-                    continue
-                cells = []
-                for g in GROUPS:
-                    m, se, wins, k = paired(results[(task, CHOSEN)], results[(task, other)], f"near_{g}")
-                    digits = 4 if g == "face" else 3
-                    cells.append(f"{m:+.{digits}f} ± {se:.{digits}f} [{wins}/{k}]" if k else "–")
-                print(f"| {labels[other]} | " + " | ".join(cells) + " |")
+            paired_table(results, methods, labels, task, "near")
             if task == "fill":
                 print(f"\nThe same for the last {NEAR_S:g} s of each fill (next to its right join)")
-                print("| against | " + " | ".join(GROUPS) + " |")
-                print("|---|" + "---|" * len(GROUPS))
-                for other in methods:
-                    if other == CHOSEN:
-                        continue
-                    cells = []
-                    for g in GROUPS:
-                        m, se, wins, k = paired(results[(task, CHOSEN)], results[(task, other)], f"end_{g}")
-                        digits = 4 if g == "face" else 3
-                        cells.append(f"{m:+.{digits}f} ± {se:.{digits}f} [{wins}/{k}]" if k else "–")
-                    print(f"| {labels[other]} | " + " | ".join(cells) + " |")
+                paired_table(results, methods, labels, task, "end")
     if args.save:
         import json
 
