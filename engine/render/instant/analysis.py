@@ -32,7 +32,7 @@ from engine.render.instant.atlas import (ATLAS_PAD, HAND_CUT_PALM, arm_alpha_mas
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver, Pivots
 from engine.render.instant.face import FaceLayer, face_underlay
-from engine.render.instant.hand_layer import HandSkin
+from engine.render.instant.hand_layer import LUMA, HandSkin
 from engine.render.instant.letterbox import Bars, find_bars
 from engine.render.instant.matte import (background_plate, bleed, border_colour, decontaminate, explain_fringe,
                                          person_matte, refine_edge)
@@ -49,7 +49,6 @@ COVERAGE_ALPHA = 0.3  # person pixels this opaque must be covered by a mesh piec
 COVERAGE_MIN_PX = 4  # ... (fewer stray pixels than this are ignored)
 COVERAGE_GROW = 0.4  # ... and get a patch this many spacings wider than the hole
 PATCH = "patch:"  # patch piece names: this prefix and the piece they mend
-LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 brightness of an RGB colour
 HAND_NEAR_PALM = 0.8  # arm triangles this close (palm widths) to a tracked hand may show its moved colours
 FRINGE_MIN_ALPHA = 0.02  # hair pixels at least this opaque take the colour that explains them over the plate
 ZONE_MAX_SIDE = 256  # the head's zone is decided at this resolution
@@ -310,13 +309,13 @@ def stage5_skin(wp: WorkPhoto, pieces: tuple[Piece, ...], hand_masks: dict, conf
         allowed = np.tile(_allowed(sk, p.name), (len(p.verts), 1))
         if skin_lab is not None and p.name.removeprefix(PATCH) in (PIECE_L_ARM, PIECE_R_ARM):
             forearm_skin_only(sk, p, fg, skin_lab, allowed)
+        on_hand = np.zeros(len(p.verts), bool)
+        for m in hand_masks.values():
+            on_hand |= region_contains(m, p.verts)
         if finger.any():  # only a hand's own pixels bend with its fingers
-            on_hand = np.zeros(len(p.verts), bool)
-            for prefix, m in hand_masks.items():
-                on_hand |= region_contains(m, p.verts)
             allowed[~on_hand] &= ~finger
         w = skin_weights(p.verts, sk, allowed, config)
-        w, cap, centre = shoulder_caps(sk, p.name.removeprefix(PATCH), p.verts, w, hand_masks,
+        w, cap, centre = shoulder_caps(sk, p.name.removeprefix(PATCH), p.verts, w, on_hand,
                                        lambda q: _allowed(sk, q) & ~finger, config)
         caps.append(cap)
         centres.append(centre)

@@ -31,6 +31,7 @@ import numpy as np
 from engine import vocabulary as vocab
 
 SUPERSAMPLE = 3
+LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 brightness of an RGB colour
 FINGER_RADIUS = 0.09  # finger half-width at the knuckle, in wrist-to-middle-knuckle lengths (3D); thinner
 # fingers read back truer flexion (bench/reenact.py, 9 pairs with hands: 0.105 -> 9.97 deg, 0.09 -> 8.64,
 # 0.08 -> 8.80 with fewer hands found), thicker ones merge into a mitten
@@ -61,7 +62,7 @@ class HandSkin:
         px = rgb[mask > 0].astype(np.float64)
         if len(px) < HAND_CORE_MIN_PX:
             return None
-        luma = px @ np.array([0.299, 0.587, 0.114])
+        luma = px @ LUMA
         return HandSkin(np.median(px[luma >= np.median(luma)], axis=0))
 
 

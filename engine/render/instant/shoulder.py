@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from engine.render.instant.config import WarpConfig
-from engine.render.instant.mesh import region_contains, skin_weights
+from engine.render.instant.mesh import skin_weights
 from engine.render.instant.skeleton import PIECE_BODY, PIECE_L_ARM, PIECE_R_ARM, Skeleton
 
 SHOULDER_CAP_U = 0.35  # body and arm vertices this close (u) to a shoulder joint are skinned alike ...
@@ -72,13 +72,13 @@ def shoulder_cap(verts: np.ndarray, sk: Skeleton, side: str) -> np.ndarray:
     return np.clip((SHOULDER_CAP_U + SHOULDER_CAP_FADE_U - r / sk.u) / SHOULDER_CAP_FADE_U, 0.0, 1.0)
 
 
-def shoulder_caps(sk: Skeleton, piece: str, verts: np.ndarray, w: np.ndarray, hand_masks: dict,
+def shoulder_caps(sk: Skeleton, piece: str, verts: np.ndarray, w: np.ndarray, on_hand: np.ndarray,
                   allowed: Callable[[str], np.ndarray],
                   config: WarpConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A piece's weights (V, B) with its vertices around each shoulder blended towards the other piece's
     bones (the body's towards the arm's, an arm's towards the torso's; `allowed(piece)`: the (B,) bones that
     skin a piece) by shoulder_share: both pieces then skin the sleeve cap alike, and a moved arm takes the
-    cap with it. A hand's own vertices (a hand on the shoulder) keep their piece's weights. Also (V,) how far
+    cap with it. A hand's own vertices (`on_hand` (V,) bool: a hand on the shoulder) keep their piece's weights. Also (V,) how far
     each vertex lies in such a cap (shoulder_cap) and (V, 2) the shoulder joint it turns about."""
     cap, centre = np.zeros(len(verts)), np.zeros((len(verts), 2))
     for side, arm in (("l", PIECE_L_ARM), ("r", PIECE_R_ARM)):
@@ -88,9 +88,6 @@ def shoulder_caps(sk: Skeleton, piece: str, verts: np.ndarray, w: np.ndarray, ha
         if share is None:
             continue
         own = share if piece == arm else 1.0 - share  # the piece's own bones' part
-        on_hand = np.zeros(len(verts), bool)
-        for m in hand_masks.values():
-            on_hand |= region_contains(m, verts)
         own[on_hand] = 1.0
         here = np.where(on_hand, 0.0, shoulder_cap(verts, sk, side))
         centre[here > cap] = sk.src_a[sk.index[f"{side}_upper_arm"]]
