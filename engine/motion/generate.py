@@ -84,7 +84,7 @@ JITTER_SIGMA_S = 0.04
 # 0.41) fell behind matching on the held-out corpus clips' fills (bench --validation --all-cuts: FD 1.46 vs
 # 1.32; this one 1.27). No schedule tried kept every group under the held poses and moved as naturally as
 # matching (FD 0.64-1.8 where the errors stayed under; MODEL_CARD.md). Eighth round, once the joins' blend was out
-# of the detail (FILL_DETAIL_UNCARRIED, below): the hands from 0.2 s, as the extensions' hands also wait longest.
+# of the fills' detail (eighth round, below): the hands from 0.2 s, as the extensions' hands also wait longest.
 # Rule, set before the test clips were run: the latest hands' start (0.1 / 0.2 / 0.3 s) whose fills' FD stays
 # under matching's on the corpus fills (92 in 31 clips, and the 43 in the 7 clips with hands) and on the
 # held-out clips no higher than the seventh round's on any seed. 0.2 s: corpus fingers +0.81 -> +0.55 deg
@@ -106,7 +106,6 @@ FILL_DETAIL_RAMP_S = (0.2, 0.2, 0.2, 0.2)
 # takes matched without their clip: 0.45 -> 0.42, first 0.5 s 1.34 -> 1.17) but their first-0.5 s error rose
 # beyond the seventh round's rule (2 standard errors): body +0.008 +- 0.003 deg, head +0.023 +- 0.005, face
 # +0.0003 +- 0.0001 (MODEL_CARD.md, eighth round)
-FILL_DETAIL_UNCARRIED = True
 # a fill's two continuations each follow their forecast for this long before handing over to their take's slow
 # motion (extensions: MODEL_SPAN_S): in a 1 s gap the other end is never more than 1 s away, and a take's slow
 # motion wanders further than the forecast does in that time. First 0.5 s against the two held poses
@@ -297,7 +296,7 @@ def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float,
     detail to lay over it (see the module doc and the constants); the frames are renormalise(base + detail).
     `for_fill`: the fill's forecast span and detail schedule (FILL_MODEL_SPAN_S, FILL_DETAIL_START_S / _RAMP_S).
     `carried`: the pose and velocity differences the take's joins carried (matching's with_offset); fills take
-    their detail from the take without them (FILL_DETAIL_UNCARRIED)."""
+    their detail from the take without them (the eighth round's comment above FILL_MODEL_SPAN_S)."""
     n, fps = len(take), context.fps
     last = context.values[-1]
     span, handover = (FILL_MODEL_SPAN_S, FILL_HANDOVER_S) if for_fill else (MODEL_SPAN_S, HANDOVER_S)
@@ -306,7 +305,7 @@ def _hybrid(context: Sequence, take: np.ndarray, backward: bool, energy: float,
     t = (np.arange(n, dtype=np.float64) + 1) / fps
     # the motion the take played, without what its joins carried (that is a smooth blend, not motion; it is
     # left in the slow part, so where the detail is whole, base + detail is still the take)
-    played = take - carried if (for_fill and FILL_DETAIL_UNCARRIED and carried is not None) else take
+    played = take - carried if (for_fill and carried is not None) else take
     slow = take - (played - gaussian_filter1d(played, DETAIL_SIGMA_S * fps, axis=0, mode="nearest"))
     gain = _detail_gain(context, played)
     fine = (take - slow) * gain
