@@ -1,16 +1,21 @@
 """Rasterise a deformed triangle soup into a backward map and sample the source atlas with one remap.
 
 Each output pixel needs the source position it shows. Triangles are drawn, in depth order (far first),
-as their ids into an int32 buffer with OpenCV's convex-polygon fill (sub-pixel vertices); each triangle's
-output-to-source map is affine, so the map is six coefficient planes gathered by id, evaluated over the
-covered box only. Pixels no triangle covers map outside the atlas, where it is transparent.
+as their ids into an int32 buffer (a compiled loop: `_fill_ids`); each triangle's output-to-source map is
+affine, so the map is six coefficient planes gathered by id, evaluated over the covered box only. Pixels no
+triangle covers map outside the atlas, where it is transparent.
 """
 from __future__ import annotations
 
 import cv2
+import numba
 import numpy as np
 
-SUBPIXEL_BITS = 4  # vertex precision handed to cv2.fillConvexPoly
+# a pixel is drawn when its centre lies inside the triangle grown by this much along each edge's minor axis:
+# the pixels a one-pixel line along the edge touches, as OpenCV's convex fill (which this loop replaced: one
+# Python-level call per triangle was a third of the frame) draws its outline. Shared edges are then claimed
+# by both triangles (the later wins) and no crack opens between them.
+EDGE_REACH = 0.5
 OUTSIDE = -16.0  # source coordinate of uncovered pixels: off the atlas (transparent border)
 
 
@@ -62,15 +67,50 @@ def rasterise_ids(dst: np.ndarray, order: np.ndarray, size: tuple[int, int]) -> 
     x1, y1 = min(w, int(np.ceil(hi[0])) + 1), min(h, int(np.ceil(hi[1])) + 1)
     if x1 <= x0 or y1 <= y0:
         return ids, (0, 0, 0, 0)
-    # cull triangles wholly outside the frame before the Python-level loop. (Drawing a smaller box instead
-    # changes pixels: OpenCV clips a polygon's outline to the image and re-derives its slope from there.)
+    # cull triangles wholly outside the frame
     vis = (thi[:, 0] >= 0) & (thi[:, 1] >= 0) & (tlo[:, 0] < w) & (tlo[:, 1] < h)
-    sel = order[vis[order]]
-    pts = np.round(dst[sel] * (1 << SUBPIXEL_BITS)).astype(np.int32)  # the drawn ones only
-    fill = cv2.fillConvexPoly
-    for p, i in zip(pts, sel.tolist()):
-        fill(ids, p, i, cv2.LINE_8, SUBPIXEL_BITS)
+    sel = np.ascontiguousarray(order[vis[order]], dtype=np.int64)
+    _fill_ids(ids, np.ascontiguousarray(dst, dtype=np.float64), sel, EDGE_REACH)
     return ids, (x0, y0, x1, y1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_ids(ids, tris, sel, reach):  # pragma: no cover - compiled; tests run it through rasterise_ids
+    """Write each triangle id of `sel`, in order, over the pixels (x, y at their centres) inside it, grown by
+    `reach` px along each edge's minor axis (in place)."""
+    h, w = ids.shape
+    for k in range(sel.shape[0]):
+        t = sel[k]
+        ax, ay = tris[t, 0, 0], tris[t, 0, 1]
+        bx, by = tris[t, 1, 0], tris[t, 1, 1]
+        cx, cy = tris[t, 2, 0], tris[t, 2, 1]
+        sign = 1.0 if (bx - ax) * (cy - ay) - (by - ay) * (cx - ax) >= 0.0 else -1.0
+        # edge i runs p -> q; inside is where sign * cross(q - p, pixel - p) >= -reach * max(|dx|, |dy|)
+        e0x, e0y, e1x, e1y, e2x, e2y = bx - ax, by - ay, cx - bx, cy - by, ax - cx, ay - cy
+        t0 = -reach * max(abs(e0x), abs(e0y))
+        t1 = -reach * max(abs(e1x), abs(e1y))
+        t2 = -reach * max(abs(e2x), abs(e2y))
+        xa = max(0, int(np.floor(min(ax, bx, cx) - reach)))
+        xb = min(w - 1, int(np.ceil(max(ax, bx, cx) + reach)))
+        ya = max(0, int(np.floor(min(ay, by, cy) - reach)))
+        yb = min(h - 1, int(np.ceil(max(ay, by, cy) + reach)))
+        for y in range(ya, yb + 1):
+            # each edge's test is linear in x along the row: it bounds the span from one side
+            lo, hi = float(xa), float(xb)
+            fy = float(y)
+            for ex, ey, px, py, tt in ((e0x, e0y, ax, ay, t0), (e1x, e1y, bx, by, t1), (e2x, e2y, cx, cy, t2)):
+                # sign * (ex * (fy - py) - ey * (x - px)) >= tt  <=>  k * x <= c
+                k = sign * ey
+                c = sign * ex * (fy - py) + k * px - tt
+                if k > 0.0:
+                    hi = min(hi, c / k)
+                elif k < 0.0:
+                    lo = max(lo, c / k)
+                elif c < 0.0:
+                    hi = lo - 1.0
+            x_lo, x_hi = int(np.ceil(lo)), int(np.floor(hi))
+            for x in range(x_lo, x_hi + 1):
+                ids[y, x] = t
 
 
 def close_cracks(ids: np.ndarray, box: tuple, radius: int, inside: np.ndarray) -> None:
