@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine import vocabulary as vocab
+from engine.render.instant.eyes import build_eyeball, eyeball_points
 
 # Face rings (inner lips, eye openings, the oval) come from engine.vocabulary.
 LIP_INNER_UPPER, LIP_INNER_LOWER = vocab.LIP_INNER_UPPER, vocab.LIP_INNER_LOWER
@@ -212,6 +213,9 @@ class FaceLayer:
     oval_w: np.ndarray | None = None  # (V_body, 36) spread of the oval's residual onto body vertices
     oval_tri: np.ndarray | None = None  # (36, 3) body vertices of the triangle each oval point lies in ...
     oval_bary: np.ndarray | None = None  # (36, 3) ... and its barycentric coordinates there
+    eyes: tuple = ()  # (right, left) Eyeball or None (engine.render.instant.eyes)
+    eye_of: np.ndarray | None = None  # (T,) which eye's fan a triangle is in (0 right, 1 left), else -1
+    eye_shift: tuple = ()  # per eye, (2,) from its photo px to its texture in the atlas (place_eyes)
 
     @classmethod
     def build(cls, face_px: np.ndarray, rgb: np.ndarray, teeth_height: float) -> "FaceLayer":
@@ -237,7 +241,19 @@ class FaceLayer:
         mirror_area[(mirror_tris == tris).any(1)] = 0.0
         mirror_area[~_far_half(src, tris, orient)] = 0.0
         t2v, v2t = _smoothing(tris, len(src))
-        return cls(src, tris, fh, gap, teeth_px, tex, orient, mirror_tris, mirror_area, t2v, v2t)
+        eyes = (build_eyeball(src, rgb, EYE_RING_R, vocab.IRIS_R, (vocab.EYE_R[3], vocab.EYE_R[2])),
+                build_eyeball(src, rgb, EYE_RING_L, vocab.IRIS_L, (vocab.EYE_L[3], vocab.EYE_L[2])))
+        eye_of = np.full(len(tris), -1, np.int8)
+        n_mesh = len(face_triangles())  # layer_triangles: the mesh, then the right eye's fan, then the left's
+        eye_of[n_mesh:n_mesh + len(EYE_RING_R)] = 0
+        eye_of[n_mesh + len(EYE_RING_R):] = 1
+        return cls(src, tris, fh, gap, teeth_px, tex, orient, mirror_tris, mirror_area, t2v, v2t, eyes=eyes,
+                   eye_of=eye_of)
+
+    def place_eyes(self, positions: tuple) -> None:
+        """Where the atlas holds each eyeball's texture (its (x, y) origin there, or None)."""
+        self.eye_shift = tuple(None if pos is None or eye is None else np.asarray(pos, np.float64) - eye.origin
+                               for eye, pos in zip(self.eyes, positions))
 
     def spread_weights(self, verts: np.ndarray, tris: np.ndarray, head_weight: np.ndarray,
                        sigma_fh: float) -> np.ndarray:
@@ -269,9 +285,10 @@ class FaceLayer:
 
     def frame(self, tgt: np.ndarray, mouth_offset: np.ndarray, depth: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(dst (T, 3, 2), src (T, 3, 2), is_mouth (T,)) for one frame; the mouth strip (when open
+        """(dst (T, 3, 2), src (T, 3, 2), own (T,)) for one frame; the mouth strip (when open
         wider than in the photo) comes first so the lips are drawn over it. mouth_offset: the mouth
-        texture's origin in the source atlas (work px); depth: (478,) target z (larger = further).
+        texture's origin in the source atlas (work px); depth: (478,) target z (larger = further). `own`: the
+        triangles whose src is already in atlas px (the mouth strip, the eyeballs), not in the photo's.
 
         A head turned away from the camera folds the far cheek's triangles over (they would paint the hair
         at the face's edge onto the cheek): folded triangles are dropped (the head mesh beneath, held to the
@@ -291,13 +308,22 @@ class FaceLayer:
             keep |= mirror
             src_tris = np.where(mirror[:, None], self.mirror_tris, self.tris)
         tris, src_tris = self.tris[keep], src_tris[keep]
+        eye_of = self.eye_of[keep] if self.eye_of is not None else None
         if depth is not None:
             dz = depth[tris]
             by_depth = np.argsort(-((dz[:, 0] + dz[:, 1] + dz[:, 2]) / 3.0), kind="stable")  # mean(1), faster
             tris, src_tris = tris[by_depth], src_tris[by_depth]
+            eye_of = eye_of[by_depth] if eye_of is not None else None
         dst = [tgt[tris]]
         src = [self.src[src_tris]]
         mouth = [np.zeros(len(tris), bool)]
+        for k, shift in enumerate(self.eye_shift):
+            if shift is None:
+                continue
+            m = eye_of == k
+            pts = eyeball_points(self.eyes[k], self.src, tgt, tgt[tris[m]].reshape(-1, 2))
+            src[0][m] = pts.reshape(-1, 3, 2) + shift
+            mouth[0][m] = True
         if mouth_gap(tgt) > self.src_gap + OPEN_MARGIN_PX:
             grid = mouth_grid(tgt, self.teeth_px * self._scale(tgt)).reshape(-1, 2)
             tw, th = MOUTH_TEX_SIZE

@@ -87,9 +87,9 @@ class FrameDeformer:
         keys = [key]
         if tgt_face is not None:
             depth = target.face[:, 2].astype(np.float64) * an.scale if target.has("face") else None
-            fd, fs, is_mouth = an.face.frame(tgt_face, an.mouth_offset, depth)
+            fd, fs, own = an.face.frame(tgt_face, an.mouth_offset, depth)
             if an.face_shift is not None:
-                fs[~is_mouth] += an.face_shift
+                fs[~own] += an.face_shift
             dst.append(fd)
             src.append(fs)
             # in front of the head and of the neck below it: a chin lowered (or turned) over the throat's
