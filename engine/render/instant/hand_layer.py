@@ -180,45 +180,29 @@ def draw_forearm(out: np.ndarray, covered: np.ndarray, wrist: np.ndarray, elbow:
     alpha = np.zeros(canvas.shape[:2], np.float32)
     a, b = (w2 - [x0, y0]) * s, (end - [x0, y0]) * s
     edge = max(1.0, 0.9 * s)
-    _capsule(canvas, a, b, r_w * s + edge, r_end * s + edge, _shade(skin.base, RIM_SHADE), alpha)
-    _capsule(canvas, a, b, r_w * s, r_end * s, _shade(skin.base, 1.0))
+    _capsule(canvas, a, b, r_w * s + edge, r_end * s + edge, _shade(skin.base, RIM_SHADE), alpha, spacing=r_w * s)
+    _capsule(canvas, a, b, r_w * s, r_end * s, _shade(skin.base, 1.0), spacing=r_w * s)
     _blend_down(out, (x0, y0, x1, y1), canvas, alpha, opacity, keep=covered[y0:y1, x0:x1])
 
 
-CAPSULE_SHIFT = 2  # sub-pixel bits of the capsule's discs and outline (a quarter of a supersampled pixel)
-
-
-def _capsule(img: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float, colour, alpha=None) -> None:
-    """A tapered stroke from a (radius ra) to b (radius rb): the convex hull of the two discs, as the discs and
-    the quadrilateral between their outer tangents, into `img`, and into `alpha` as 1 when given. (Stamping
-    discs along the stroke drew the same shape with a scalloped edge, at a tenth of the speed: a quarter of a
-    frame with two hands.)"""
-    one = 1 << CAPSULE_SHIFT
-    ax, ay, bx, by = float(a[0]), float(a[1]), float(b[0]), float(b[1])
-    ra, rb = max(1.0, float(ra)), max(1.0, float(rb))
-    dx, dy = bx - ax, by - ay
-    length = math.sqrt(dx * dx + dy * dy)
-    targets = ((img, colour), (alpha, 1.0)) if alpha is not None else ((img, colour),)
-    discs = [((round(ax * one), round(ay * one)), round(ra * one)), ((round(bx * one), round(by * one)), round(rb * one))]
-    quad = None
-    if length > abs(ra - rb) + 1e-6:  # else one disc holds the other
-        ux, uy = dx / length, dy / length
-        sn = (ra - rb) / length  # the tangents lean towards the smaller disc
-        cs = math.sqrt(max(0.0, 1.0 - sn * sn))
-        m1 = (sn * ux - cs * uy, sn * uy + cs * ux)
-        m2 = (sn * ux + cs * uy, sn * uy - cs * ux)
-        quad = np.array([[ax + ra * m1[0], ay + ra * m1[1]], [bx + rb * m1[0], by + rb * m1[1]],
-                         [bx + rb * m2[0], by + rb * m2[1]], [ax + ra * m2[0], ay + ra * m2[1]]])
-        quad = np.round(quad * one).astype(np.int32)
-    elif rb > ra:
-        discs = discs[1:]
-    else:
-        discs = discs[:1]
-    for target, value in targets:
-        for centre, r in discs:
-            cv2.circle(target, centre, r, value, -1, cv2.LINE_AA, CAPSULE_SHIFT)
-        if quad is not None:
-            cv2.fillConvexPoly(target, quad, value, cv2.LINE_AA, CAPSULE_SHIFT)
+def _capsule(img: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float, colour, alpha=None,
+             spacing: float | None = None) -> None:
+    """A tapered stroke from a (radius ra) to b (radius rb), stamped as discs every half `spacing` (default: the
+    smaller radius) into `img`, and into `alpha` as 1 when given."""
+    step = 0.5 * (min(ra, rb) if spacing is None else spacing)
+    d = b - a
+    n = max(2, int(np.ceil(math.sqrt(d.dot(d)) / max(1.0, step))) + 1)  # (np.linalg.norm's own arithmetic)
+    # disc by disc in plain floats: numpy's per-call overhead cost more than the drawing at these sizes. The
+    # arithmetic is linspace's (t = i / (n - 1), the last 1 exactly), so the discs are the same
+    ax, ay, dx, dy = float(a[0]), float(a[1]), float(d[0]), float(d[1])
+    ra, dr, inv, last = float(ra), float(rb - ra), 1.0 / (n - 1), n - 1
+    circle, line = cv2.circle, cv2.LINE_AA
+    for i in range(n):
+        t = i * inv if i < last else 1.0
+        centre, r = (round(ax + t * dx), round(ay + t * dy)), max(1, round(ra + t * dr))
+        circle(img, centre, r, colour, -1, line)
+        if alpha is not None:
+            circle(alpha, centre, r, 1.0, -1, line)
 
 
 def _blend_down(out: np.ndarray, box: tuple[int, int, int, int], canvas: np.ndarray, alpha: np.ndarray,
