@@ -30,8 +30,8 @@ EYE_RING_R, EYE_RING_L, FACE_OVAL = vocab.EYE_RING_R, vocab.EYE_RING_L, vocab.FA
 IRIS_CENTRE_R, IRIS_CENTRE_L = vocab.IRIS_R[0], vocab.IRIS_L[0]
 MOUTH_TEX_SIZE = (96, 48)  # (w, h) of the mouth interior texture
 MOUTH_ROWS_V = (0.0, 0.34, 0.8, 1.0)  # texture rows: upper lip, upper teeth edge, lower teeth edge, lower lip
-LOWER_TEETH_SHARE = 0.2  # the lower band takes at most this share of the gap
-UPPER_TEETH_SHARE = 0.45  # the teeth band takes at most this share of the gap
+LOWER_TEETH_SHARE = 0.3  # the lower band takes at most this share of the gap (and what the upper leaves)
+UPPER_TEETH_SHARE = 0.75  # the teeth band takes at most this share of the gap
 OPEN_PHOTO_GAP = 0.035  # a photo mouth gaping more than this (face heights) lends its own interior
 OPEN_MARGIN_PX = 0.75  # the strip is drawn once the target gap beats the photo's by this much
 PIN_REACH_FH = 0.08  # the head's mesh is held to the face's motion this far outside the oval
@@ -174,8 +174,10 @@ def mouth_grid(face: np.ndarray, teeth_px: float) -> np.ndarray:
     lo = face[list(LIP_INNER_LOWER), :2]
     d = lo - up
     gap = np.hypot(d[:, 0], d[:, 1])[:, None] + 1e-6
-    r1 = up + d * np.minimum(UPPER_TEETH_SHARE, teeth_px / gap)
-    r2 = lo - d * np.minimum(LOWER_TEETH_SHARE, 0.5 * teeth_px / gap)
+    upper = np.minimum(UPPER_TEETH_SHARE, teeth_px / gap)
+    lower = np.minimum(np.minimum(LOWER_TEETH_SHARE, 0.5 * teeth_px / gap), 1.0 - upper)
+    r1 = up + d * upper
+    r2 = lo - d * lower
     return np.stack([up, r1, r2, lo])
 
 

@@ -1,4 +1,4 @@
-"""The eyes look where the driver looks: the iris turns within the lids as far as the gaze tokens say.
+"""The face follows the driver: eyes that turn within the lids, a smile that shows teeth.
 
 Before the eyeball layer (engine/render/instant/eyes.py) the eye opening was a fan of triangles around the
 iris centre: a gaze token stretched the photo's eye towards one corner, and the face tracker read the output's
@@ -41,3 +41,24 @@ def test_the_eyes_look_where_the_tokens_say(media, photo):
     turned = read[1.0] - read[-1.0]
     assert (turned >= READ_BACK * 2 * GAZE).all(), \
         f"{photo}: the output's eyes turned {turned.round(3)} eye widths for a commanded {2 * GAZE}"
+
+
+def test_a_mouth_opened_a_little_shows_teeth_not_a_dark_gap(media):
+    """A smile parts the lips by about the upper teeth's height: the opening is teeth from lip to lip (the
+    upper row over the lower), as a real smile shows them. The strip used to keep a third of it as dark cavity
+    whatever the gap (a thin white band over a black slot; the green-screen clip's smile frames)."""
+    from engine import vocabulary as vocab
+    from engine.render.instant.face import mouth_grid
+
+    ref = load_reference(media / "photo_portrait_woman.jpg")
+    face = ref.landmarks.face[:, :2].astype(np.float64).copy()
+    fh = float(np.linalg.norm(face[vocab.FACE_CHIN] - face[vocab.FACE_FOREHEAD]))
+    teeth_px = 0.045 * fh
+    for gap_in_teeth, most_cavity in ((1.0, 0.05), (4.0, 1.0)):  # a smile; a jaw dropped wide
+        opened = face.copy()
+        opened[list(vocab.LIP_INNER_LOWER), 1] = face[list(vocab.LIP_INNER_UPPER), 1] + gap_in_teeth * teeth_px
+        up, r1, r2, lo = mouth_grid(opened, teeth_px)[:, 5]  # the middle column
+        cavity = float(np.linalg.norm(r2 - r1) / np.linalg.norm(lo - up))
+        assert cavity <= most_cavity, f"gap {gap_in_teeth} teeth: {cavity:.2f} of the opening is dark cavity"
+        if gap_in_teeth > 2:
+            assert cavity >= 0.4, f"a wide-open mouth shows its cavity (got {cavity:.2f})"
