@@ -191,3 +191,22 @@ def test_both_drawn_hands_share_one_skin_colour(media):
     left, right = skins["left_hand"].base, skins["right_hand"].base
     assert np.abs(left - right).max() < 1.0, (left, right)
     assert left @ np.array([0.299, 0.587, 0.114]) > 170, left
+
+
+def test_a_face_close_up_gets_no_hands_that_nobody_shows(corpus):
+    """A face close-up has no arms in the picture (the tracker only guesses them below the frame), and a
+    talking-head driver shows no hands: nothing may be drawn. Two cartoon hands used to lie over her face in
+    every frame: a hand neither side shows was drawn in full wherever the photo had no arm bones for it."""
+    from engine.analyze import load_reference
+    from engine.tokens.encode import encode_clip
+    from engine.track.types import ClipLandmarks
+
+    ref = load_reference(corpus / "photo_face_woman_blonde_closeup.jpg")
+    assert not ref.landmarks.has("left_hand") and not ref.landmarks.has("right_hand")
+    own = encode_clip(ClipLandmarks.stack([ref.landmarks.copy()] * 2))[0]
+    for turn in (0.0, 15.0):  # its own pose, and the head turned as a talking head turns it
+        tokens = own.copy()
+        tokens.face.values[:, schema.FACE_HEAD.start] += turn
+        layers = {}
+        InstantRenderer().warp(ref, retarget.apply(tokens, ref.rig(), 0), 512, layers=layers)
+        assert not layers["drawn"].any(), f"head turned {turn} deg: {int(layers['drawn'].sum())} px of drawn hands"

@@ -140,7 +140,9 @@ class FrameDeformer:
         pocket, behind the back), rising to 1 as the arm turns or stretches away from it, where a hand has
         to show. Drawn in the photo's own pose it stuck out of her pockets."""
         sk = self.an.skeleton
-        moved = 1.0 if not any(sk.has(f"{group[0]}_{b}") for b in ("upper_arm", "forearm")) else 0.0
+        # A photo without this arm (a face close-up: the tracker only guesses arms below the frame) has nothing
+        # that could move its hand into view: drawn at the guessed wrist, two hands lay over the face
+        moved = 0.0
         for bone in (f"{group[0]}_upper_arm", f"{group[0]}_forearm"):
             i = sk.index.get(bone)
             if i is None:
