@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import UserFacingError
 from engine.jobs import drain
 from tests.conftest import require_input
 
@@ -101,6 +100,20 @@ def test_preparing_again_keeps_finished_shards(prepared):
     summary = drain(prepare(PrepareConfig(corpus=str(corpus), out=str(prepared), size=32, frame_side=64,
                                           refs_per_clip=2, target_stride=2, holdout=())))
     assert summary["clips"] == 1 and meta.stat().st_mtime_ns == before
+
+
+def test_pairs_are_prepared_again_once_the_renderer_changed(prepared, monkeypatch):
+    """A shard holds the instant render of its day: once the renderer's code changes, preparing again redoes it
+    (the generator learns to repair the warp it is given). Unchanged code keeps it (the test above)."""
+    from engine.train import data
+    from engine.train.data import PrepareConfig, shard_ok
+
+    folder = next(prepared.glob("*/meta.json")).parent
+    cfg = PrepareConfig(corpus="unused", out=str(prepared), size=32, frame_side=64, refs_per_clip=2,
+                        target_stride=2, holdout=())
+    assert shard_ok(folder, cfg.key())
+    monkeypatch.setattr(data, "guidance_fingerprint", lambda: "a-changed-renderer")
+    assert not shard_ok(folder, cfg.key())
 
 
 def test_a_bad_clip_is_skipped_with_a_warning(tmp_path):

@@ -19,9 +19,11 @@ Augmentation happens at training time (engine/train/generator.py), on these crop
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -68,11 +70,31 @@ class PrepareConfig:
             raise ValueError(f"PrepareConfig.frame_side: must be >= size ({self.size}), got {self.frame_side}")
 
     def key(self) -> dict:
-        """What a shard's content depends on (a shard made with other values is redone)."""
+        """What a shard's content depends on (a shard made with other values, or by other guidance code, is
+        redone)."""
         d = dataclasses.asdict(self)
         for n in ("corpus", "out", "max_clips", "holdout"):
             d.pop(n)
-        return {"version": DATA_VERSION, **d}
+        return {"version": DATA_VERSION, **d, "guidance": guidance_fingerprint()}
+
+
+# The code a pair's guidance and motion come from. A shard's key held only the preparation's settings, so pairs
+# prepared before the instant renderer changed were kept as they were (stop 19: the held-out pairs of a gate
+# re-calibration had to be deleted by hand after a renderer fix); the generator must learn the warp it is given.
+GUIDANCE_SOURCES = ("engine/render/instant", "engine/render/dit_warp.py", "engine/tokens")
+
+
+@lru_cache(maxsize=1)
+def guidance_fingerprint() -> str:
+    """A short hash of GUIDANCE_SOURCES' Python files (paths and bytes)."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for rel in GUIDANCE_SOURCES:
+        p = root / rel
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 # --- preparation ---------------------------------------------------------------------------------------
