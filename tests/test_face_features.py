@@ -62,3 +62,21 @@ def test_a_mouth_opened_a_little_shows_teeth_not_a_dark_gap(media):
         assert cavity <= most_cavity, f"gap {gap_in_teeth} teeth: {cavity:.2f} of the opening is dark cavity"
         if gap_in_teeth > 2:
             assert cavity >= 0.4, f"a wide-open mouth shows its cavity (got {cavity:.2f})"
+
+
+def test_teeth_are_lit_by_the_whites_of_the_eyes_not_by_the_skins_tone():
+    """The synthetic teeth take the face's light. Read off the skin's brightness alone, that light was the skin's
+    tone: a dark-skinned face got dark grey teeth (a third as bright) under the same light as a fair one's white
+    ones. The eyes' whites now light them too (the brighter of the two estimates: a fair face's bright skin still
+    counts, so the two need not be equal)."""
+    from engine.render.instant.face import MOUTH_ROWS_V, MOUTH_TEX_SIZE, synthetic_mouth
+    from engine.render.instant.hand_layer import LUMA
+
+    whites = np.array([205.0, 200.0, 196.0])  # the same light on both faces
+    rows = slice(0, int(MOUTH_ROWS_V[1] * MOUTH_TEX_SIZE[1]))  # the upper teeth
+    centre = slice(MOUTH_TEX_SIZE[0] // 4, 3 * MOUTH_TEX_SIZE[0] // 4)
+    teeth = {}
+    for name, skin in (("dark", [72.0, 48.0, 36.0]), ("fair", [214.0, 176.0, 158.0])):
+        tex = synthetic_mouth(np.array(skin, np.float32), whites)
+        teeth[name] = float((tex[rows, centre].astype(np.float64) @ LUMA).mean())
+    assert teeth["dark"] >= 0.75 * teeth["fair"], f"teeth brightness {teeth}"

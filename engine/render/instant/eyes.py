@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from engine.render.instant.hand_layer import LUMA
+
 EYE_PAD = (0.6, 0.6)  # the eyeball texture reaches this far (eye widths) beyond the opening's box, x and y
 IRIS_GROW = 1.25  # the sclera's colour is read outside the iris circle grown by this
 SCLERA_PERCENTILE = 90
@@ -40,6 +42,7 @@ class Eyeball:
     origin: np.ndarray  # (2,) work px of tex[0, 0]
     iris: int  # the iris centre's landmark index
     corners: tuple[int, int]  # the two eye corners' landmark indices
+    sclera: np.ndarray  # (3,) float, the eye white's lit colour (the mouth's teeth are lit by it too)
 
 
 def build_eyeball(src: np.ndarray, rgb: np.ndarray, ring: tuple[int, ...], iris: tuple[int, ...],
@@ -70,7 +73,7 @@ def build_eyeball(src: np.ndarray, rgb: np.ndarray, ring: tuple[int, ...], iris:
     sclera_px = tex[whole & (dist > IRIS_GROW * radius)]
     if len(sclera_px) < MIN_SCLERA_PX:
         return None
-    luma = sclera_px @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = sclera_px @ LUMA.astype(np.float32)
     # its brightest: the opening's pixels mix in lashes, the lids' shadow, the caruncle and skin (a fill
     # smoothly continuing the opening's edge colours came out the brown of the lids' shadow)
     sclera = np.median(sclera_px[luma >= np.percentile(luma, SCLERA_PERCENTILE)], axis=0)
@@ -83,7 +86,8 @@ def build_eyeball(src: np.ndarray, rgb: np.ndarray, ring: tuple[int, ...], iris:
     shown = cv2.dilate(whole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     keep = np.maximum(shown, cv2.GaussianBlur(shown, (0, 0), FEATHER_PX))
     out = tex * keep[..., None] + painted * (1.0 - keep[..., None])
-    return Eyeball(np.clip(out + 0.5, 0, 255).astype(np.uint8), lo.astype(np.float64), iris[0], corners)
+    return Eyeball(np.clip(out + 0.5, 0, 255).astype(np.uint8), lo.astype(np.float64), iris[0], corners,
+                   np.asarray(sclera, np.float64))
 
 
 def eyeball_points(eye: Eyeball, src: np.ndarray, tgt: np.ndarray, pts: np.ndarray) -> np.ndarray:

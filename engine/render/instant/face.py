@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from engine import vocabulary as vocab
 from engine.render.instant.eyes import build_eyeball, eyeball_points
+from engine.render.instant.hand_layer import LUMA
 
 # Face rings (inner lips, eye openings, the oval) come from engine.vocabulary.
 LIP_INNER_UPPER, LIP_INNER_LOWER = vocab.LIP_INNER_UPPER, vocab.LIP_INNER_LOWER
@@ -145,13 +146,21 @@ def _fan(ring: tuple[int, ...], centre: int) -> np.ndarray:
     return np.array([(centre, ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))], np.int32)
 
 
-def synthetic_mouth(skin_rgb: np.ndarray) -> np.ndarray:
+def synthetic_mouth(skin_rgb: np.ndarray, sclera_rgb: np.ndarray | None = None) -> np.ndarray:
     """A plausible mouth interior (RGB uint8, MOUTH_TEX_SIZE): upper teeth, cavity, lower teeth, dark corners,
-    lit like the face (skin_rgb is the face's median colour)."""
+    lit like the face: teeth as bright as the whites of its eyes (sclera_rgb), else as the skin's brightness
+    (skin_rgb is the face's median colour) suggests."""
     w, h = MOUTH_TEX_SIZE
     v = (np.arange(h) + 0.5)[:, None] / h
     u = (np.arange(w) + 0.5)[None, :] / w
+    # The skin's brightness is its tone as much as the light: lit by it alone, a dark-skinned face got grey
+    # teeth (the corpus's curly-haired woman: upper teeth at 144 of 255 against a fair face's 200+). The eyes'
+    # whites are white on every face, so their brightness is the light's; but read off a small or shadowed eye
+    # they come out too dark (lashes, lids and skin mixed in), so the brighter of the two estimates lights the
+    # teeth (the curly-haired woman's now 185; no face's teeth darker than before)
     light = float(np.clip(skin_rgb.mean() / 170.0, 0.35, 1.15))
+    if sclera_rgb is not None:
+        light = max(light, float(np.clip(float(np.asarray(sclera_rgb) @ LUMA) / float(TEETH_RGB @ LUMA), 0.35, 1.15)))
     v1, v2 = MOUTH_ROWS_V[1], MOUTH_ROWS_V[2]
     img = np.zeros((h, w, 3), np.float32)
     teeth = v < v1
@@ -226,6 +235,8 @@ class FaceLayer:
         fh = float(np.linalg.norm(src[vocab.FACE_CHIN] - src[vocab.FACE_FOREHEAD]))
         teeth_px = teeth_height * fh
         gap = mouth_gap(src)
+        eyes = (build_eyeball(src, rgb, EYE_RING_R, vocab.IRIS_R, (vocab.EYE_R[3], vocab.EYE_R[2])),
+                build_eyeball(src, rgb, EYE_RING_L, vocab.IRIS_L, (vocab.EYE_L[3], vocab.EYE_L[2])))
         if gap > OPEN_PHOTO_GAP * fh:  # the photo shows its own mouth interior: use it
             tex = _photo_mouth(rgb, mouth_grid(src, teeth_px))
         else:
@@ -233,7 +244,9 @@ class FaceLayer:
             m = np.zeros(rgb.shape[:2], np.uint8)
             cv2.fillConvexPoly(m, hull, 1)
             skin = np.median(rgb[m > 0], axis=0) if m.any() else np.array([170, 140, 120])
-            tex = synthetic_mouth(np.asarray(skin, np.float32))
+            whites = [e.sclera for e in eyes if e is not None]
+            tex = synthetic_mouth(np.asarray(skin, np.float32),
+                                  np.mean(whites, axis=0) if whites else None)
         orient = 1.0 if _signed_area(src[tris]).sum() >= 0 else -1.0
         mirror_tris = mirror_index()[tris]
         # (a reflection reverses the winding: the mirror image faces the camera with the opposite sign)
@@ -243,8 +256,6 @@ class FaceLayer:
         mirror_area[(mirror_tris == tris).any(1)] = 0.0
         mirror_area[~_far_half(src, tris, orient)] = 0.0
         t2v, v2t = _smoothing(tris, len(src))
-        eyes = (build_eyeball(src, rgb, EYE_RING_R, vocab.IRIS_R, (vocab.EYE_R[3], vocab.EYE_R[2])),
-                build_eyeball(src, rgb, EYE_RING_L, vocab.IRIS_L, (vocab.EYE_L[3], vocab.EYE_L[2])))
         eye_of = np.full(len(tris), -1, np.int8)
         n_mesh = len(face_triangles())  # layer_triangles: the mesh, then the right eye's fan, then the left's
         eye_of[n_mesh:n_mesh + len(EYE_RING_R)] = 0
