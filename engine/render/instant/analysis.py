@@ -27,8 +27,8 @@ import numpy as np
 
 from engine.errors import NoPersonError
 from engine.render.instant import hands as instant_hands
-from engine.render.instant.atlas import (ATLAS_PAD, HAND_CUT_PALM, append_patches, arm_alpha_mask, build_atlas,
-                                         clean_seam, fill_texture, hand_rim_px, moved_hand_colours)
+from engine.render.instant.atlas import (HAND_CUT_PALM, append_patches, arm_alpha_mask, build_atlas, clean_seam,
+                                         fill_texture, hand_rim_px, moved_hand_colours)
 from engine.render.instant.config import WarpConfig
 from engine.render.instant.deform import ArapSolver, Pivots
 from engine.render.instant.face import FaceLayer, face_underlay
@@ -373,13 +373,8 @@ def stage6_atlas(wp: WorkPhoto, matte: Matte, plate: Plate, labels: Labels, skin
                                             moved_rgb)
     face_shift = None
     if face_crop is not None:
-        x = atlas.shape[1] + ATLAS_PAD
-        # (a width a multiple of ATLAS_ALIGN: the atlas minified for small outputs keeps an exact ratio)
-        width = -(-(x + face_crop.shape[1]) // ATLAS_ALIGN) * ATLAS_ALIGN
-        grown = np.zeros((max(atlas.shape[0], face_crop.shape[0]), width, 4), np.uint8)
-        grown[:atlas.shape[0], :atlas.shape[1]] = atlas
-        grown[:face_crop.shape[0], x:x + face_crop.shape[1]] = face_crop
-        atlas, face_shift = grown, np.array([float(x), 0.0]) - crop_origin
+        atlas, (pos,) = append_patches(atlas, [face_crop], ATLAS_ALIGN)
+        face_shift = pos - crop_origin
     if face is not None and any(e is not None for e in face.eyes):
         atlas, positions = append_patches(atlas, [None if e is None else e.tex for e in face.eyes], ATLAS_ALIGN)
         face.place_eyes(positions)

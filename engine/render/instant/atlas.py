@@ -181,20 +181,23 @@ def build_atlas(fg, body_rgb, alpha, fill_tex, fill_mask, face, arm_own, arm_mov
 
 
 def append_patches(atlas: np.ndarray, patches: list, align: int) -> tuple[np.ndarray, list]:
-    """The atlas grown to the right by the RGB `patches` (opaque; None entries skipped), its width a multiple
-    of `align`; and each patch's (x, y) origin in it (None for a skipped one)."""
+    """The atlas grown to the right by `patches` (RGBA, or RGB made opaque; None entries skipped), ATLAS_PAD
+    apart, its width a multiple of `align` (the atlas minified for small outputs keeps an exact ratio); and each
+    patch's (x, y) origin in it (None for a skipped one)."""
     x = atlas.shape[1] + ATLAS_PAD
-    positions = []
+    positions, end = [], atlas.shape[1]
     for patch in patches:
         positions.append(None if patch is None else np.array([float(x), 0.0]))
         if patch is not None:
-            x += patch.shape[1] + ATLAS_PAD
+            end = x + patch.shape[1]
+            x = end + ATLAS_PAD
     height = max([atlas.shape[0]] + [p.shape[0] for p in patches if p is not None])
-    grown = np.zeros((height, -(-x // align) * align, 4), np.uint8)
+    grown = np.zeros((height, -(-end // align) * align, 4), np.uint8)
     grown[:atlas.shape[0], :atlas.shape[1]] = atlas
     for patch, pos in zip(patches, positions):
         if patch is not None:
-            ox = int(pos[0])
-            grown[:patch.shape[0], ox:ox + patch.shape[1], :3] = patch
-            grown[:patch.shape[0], ox:ox + patch.shape[1], 3] = 255
+            region = grown[:patch.shape[0], int(pos[0]):int(pos[0]) + patch.shape[1]]
+            region[..., :patch.shape[2]] = patch
+            if patch.shape[2] == 3:
+                region[..., 3] = 255
     return grown, positions

@@ -329,14 +329,14 @@ class FaceLayer:
             eye_of = eye_of[by_depth] if eye_of is not None else None
         dst = [tgt[tris]]
         src = [self.src[src_tris]]
-        mouth = [np.zeros(len(tris), bool)]
+        own = [np.zeros(len(tris), bool)]
         for k, shift in enumerate(self.eye_shift):
             if shift is None:
                 continue
             m = eye_of == k
             pts = eyeball_points(self.eyes[k], self.src, tgt, tgt[tris[m]].reshape(-1, 2))
             src[0][m] = pts.reshape(-1, 3, 2) + shift
-            mouth[0][m] = True
+            own[0][m] = True
         if mouth_gap(tgt) > self.src_gap + OPEN_MARGIN_PX:
             grid = mouth_grid(tgt, self.teeth_px * self._scale(tgt)).reshape(-1, 2)
             tw, th = MOUTH_TEX_SIZE
@@ -346,8 +346,8 @@ class FaceLayer:
             gt = _grid_tris(len(MOUTH_ROWS_V), len(LIP_INNER_UPPER))
             dst.insert(0, grid[gt])
             src.insert(0, uv[gt])
-            mouth.insert(0, np.ones(len(gt), bool))
-        return np.concatenate(dst), np.concatenate(src), np.concatenate(mouth)
+            own.insert(0, np.ones(len(gt), bool))
+        return np.concatenate(dst), np.concatenate(src), np.concatenate(own)
 
     @cached_property
     def _source_areas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
